@@ -1,0 +1,383 @@
+#include "host/node_impl.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+
+#include <gapm/errors.hpp>
+
+#include "host/expects.hpp"
+#include "host/memory_space.hpp"
+#include "host/store_factory.hpp"
+
+namespace gapm::detail {
+namespace {
+
+// Value type tags written into saved files, so that a float file never loads as int64.
+template <class T>
+constexpr std::uint32_t value_tag() {
+  if constexpr (std::is_same_v<T, float>) return 1;
+  else if constexpr (std::is_same_v<T, double>) return 2;
+  else return 3;
+}
+
+constexpr char save_magic[8] = {'G', 'A', 'P', 'M', 'S', 'A', 'V', '1'};
+
+}  // namespace
+
+template <class T>
+node_impl<T>::node_impl(Options options)
+    : options_{std::move(options)},
+      env_{discover_cluster_env()},
+      keys_{(options_.validate(), options_.tables)},
+      store_kind_{resolve_store_kind(options_.store)},
+      workers_(static_cast<std::size_t>(options_.workers)),
+      worker_barrier_{options_.workers} {
+  if (env_.world_size > 1)
+    throw unsupported_error(concat("gapm: the launcher (", env_.launcher, ") asks for ", env_.world_size,
+                                   " nodes, but this version of gapm runs a single node"));
+  // Allocate (zero-filled) every key this node is home for: key % world_size == rank.
+  std::vector<key_type> home;
+  for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
+    const key_type begin = keys_.table_begin(t);
+    const table_spec& table = keys_.table(t);
+    stores_.push_back(make_store<T>(store_kind_, begin, table, options_, env_.local_rank));
+    home.clear();
+    for (key_type k = begin; k < begin + table.num_keys; ++k)
+      if (k % static_cast<key_type>(env_.world_size) == static_cast<key_type>(env_.rank)) home.push_back(k);
+    GAPM_EXPECTS(stores_.back()->insert(home.data(), home.size()), "table ", t, " needs ", home.size(),
+                 " row slots for its home keys, but option 'capacity' allows ",
+                 stores_.back()->index().capacity());
+  }
+}
+
+template <class T>
+node_impl<T>::~node_impl() {
+  shutdown();
+}
+
+template <class T>
+std::string node_impl<T>::store_name() const {
+  return std::string(stores_.front()->name());
+}
+
+template <class T>
+worker_state& node_impl<T>::register_worker(int id) {
+  GAPM_EXPECTS(!shut_down_.load(), "Worker(", id, "): the node has been shut down");
+  GAPM_EXPECTS(id >= 0 && id < options_.workers, "Worker(", id, "): worker id is out of range [0, ",
+               options_.workers, ") (option 'workers')");
+  std::lock_guard guard{workers_mutex_};
+  auto& slot = workers_[static_cast<std::size_t>(id)];
+  GAPM_EXPECTS(slot == nullptr, "Worker(", id, "): a worker with this id already exists on this node");
+  slot = std::make_unique<worker_state>(id);
+  return *slot;
+}
+
+template <class T>
+void node_impl<T>::deregister_worker(worker_state& worker) noexcept {
+  std::lock_guard guard{workers_mutex_};
+  auto& slot = workers_[static_cast<std::size_t>(worker.id())];
+  if (slot.get() != &worker) return;
+  auto& c = worker.counters();
+  for (auto [from, to] : {std::pair{&c.pulls_local, &retired_.pulls_local},
+                          std::pair{&c.pulls_remote, &retired_.pulls_remote},
+                          std::pair{&c.pushes_local, &retired_.pushes_local},
+                          std::pair{&c.pushes_remote, &retired_.pushes_remote},
+                          std::pair{&c.intent_keys, &retired_.intent_keys}})
+    to->fetch_add(from->load());
+  slot.reset();
+}
+
+template <class T>
+void node_impl<T>::check_usable(const worker_state& worker, const char* operation) const {
+  GAPM_EXPECTS(!shut_down_.load(std::memory_order_relaxed), operation, ": worker ", worker.id(),
+               " used after the node was shut down");
+  GAPM_EXPECTS(!worker.finalized(), operation, ": worker ", worker.id(), " used after finalize()");
+}
+
+template <class T>
+void node_impl<T>::check_stream(stream_view stream) const {
+  if (!stream.is_default() && store_kind_ != store_kind::cuda)
+    throw unsupported_error("gapm: a CUDA stream was given, but this node's store is '" + store_name() +
+                            "' (streams need the CUDA build and a GPU)");
+}
+
+template <class T>
+void node_impl<T>::synchronize(stream_view stream) {
+  if (store_kind_ == store_kind::cuda) stores_.front()->synchronize(stream);
+}
+
+template <class T>
+const key_type* node_impl<T>::host_keys(worker_state& worker, const key_type* keys, std::size_t n) {
+  if (space_of(keys) == memory_space::host) return keys;
+  auto& scratch = worker.key_scratch();
+  scratch.resize(n);
+  copy_to_host(scratch.data(), keys, n * sizeof(key_type));
+  return scratch.data();
+}
+
+template <class T>
+template <class Fn>
+void node_impl<T>::for_each_table_run(const key_type* keys, std::size_t n, Fn fn) const {
+  std::size_t value_offset = 0;
+  for (std::size_t begin = 0; begin < n;) {
+    const std::size_t table = keys_.table_of(keys[begin]);
+    std::size_t end = begin + 1;
+    while (end < n && keys_.table_of(keys[end]) == table) ++end;
+    fn(table, begin, end - begin, value_offset);
+    value_offset += (end - begin) * keys_.table(table).row_length;
+    begin = end;
+  }
+}
+
+template <class T>
+Ticket node_impl<T>::pull(worker_state& worker, const key_type* keys, std::size_t n, T* out,
+                          stream_view stream, bool blocking) {
+  check_usable(worker, "pull");
+  if (n == 0) return {};
+  GAPM_EXPECTS(keys != nullptr, "pull: keys is null (n = ", n, ")");
+  GAPM_EXPECTS(out != nullptr, "pull: out is null (n = ", n, ")");
+  check_stream(stream);
+  const key_type* hkeys = host_keys(worker, keys, n);
+  keys_.check_keys(hkeys, n, "pull");
+  // With one node every key is local. Runs of one table are gathered straight from the
+  // caller's key buffer (device keys stay on the device).
+  for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
+    stores_[table]->gather(keys + first, count, out + offset, stream);
+  });
+  if (blocking) synchronize(stream);
+  worker_counters::bump(worker.counters().pulls_local, n);
+  return {};
+}
+
+template <class T>
+Ticket node_impl<T>::write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n,
+                           const T* rows, stream_view stream, bool blocking) {
+  const char* operation = kind == write_kind::add ? "push" : "set";
+  check_usable(worker, operation);
+  if (n == 0) return {};
+  GAPM_EXPECTS(keys != nullptr, operation, ": keys is null (n = ", n, ")");
+  GAPM_EXPECTS(rows != nullptr, operation, ": values are null (n = ", n, ")");
+  check_stream(stream);
+  const key_type* hkeys = host_keys(worker, keys, n);
+  keys_.check_keys(hkeys, n, operation);
+
+  if (kind == write_kind::add) {
+    for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
+      stores_[table]->scatter_add(keys + first, count, rows + offset, stream);
+    });
+  } else {
+    // A set with a repeated key must keep the last row; the GPU assigns in parallel, so
+    // reduce to each key's last occurrence here (rows staged on the host, a rare path).
+    std::unordered_map<key_type, std::size_t> last;
+    last.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) last[hkeys[i]] = i;
+    if (last.size() == n) {
+      for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
+        stores_[table]->assign(keys + first, count, rows + offset, stream);
+      });
+    } else {
+      std::vector<std::size_t> offsets(n + 1, 0);
+      for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + keys_.row_length_of(hkeys[i]);
+      std::vector<T> all_rows(offsets[n]);
+      copy_to_host(all_rows.data(), rows, all_rows.size() * sizeof(T));
+      std::vector<key_type> unique_keys;
+      std::vector<T> unique_rows;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (last[hkeys[i]] != i) continue;
+        unique_keys.push_back(hkeys[i]);
+        unique_rows.insert(unique_rows.end(), all_rows.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
+                           all_rows.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
+      }
+      for_each_table_run(unique_keys.data(), unique_keys.size(),
+                         [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
+                           stores_[table]->assign(unique_keys.data() + first, count, unique_rows.data() + offset,
+                                                  stream);
+                         });
+      synchronize(stream);  // the staged rows die with this scope
+    }
+  }
+  if (blocking) synchronize(stream);
+  worker_counters::bump(worker.counters().pushes_local, n);
+  return {};
+}
+
+template <class T>
+void node_impl<T>::intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start,
+                          clock_type end) {
+  check_usable(worker, "intent");
+  if (end == 0) end = start + 1;
+  GAPM_EXPECTS(start >= 0, "intent: start clock ", start, " is negative");
+  GAPM_EXPECTS(end > start, "intent: end clock ", end, " is not after start clock ", start);
+  if (n == 0) return;
+  GAPM_EXPECTS(keys != nullptr, "intent: keys is null (n = ", n, ")");
+  keys_.check_keys(host_keys(worker, keys, n), n, "intent");
+  // With a single node every key is local already: the intent is recorded, nothing moves.
+  worker_counters::bump(worker.counters().intent_keys, n);
+}
+
+template <class T>
+void node_impl<T>::advance_clock(worker_state& worker) {
+  check_usable(worker, "advance_clock");
+  worker.advance_clock();
+}
+
+template <class T>
+void node_impl<T>::wait_sync(worker_state& worker) {
+  check_usable(worker, "wait_sync");
+  // A single node runs no sync managers: there is nothing to wait for.
+}
+
+template <class T>
+void node_impl<T>::worker_barrier(worker_state& worker) {
+  check_usable(worker, "barrier");
+  worker_barrier_.arrive_and_wait([this] { node_barrier(); });
+}
+
+template <class T>
+void node_impl<T>::finalize(worker_state& worker) {
+  check_usable(worker, "finalize");
+  worker.requests().wait_all();
+  wait_sync(worker);
+  worker_barrier(worker);
+  worker.mark_finalized();  // its clock now reads as finished: every intent has expired
+}
+
+template <class T>
+void node_impl<T>::node_barrier() {
+  GAPM_EXPECTS(!shut_down_.load(), "barrier: the node has been shut down");
+  // One node: every node has arrived.
+}
+
+template <class T>
+void node_impl<T>::shutdown() noexcept {
+  if (shut_down_.exchange(true)) return;
+  std::lock_guard guard{workers_mutex_};
+  for (auto& worker : workers_)
+    if (worker) worker->requests().fail(std::make_exception_ptr(logic_error("gapm: the node was shut down")));
+}
+
+template <class T>
+Stats node_impl<T>::stats() const {
+  Stats s;
+  auto add = [&](const worker_counters& c) {
+    s.pulls_local += c.pulls_local.load();
+    s.pulls_remote += c.pulls_remote.load();
+    s.pushes_local += c.pushes_local.load();
+    s.pushes_remote += c.pushes_remote.load();
+    s.intent_keys += c.intent_keys.load();
+  };
+  {
+    std::lock_guard guard{const_cast<std::mutex&>(workers_mutex_)};
+    add(retired_);
+    for (const auto& worker : workers_)
+      if (worker) add(worker->counters());
+  }
+  for (const auto& store : stores_) {
+    s.slots_used += store->index().size();
+    s.slots_capacity += store->index().capacity();
+  }
+  s.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return s;
+}
+
+template <class T>
+std::string node_impl<T>::save_path(const std::string& path) const {
+  return env_.world_size == 1 ? path : path + ".rank" + std::to_string(env_.rank);
+}
+
+// File layout: magic, value tag, table count, tables (num_keys, row_length), record count,
+// then records of (key, row). Records hold the main copies of this node.
+template <class T>
+void node_impl<T>::save(const std::string& path) const {
+  const std::string file = save_path(path);
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) throw error("gapm: save: cannot open '" + file + "' for writing");
+  auto put = [&](const auto& value) { out.write(reinterpret_cast<const char*>(&value), sizeof value); };
+  out.write(save_magic, sizeof save_magic);
+  put(value_tag<T>());
+  put(static_cast<std::uint64_t>(keys_.num_tables()));
+  std::uint64_t records = 0;
+  for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
+    put(keys_.table(t).num_keys);
+    put(keys_.table(t).row_length);
+    records += stores_[t]->index().size();
+  }
+  put(records);
+  std::vector<T> row;
+  for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
+    auto& store = *stores_[t];
+    row.resize(store.row_length());
+    const auto& slots = store.index().slots();
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i] < 0) continue;
+      const key_type key = store.index().first_key() + i;
+      store.gather(&key, 1, row.data(), {});
+      store.synchronize({});
+      put(key);
+      out.write(reinterpret_cast<const char*>(row.data()), static_cast<std::streamsize>(row.size() * sizeof(T)));
+    }
+  }
+  out.flush();
+  if (!out) throw error("gapm: save: writing '" + file + "' failed");
+}
+
+template <class T>
+void node_impl<T>::load(const std::string& path) {
+  const std::string file = save_path(path);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw error("gapm: load: cannot open '" + file + "'");
+  auto get = [&](auto& value) {
+    in.read(reinterpret_cast<char*>(&value), sizeof value);
+    if (!in) throw error("gapm: load: '" + file + "' is truncated");
+  };
+  char magic[sizeof save_magic];
+  in.read(magic, sizeof magic);
+  if (!in || std::memcmp(magic, save_magic, sizeof magic) != 0)
+    throw error("gapm: load: '" + file + "' is not a gapm save file");
+  std::uint32_t tag = 0;
+  get(tag);
+  if (tag != value_tag<T>()) throw error("gapm: load: '" + file + "' holds another value type");
+  std::uint64_t tables = 0;
+  get(tables);
+  if (tables != keys_.num_tables()) throw error("gapm: load: '" + file + "' has a different number of tables");
+  for (std::size_t t = 0; t < tables; ++t) {
+    table_spec spec;
+    get(spec.num_keys);
+    get(spec.row_length);
+    if (!(spec == keys_.table(t)))
+      throw error(concat("gapm: load: table ", t, " of '", file, "' is ", spec.num_keys, "x", spec.row_length,
+                         ", this node has ", keys_.table(t).num_keys, "x", keys_.table(t).row_length));
+  }
+  std::uint64_t records = 0;
+  get(records);
+  // Read and check everything before the first write, so a bad file changes nothing.
+  std::vector<std::vector<key_type>> keys(tables);
+  std::vector<std::vector<T>> rows(tables);
+  for (std::uint64_t r = 0; r < records; ++r) {
+    key_type key = 0;
+    get(key);
+    if (key >= keys_.num_keys()) throw error(concat("gapm: load: '", file, "' has key ", key, " out of range"));
+    const std::size_t t = keys_.table_of(key);
+    if (!stores_[t]->contains(key))
+      throw error(concat("gapm: load: '", file, "' has key ", key, ", which this node does not hold"));
+    keys[t].push_back(key);
+    auto& table_rows = rows[t];
+    table_rows.resize(table_rows.size() + keys_.table(t).row_length);
+    in.read(reinterpret_cast<char*>(table_rows.data() + table_rows.size() - keys_.table(t).row_length),
+            static_cast<std::streamsize>(keys_.table(t).row_length * sizeof(T)));
+    if (!in) throw error("gapm: load: '" + file + "' is truncated");
+  }
+  for (std::size_t t = 0; t < tables; ++t) {
+    stores_[t]->assign(keys[t].data(), keys[t].size(), rows[t].data(), {});
+    stores_[t]->synchronize({});
+  }
+}
+
+template class node_impl<float>;
+template class node_impl<double>;
+template class node_impl<std::int64_t>;
+
+}  // namespace gapm::detail

@@ -1,0 +1,86 @@
+// node_impl<T>: the runtime behind Node<T> and Worker<T>.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gapm/options.hpp>
+#include <gapm/stats.hpp>
+#include <gapm/types.hpp>
+
+#include "comm/cluster_env.hpp"
+#include "host/key_space.hpp"
+#include "host/local_barrier.hpp"
+#include "host/store_backend.hpp"
+#include "host/worker_state.hpp"
+
+namespace gapm::detail {
+
+/// How a value-carrying operation changes the store.
+enum class write_kind { add, assign };
+
+template <class T>
+class node_impl {
+ public:
+  explicit node_impl(Options options);
+  ~node_impl();
+  node_impl(const node_impl&) = delete;
+  node_impl& operator=(const node_impl&) = delete;
+
+  [[nodiscard]] int rank() const noexcept { return env_.rank; }
+  [[nodiscard]] int world_size() const noexcept { return env_.world_size; }
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+  [[nodiscard]] const key_space& keys() const noexcept { return keys_; }
+  [[nodiscard]] std::string store_name() const;
+
+  worker_state& register_worker(int id);
+  void deregister_worker(worker_state& worker) noexcept;
+
+  // Worker operations. `blocking` synchronises the stream before returning.
+  Ticket pull(worker_state& worker, const key_type* keys, std::size_t n, T* out, stream_view stream,
+              bool blocking);
+  Ticket write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows,
+               stream_view stream, bool blocking);
+  void intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start, clock_type end);
+  void advance_clock(worker_state& worker);
+  void wait_sync(worker_state& worker);
+  void worker_barrier(worker_state& worker);
+  void finalize(worker_state& worker);
+  /// Throws logic_error unless `worker` may still be used for `operation`.
+  void check_usable(const worker_state& worker, const char* operation) const;
+
+  void node_barrier();
+  void shutdown() noexcept;
+  [[nodiscard]] Stats stats() const;
+  void save(const std::string& path) const;
+  void load(const std::string& path);
+
+ private:
+  // Host-readable keys: `keys` itself, or a copy in the worker's scratch if it is device memory.
+  const key_type* host_keys(worker_state& worker, const key_type* keys, std::size_t n);
+  // Calls fn(table, first, count, value_offset) for each run of consecutive keys of one table.
+  template <class Fn>
+  void for_each_table_run(const key_type* keys, std::size_t n, Fn fn) const;
+  void check_stream(stream_view stream) const;
+  void synchronize(stream_view stream);
+  [[nodiscard]] std::string save_path(const std::string& path) const;
+
+  Options options_;
+  cluster_env env_;
+  key_space keys_;
+  store_kind store_kind_;
+  std::vector<std::unique_ptr<store_backend<T>>> stores_;  // one per table
+
+  std::mutex workers_mutex_;
+  std::vector<std::unique_ptr<worker_state>> workers_;  // by worker id; null when free
+  worker_counters retired_;                              // counters of deregistered workers
+  local_barrier worker_barrier_;
+  std::atomic<bool> shut_down_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace gapm::detail

@@ -1,0 +1,74 @@
+// Stats: JSON and a human summary.
+#include <gapm/stats.hpp>
+
+#include <cstdio>
+#include <string>
+
+namespace gapm {
+namespace {
+
+double percent(std::uint64_t part, std::uint64_t whole) {
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+}  // namespace
+
+std::string Stats::to_json() const {
+  std::string json = "{";
+  auto field = [&](const char* name, auto value) {
+    if (json.size() > 1) json += ",";
+    json += "\"" + std::string(name) + "\":" + std::to_string(value);
+  };
+  field("pulls_local", pulls_local);
+  field("pulls_remote", pulls_remote);
+  field("pushes_local", pushes_local);
+  field("pushes_remote", pushes_remote);
+  field("intent_keys", intent_keys);
+  field("replicas_created", replicas_created);
+  field("replicas_dropped", replicas_dropped);
+  field("relocations", relocations);
+  field("sync_rounds", sync_rounds);
+  field("sync_rounds_per_sec", sync_rounds_per_sec);
+  field("messages_sent", messages_sent);
+  field("messages_received", messages_received);
+  field("bytes_sent", bytes_sent);
+  field("bytes_received", bytes_received);
+  field("forward_hops", forward_hops);
+  field("forwarded_requests", forwarded_requests);
+  field("slots_used", slots_used);
+  field("slots_capacity", slots_capacity);
+  field("uptime_s", uptime_s);
+  return json + "}";
+}
+
+std::string Stats::summary() const {
+  char text[1024];
+  const double mean_hops = forwarded_requests == 0
+                               ? 0.0
+                               : static_cast<double>(forward_hops) / static_cast<double>(forwarded_requests);
+  std::snprintf(text, sizeof text,
+                "pulls  %llu local (%.1f%%), %llu remote\n"
+                "pushes %llu local (%.1f%%), %llu remote\n"
+                "intent keys %llu; replicas created %llu, dropped %llu; relocations %llu\n"
+                "sync rounds %llu (%.1f/s); mean forwarding hops %.2f\n"
+                "sent %llu msgs / %llu B; received %llu msgs / %llu B\n"
+                "slots %llu of %llu used; uptime %.1f s\n",
+                static_cast<unsigned long long>(pulls_local), percent(pulls_local, pulls_local + pulls_remote),
+                static_cast<unsigned long long>(pulls_remote),
+                static_cast<unsigned long long>(pushes_local),
+                percent(pushes_local, pushes_local + pushes_remote),
+                static_cast<unsigned long long>(pushes_remote),
+                static_cast<unsigned long long>(intent_keys),
+                static_cast<unsigned long long>(replicas_created),
+                static_cast<unsigned long long>(replicas_dropped),
+                static_cast<unsigned long long>(relocations),
+                static_cast<unsigned long long>(sync_rounds), sync_rounds_per_sec, mean_hops,
+                static_cast<unsigned long long>(messages_sent), static_cast<unsigned long long>(bytes_sent),
+                static_cast<unsigned long long>(messages_received),
+                static_cast<unsigned long long>(bytes_received),
+                static_cast<unsigned long long>(slots_used), static_cast<unsigned long long>(slots_capacity),
+                uptime_s);
+  return text;
+}
+
+}  // namespace gapm

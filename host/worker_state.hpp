@@ -1,0 +1,52 @@
+// worker_state: what the node keeps about one registered worker.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <gapm/types.hpp>
+
+#include "host/request_tracker.hpp"
+
+namespace gapm::detail {
+
+/// Counters a worker bumps without contention (only its own thread writes them).
+struct worker_counters {
+  std::atomic<std::uint64_t> pulls_local{0};
+  std::atomic<std::uint64_t> pulls_remote{0};
+  std::atomic<std::uint64_t> pushes_local{0};
+  std::atomic<std::uint64_t> pushes_remote{0};
+  std::atomic<std::uint64_t> intent_keys{0};
+
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+};
+
+class worker_state {
+ public:
+  explicit worker_state(int id) : id_{id} {}
+
+  [[nodiscard]] int id() const noexcept { return id_; }
+  [[nodiscard]] clock_type clock() const noexcept { return clock_.load(std::memory_order_acquire); }
+  void advance_clock() noexcept { clock_.fetch_add(1, std::memory_order_acq_rel); }
+
+  [[nodiscard]] bool finalized() const noexcept { return finalized_.load(std::memory_order_acquire); }
+  void mark_finalized() noexcept { finalized_.store(true, std::memory_order_release); }
+
+  request_tracker& requests() noexcept { return requests_; }
+  worker_counters& counters() noexcept { return counters_; }
+  /// Host copy of keys given in device memory (reused across calls).
+  std::vector<key_type>& key_scratch() noexcept { return key_scratch_; }
+
+ private:
+  int id_;
+  std::atomic<clock_type> clock_{0};
+  std::atomic<bool> finalized_{false};
+  request_tracker requests_;
+  worker_counters counters_;
+  std::vector<key_type> key_scratch_;
+};
+
+}  // namespace gapm::detail

@@ -1,0 +1,74 @@
+// gapm::Node<T>: one per process. It joins the cluster, owns this node's share of the
+// parameters and the threads that manage them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <gapm/options.hpp>
+#include <gapm/stats.hpp>
+#include <gapm/types.hpp>
+
+namespace gapm {
+
+namespace detail {
+template <class T>
+class node_impl;
+}  // namespace detail
+
+template <class T>
+class Worker;
+
+/// One process of a gapm cluster, holding values of type T (float, double or int64_t).
+///
+/// The constructor reads the rank and the world size from the environment (torchrun, mpirun
+/// or srun conventions; world size 1 when none is set), joins the other nodes, and allocates
+/// (zero-filled) the keys this node is home for. Throws logic_error for invalid options,
+/// comm_error when the cluster cannot be formed, cuda_error when the GPU store cannot start.
+template <class T>
+class Node {
+ public:
+  explicit Node(Options options);
+  ~Node();  ///< shuts down if shutdown() was not called; never throws
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  Node(Node&&) noexcept;
+  Node& operator=(Node&&) noexcept;
+
+  [[nodiscard]] int rank() const noexcept;
+  [[nodiscard]] int world_size() const noexcept;
+  [[nodiscard]] const Options& options() const noexcept;
+  [[nodiscard]] std::uint64_t num_keys() const noexcept;
+  /// The row length of `key`'s table; throws logic_error for a key out of range.
+  [[nodiscard]] std::uint32_t row_length(key_type key) const;
+  /// "cpu" or "cuda": which store holds this node's rows.
+  [[nodiscard]] std::string store_name() const;
+
+  /// Waits until every node has called barrier() (process level; workers use Worker::barrier).
+  void barrier();
+
+  /// Stops this node's threads and leaves the cluster; idempotent. Workers must not be used
+  /// afterwards (they throw logic_error).
+  void shutdown();
+
+  /// Counters since start (see Stats).
+  [[nodiscard]] Stats stats() const;
+
+  /// Writes the main copies this node owns to `path` (one file per node: `path` with
+  /// `.rank<r>` appended when the world size is above one). Throws error on I/O failure.
+  void save(const std::string& path) const;
+  /// Reads what save() wrote into the main copies; the tables must match. Throws error for
+  /// a missing, truncated or mismatched file, leaving the store unchanged.
+  void load(const std::string& path);
+
+ private:
+  friend class Worker<T>;
+  std::unique_ptr<detail::node_impl<T>> impl_;
+};
+
+extern template class Node<float>;
+extern template class Node<double>;
+extern template class Node<std::int64_t>;
+
+}  // namespace gapm

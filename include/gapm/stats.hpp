@@ -1,0 +1,38 @@
+// gapm::Stats: what a node did, for users and benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace gapm {
+
+/// Counters of one node since it started. Local operations were served from this node's
+/// store without network traffic; remote ones went to another node.
+struct Stats {
+  std::uint64_t pulls_local = 0;   ///< keys pulled from the local store
+  std::uint64_t pulls_remote = 0;  ///< keys pulled from another node
+  std::uint64_t pushes_local = 0;  ///< keys pushed (or set) into the local store
+  std::uint64_t pushes_remote = 0; ///< keys pushed (or set) to another node
+  std::uint64_t intent_keys = 0;   ///< keys named in intent() calls
+  std::uint64_t replicas_created = 0;
+  std::uint64_t replicas_dropped = 0;
+  std::uint64_t relocations = 0;   ///< main copies that moved to this node
+  std::uint64_t sync_rounds = 0;
+  double sync_rounds_per_sec = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t forward_hops = 0;      ///< extra hops requests took past their first target
+  std::uint64_t forwarded_requests = 0;
+  std::uint64_t slots_used = 0;        ///< occupied row slots, all tables
+  std::uint64_t slots_capacity = 0;
+  double uptime_s = 0;
+
+  /// One JSON object with every counter.
+  [[nodiscard]] std::string to_json() const;
+  /// A few human-readable lines (what shutdown prints).
+  [[nodiscard]] std::string summary() const;
+};
+
+}  // namespace gapm

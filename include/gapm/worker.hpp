@@ -1,0 +1,96 @@
+// gapm::Worker<T>: the API one application thread uses to read, update and announce keys.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <gapm/node.hpp>
+#include <gapm/types.hpp>
+
+namespace gapm {
+
+namespace detail {
+class worker_state;
+}  // namespace detail
+
+/// One application thread's handle to its node. Not thread-safe: one worker per thread.
+///
+/// Buffers. `keys` hold n keys; value buffers hold the rows of those keys concatenated, so
+/// their length is the sum of the keys' row lengths. Pointer overloads trust the caller with
+/// that length; span overloads check it (logic_error otherwise). In the CUDA build every
+/// buffer may be in host or device memory: the memory space is read from the pointer
+/// (cudaPointerGetAttributes), so pageable, pinned, managed and device buffers all work.
+///
+/// Errors. Every call validates all its input before touching any value: a call that throws
+/// logic_error (key out of range, null buffer, wrong length, misused clock, use after
+/// finalize or shutdown) has changed nothing.
+///
+/// Tickets. pull/push/set return a Ticket. Requests served from local memory are complete on
+/// return (Ticket::is_local()); others complete when every key is answered: wait() for them.
+template <class T>
+class Worker {
+ public:
+  /// Registers worker `id` (in [0, options.workers), unique within the node).
+  Worker(Node<T>& node, int id);
+  ~Worker();  ///< deregisters without waiting; never throws
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  Worker(Worker&&) noexcept;
+  Worker& operator=(Worker&&) noexcept;
+
+  [[nodiscard]] int id() const noexcept;
+
+  /// Copies the current values of keys[0..n) into out (rows concatenated).
+  Ticket pull(const key_type* keys, std::size_t n, T* out);
+  Ticket pull(std::span<const key_type> keys, std::span<T> out);
+
+  /// Adds deltas to the keys' values: value += delta (repeated keys add up).
+  Ticket push(const key_type* keys, std::size_t n, const T* deltas);
+  Ticket push(std::span<const key_type> keys, std::span<const T> deltas);
+
+  /// Overwrites the keys' values (for a repeated key the last row wins). Defined on main
+  /// copies; a set that reaches a key replicated on other nodes is applied to the main copy
+  /// and replicas pick it up as a refresh (see docs/ARCHITECTURE.md).
+  Ticket set(const key_type* keys, std::size_t n, const T* values);
+  Ticket set(std::span<const key_type> keys, std::span<const T> values);
+
+  /// Stream-ordered twins (CUDA build): the copies and kernels for local keys are enqueued on
+  /// `stream` and the call returns without synchronising it; the caller synchronises the
+  /// stream before reading `out` or reusing `deltas`. The CPU build accepts only the default
+  /// stream_view and then behaves like pull/push (unsupported_error otherwise).
+  Ticket pull_async(const key_type* keys, std::size_t n, T* out, stream_view stream);
+  Ticket push_async(const key_type* keys, std::size_t n, const T* deltas, stream_view stream);
+
+  /// Announces that this worker will access keys[0..n) during its clocks [start, end);
+  /// end = 0 means start + 1; use [0, CLOCK_MAX) for long-lived intent. Non-blocking.
+  /// Throws logic_error for end <= start (when end != 0) or start < 0.
+  void intent(const key_type* keys, std::size_t n, clock_type start, clock_type end = 0);
+  void intent(std::span<const key_type> keys, clock_type start, clock_type end = 0);
+
+  void advance_clock();
+  [[nodiscard]] clock_type clock() const noexcept;
+
+  /// Blocks until the request behind `ticket` has completed.
+  void wait(Ticket ticket);
+  [[nodiscard]] bool is_finished(Ticket ticket);
+  /// Blocks until every request of this worker has completed.
+  void wait_all();
+  /// Returns once every sync manager of this node has completed two more rounds.
+  void wait_sync();
+  /// Waits for every worker of every node (options.workers per node) to reach the barrier.
+  void barrier();
+  /// Ends this worker: its intents expire, then wait_all(), wait_sync() and barrier().
+  /// Afterwards every call but id() throws logic_error.
+  void finalize();
+
+ private:
+  Node<T>* node_ = nullptr;
+  detail::worker_state* state_ = nullptr;
+};
+
+extern template class Worker<float>;
+extern template class Worker<double>;
+extern template class Worker<std::int64_t>;
+
+}  // namespace gapm

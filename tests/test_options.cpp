@@ -1,0 +1,112 @@
+// Options: names, parsing from argv and the environment, validation, exact error messages.
+#include <gapm/gapm.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+// EXPECT that `fn` throws gapm::logic_error whose message contains `needle`.
+template <class Fn>
+void expect_logic_error(Fn fn, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected a gapm::logic_error mentioning '" << needle << "'";
+  } catch (const gapm::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Options, DefaultsFollowAdaPM) {
+  gapm::Options o;
+  EXPECT_EQ(o.techniques, gapm::technique_mode::all);
+  EXPECT_TRUE(o.time_intent_actions);
+  EXPECT_TRUE(o.location_caches);
+  EXPECT_EQ(o.sync_channels, 4);
+  EXPECT_EQ(o.sync_max_per_sec, 1000);
+  EXPECT_EQ(o.sync_threshold, 0);
+  EXPECT_EQ(o.timing_initial_estimate, 10);
+  EXPECT_EQ(o.timing_smoothing, 0.1);
+  EXPECT_EQ(o.timing_quantile, 0.9999);
+  EXPECT_EQ(o.sampling_scheme, gapm::sampling_mode::local);
+  EXPECT_EQ(o.sampling_pool_size, 250u);
+  EXPECT_EQ(o.sampling_reuse, 1u);
+  EXPECT_EQ(o.sampling_batch_size, 10000u);
+}
+
+TEST(Options, ParsesArgvAndLeavesOtherArguments) {
+  const char* argv[] = {"prog", "--epochs=3", "--gapm.sync.max_per_sec=500", "--gapm.techniques",
+                        "relocation_only", "--gapm.tables=10x4,5x2", "--gapm.sync.threshold=inf"};
+  auto o = gapm::Options::parse(7, argv);
+  EXPECT_EQ(o.sync_max_per_sec, 500);
+  EXPECT_EQ(o.techniques, gapm::technique_mode::relocation_only);
+  ASSERT_EQ(o.tables.size(), 2u);
+  EXPECT_EQ(o.tables[0], (gapm::table_spec{10, 4}));
+  EXPECT_EQ(o.tables[1], (gapm::table_spec{5, 2}));
+  EXPECT_EQ(o.num_keys(), 15u);
+  EXPECT_TRUE(std::isinf(o.sync_threshold));
+}
+
+TEST(Options, UnknownAndMalformedOptionsNameTheOption) {
+  const char* unknown[] = {"prog", "--gapm.sync.max_per_second=5"};
+  expect_logic_error([&] { (void)gapm::Options::parse(2, unknown); }, "'sync.max_per_second'");
+  const char* malformed[] = {"prog", "--gapm.sync.channels=four"};
+  expect_logic_error([&] { (void)gapm::Options::parse(2, malformed); }, "'sync.channels'");
+  const char* bad_enum[] = {"prog", "--gapm.techniques=some"};
+  expect_logic_error([&] { (void)gapm::Options::parse(2, bad_enum); }, "not one of all | replication_only");
+  const char* bad_table[] = {"prog", "--gapm.tables=10y4"};
+  expect_logic_error([&] { (void)gapm::Options::parse(2, bad_table); }, "NUM_KEYSxROW_LENGTH");
+  const char* no_value[] = {"prog", "--gapm.workers"};
+  expect_logic_error([&] { (void)gapm::Options::parse(2, no_value); }, "'workers' has no value");
+}
+
+TEST(Options, MalformedValueChangesNothing) {
+  gapm::Options o;
+  o.sync_channels = 8;
+  expect_logic_error([&] { o.set("sync.channels", "8x"); }, "'sync.channels'");
+  EXPECT_EQ(o.sync_channels, 8);
+}
+
+TEST(Options, ReadsEnvironment) {
+  ::setenv("GAPM_SYNC_MAX_PER_SEC", "250", 1);
+  ::setenv("GAPM_TIME_INTENT_ACTIONS", "false", 1);
+  auto o = gapm::Options::from_env();
+  EXPECT_EQ(o.sync_max_per_sec, 250);
+  EXPECT_FALSE(o.time_intent_actions);
+  ::setenv("GAPM_NOT_AN_OPTION", "1", 1);
+  expect_logic_error([] { (void)gapm::Options::from_env(); }, "GAPM_NOT_AN_OPTION");
+  ::unsetenv("GAPM_NOT_AN_OPTION");
+  ::unsetenv("GAPM_SYNC_MAX_PER_SEC");
+  ::unsetenv("GAPM_TIME_INTENT_ACTIONS");
+}
+
+TEST(Options, ValidateNamesTheBadOption) {
+  gapm::Options o;
+  expect_logic_error([&] { o.validate(); }, "'tables' is empty");
+  o.tables = {{10, 4}};
+  o.validate();
+  o.sync_channels = 3;
+  expect_logic_error([&] { o.validate(); }, "'sync.channels' must be a power of two, got 3");
+  o.sync_channels = 4;
+  o.tables = {{10, 0}};
+  expect_logic_error([&] { o.validate(); }, "row length 0");
+  o.tables = {{10, 4}};
+  o.timing_quantile = 1.5;
+  expect_logic_error([&] { o.validate(); }, "'timing.quantile'");
+}
+
+TEST(Options, TextRoundTripsEveryOption) {
+  gapm::Options o;
+  o.tables = {{7, 3}, {2, 1}};
+  o.sampling_scheme = gapm::sampling_mode::pool;
+  o.sync_threshold = -1;
+  gapm::Options copy;
+  for (const auto& name : gapm::Options::names()) copy.set(name, o.get(name));
+  EXPECT_EQ(copy.to_string(), o.to_string());
+  EXPECT_NE(o.to_string().find("sampling.scheme=pool\n"), std::string::npos);
+}
+
+}  // namespace
