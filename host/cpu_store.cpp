@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <new>
+
+#include <sys/mman.h>
 
 #include <gapm/errors.hpp>
 
@@ -17,11 +20,22 @@ cpu_store<T>::cpu_store(key_type first_key, std::uint64_t num_keys, std::uint32_
       stripes_{std::make_unique<stripe_lock[]>(num_stripes)} {}
 
 template <class T>
+typename cpu_store<T>::chunk_ptr cpu_store<T>::allocate_chunk() const {
+  constexpr std::size_t huge_page = 2u << 20;
+  const std::size_t bytes = rows_per_chunk * this->row_length_ * sizeof(T);
+  const std::size_t rounded = (bytes + huge_page - 1) / huge_page * huge_page;
+  void* memory = std::aligned_alloc(huge_page, rounded);
+  if (memory == nullptr) throw std::bad_alloc();
+  ::madvise(memory, rounded, MADV_HUGEPAGE);  // a hint: without THP the chunk still works
+  std::memset(memory, 0, rounded);
+  return chunk_ptr{static_cast<T*>(memory)};
+}
+
+template <class T>
 void cpu_store<T>::ensure_chunks(const std::vector<slot_type>& slots) {
-  const std::size_t chunk_values = rows_per_chunk * this->row_length_;
   for (slot_type slot : slots) {
     auto& chunk = value_chunks_[slot / rows_per_chunk];
-    if (!chunk) chunk = std::make_unique<T[]>(chunk_values);  // value-initialised: zeros
+    if (!chunk) chunk = allocate_chunk();
   }
 }
 
@@ -56,18 +70,32 @@ void cpu_store<T>::for_each_row(const key_type* keys, std::size_t n, bool with_s
   // (they come from the sync threads, a few calls per round; pulls and pushes never take it).
   std::unique_lock<std::mutex> sync_guard;
   if (with_sync) sync_guard = std::unique_lock{sync_alloc_mutex_};
-  for (std::size_t i = 0; i < n; ++i) {
+  auto row_of = [&](std::size_t slot) {
+    return value_chunks_[slot / rows_per_chunk].get() + (slot % rows_per_chunk) * len;
+  };
+  // Rows are scattered: prefetch the row (its first lines) and its lock a few keys ahead so
+  // that the memory latency of one row hides behind the work on the previous ones.
+  constexpr std::size_t distance = 8;
+  const std::size_t lines = std::min<std::size_t>((len * sizeof(T) + 63) / 64, 4);
+  auto prefetch = [&](std::size_t i) {
     const auto slot = static_cast<std::size_t>(this->index_.slot_of(keys[i]));
-    const std::size_t chunk = slot / rows_per_chunk;
-    const std::size_t offset = (slot % rows_per_chunk) * len;
+    const char* row = reinterpret_cast<const char*>(row_of(slot));
+    for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(row + 64 * line, 1);
+    __builtin_prefetch(&stripes_[slot % num_stripes], 1);
+  };
+  for (std::size_t i = 0; i < std::min(distance, n); ++i) prefetch(i);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + distance < n) prefetch(i + distance);
+    const auto slot = static_cast<std::size_t>(this->index_.slot_of(keys[i]));
     T* sync = nullptr;
     if (with_sync) {
-      if (!sync_chunks_[chunk]) sync_chunks_[chunk] = std::make_unique<T[]>(rows_per_chunk * len);
-      sync = sync_chunks_[chunk].get() + offset;
+      auto& chunk = sync_chunks_[slot / rows_per_chunk];
+      if (!chunk) chunk = allocate_chunk();
+      sync = chunk.get() + (slot % rows_per_chunk) * len;
     }
     stripe_lock& lock = stripes_[slot % num_stripes];
     lock.lock();
-    op(value_chunks_[chunk].get() + offset, sync, i);
+    op(row_of(slot), sync, i);
     lock.unlock();
   }
 }

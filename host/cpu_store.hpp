@@ -5,7 +5,7 @@
 // 4096 striped spin locks for its row, which makes every row read and update atomic.
 #pragma once
 
-#include <array>
+#include <cstdlib>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -34,24 +34,31 @@ class cpu_store final : public store_backend<T> {
   static constexpr std::size_t rows_per_chunk = 1 << 14;
   static constexpr std::size_t num_stripes = 4096;
 
+  // Held for the few nanoseconds one row takes, so waiters spin rather than sleep.
   struct alignas(64) stripe_lock {
-    std::atomic_flag locked = ATOMIC_FLAG_INIT;
+    std::atomic<bool> locked{false};
     void lock() noexcept {
-      while (locked.test_and_set(std::memory_order_acquire)) locked.wait(true, std::memory_order_relaxed);
+      while (locked.exchange(true, std::memory_order_acquire))
+        while (locked.load(std::memory_order_relaxed)) __builtin_ia32_pause();
     }
-    void unlock() noexcept {
-      locked.clear(std::memory_order_release);
-      locked.notify_one();
-    }
+    void unlock() noexcept { locked.store(false, std::memory_order_release); }
   };
+
+  // Zero-filled chunk memory, 2 MiB aligned and marked for transparent huge pages: rows
+  // are read at random, and 4 KiB pages would cost a TLB miss on nearly every row.
+  struct chunk_deleter {
+    void operator()(T* chunk) const noexcept { std::free(chunk); }
+  };
+  using chunk_ptr = std::unique_ptr<T[], chunk_deleter>;
+  [[nodiscard]] chunk_ptr allocate_chunk() const;
 
   // Runs op(value_row, sync_row_or_null, i) for every key, holding the row's lock.
   template <class Op>
   void for_each_row(const key_type* keys, std::size_t n, bool with_sync, Op op);
   void ensure_chunks(const std::vector<slot_type>& slots);
 
-  std::vector<std::unique_ptr<T[]>> value_chunks_;
-  std::vector<std::unique_ptr<T[]>> sync_chunks_;  // replica sync_state, allocated on first use
+  std::vector<chunk_ptr> value_chunks_;
+  std::vector<chunk_ptr> sync_chunks_;  // replica sync_state, allocated on first use
   std::mutex sync_alloc_mutex_;
   std::unique_ptr<stripe_lock[]> stripes_;
 };
