@@ -27,4 +27,12 @@ void copy_to_host(void* dst, const void* src, std::size_t bytes) {
   GAPM_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
 }
 
+void copy_from_host(void* dst, const void* src, std::size_t bytes) {
+  if (space_of(dst) == memory_space::host) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  GAPM_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+}
+
 }  // namespace gapm::detail

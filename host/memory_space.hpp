@@ -15,4 +15,7 @@ enum class memory_space { host, device };
 /// Copies `bytes` from `src` (host or device memory) into host memory at `dst`.
 void copy_to_host(void* dst, const void* src, std::size_t bytes);
 
+/// Copies `bytes` from host memory at `src` to `dst` (host or device memory).
+void copy_from_host(void* dst, const void* src, std::size_t bytes);
+
 }  // namespace gapm::detail

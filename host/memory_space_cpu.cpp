@@ -9,4 +9,6 @@ memory_space space_of(const void*) noexcept { return memory_space::host; }
 
 void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
 
+void copy_from_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+
 }  // namespace gapm::detail

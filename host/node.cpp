@@ -37,7 +37,7 @@ std::string Node<T>::store_name() const { return impl_->store_name(); }
 template <class T>
 void Node<T>::barrier() { impl_->node_barrier(); }
 template <class T>
-void Node<T>::shutdown() { impl_->shutdown(); }
+void Node<T>::shutdown() { impl_->shutdown(true); }
 template <class T>
 Stats Node<T>::stats() const { return impl_->stats(); }
 template <class T>

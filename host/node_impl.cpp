@@ -25,6 +25,13 @@ constexpr std::uint32_t value_tag() {
 
 constexpr char save_magic[8] = {'G', 'A', 'P', 'M', 'S', 'A', 'V', '1'};
 
+template <class T>
+const char* value_name() {
+  if constexpr (std::is_same_v<T, float>) return "float";
+  else if constexpr (std::is_same_v<T, double>) return "double";
+  else return "int64";
+}
+
 }  // namespace
 
 template <class T>
@@ -35,9 +42,6 @@ node_impl<T>::node_impl(Options options)
       store_kind_{resolve_store_kind(options_.store)},
       workers_(static_cast<std::size_t>(options_.workers)),
       worker_barrier_{options_.workers} {
-  if (env_.world_size > 1)
-    throw unsupported_error(concat("gapm: the launcher (", env_.launcher, ") asks for ", env_.world_size,
-                                   " nodes, but this version of gapm runs a single node"));
   // Allocate (zero-filled) every key this node is home for: key % world_size == rank.
   std::vector<key_type> home;
   for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
@@ -46,16 +50,29 @@ node_impl<T>::node_impl(Options options)
     stores_.push_back(make_store<T>(store_kind_, begin, table, options_, env_.local_rank));
     home.clear();
     for (key_type k = begin; k < begin + table.num_keys; ++k)
-      if (k % static_cast<key_type>(env_.world_size) == static_cast<key_type>(env_.rank)) home.push_back(k);
+      if (home_of(k) == env_.rank) home.push_back(k);
     GAPM_EXPECTS(stores_.back()->insert(home.data(), home.size()), "table ", t, " needs ", home.size(),
                  " row slots for its home keys, but option 'capacity' allows ",
                  stores_.back()->index().capacity());
+  }
+  if (env_.world_size > 1) {
+    node_hello self;
+    self.rank = env_.rank;
+    self.world_size = env_.world_size;
+#if GAPM_WITH_CUDA
+    self.build = "cuda";
+#else
+    self.build = "cpu";
+#endif
+    self.value_type = value_name<T>();
+    self.options = options_.to_string();
+    cluster_ = std::make_unique<cluster>(env_, options_, std::move(self), static_cast<message_handler&>(*this));
   }
 }
 
 template <class T>
 node_impl<T>::~node_impl() {
-  shutdown();
+  shutdown(false);
 }
 
 template <class T>
@@ -95,113 +112,7 @@ void node_impl<T>::check_usable(const worker_state& worker, const char* operatio
   GAPM_EXPECTS(!shut_down_.load(std::memory_order_relaxed), operation, ": worker ", worker.id(),
                " used after the node was shut down");
   GAPM_EXPECTS(!worker.finalized(), operation, ": worker ", worker.id(), " used after finalize()");
-}
-
-template <class T>
-void node_impl<T>::check_stream(stream_view stream) const {
-  if (!stream.is_default() && store_kind_ != store_kind::cuda)
-    throw unsupported_error("gapm: a CUDA stream was given, but this node's store is '" + store_name() +
-                            "' (streams need the CUDA build and a GPU)");
-}
-
-template <class T>
-void node_impl<T>::synchronize(stream_view stream) {
-  if (store_kind_ == store_kind::cuda) stores_.front()->synchronize(stream);
-}
-
-template <class T>
-const key_type* node_impl<T>::host_keys(worker_state& worker, const key_type* keys, std::size_t n) {
-  if (space_of(keys) == memory_space::host) return keys;
-  auto& scratch = worker.key_scratch();
-  scratch.resize(n);
-  copy_to_host(scratch.data(), keys, n * sizeof(key_type));
-  return scratch.data();
-}
-
-template <class T>
-template <class Fn>
-void node_impl<T>::for_each_table_run(const key_type* keys, std::size_t n, Fn fn) const {
-  std::size_t value_offset = 0;
-  for (std::size_t begin = 0; begin < n;) {
-    const std::size_t table = keys_.table_of(keys[begin]);
-    std::size_t end = begin + 1;
-    while (end < n && keys_.table_of(keys[end]) == table) ++end;
-    fn(table, begin, end - begin, value_offset);
-    value_offset += (end - begin) * keys_.table(table).row_length;
-    begin = end;
-  }
-}
-
-template <class T>
-Ticket node_impl<T>::pull(worker_state& worker, const key_type* keys, std::size_t n, T* out,
-                          stream_view stream, bool blocking) {
-  check_usable(worker, "pull");
-  if (n == 0) return {};
-  GAPM_EXPECTS(keys != nullptr, "pull: keys is null (n = ", n, ")");
-  GAPM_EXPECTS(out != nullptr, "pull: out is null (n = ", n, ")");
-  check_stream(stream);
-  const key_type* hkeys = host_keys(worker, keys, n);
-  keys_.check_keys(hkeys, n, "pull");
-  // With one node every key is local. Runs of one table are gathered straight from the
-  // caller's key buffer (device keys stay on the device).
-  for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-    stores_[table]->gather(keys + first, count, out + offset, stream);
-  });
-  if (blocking) synchronize(stream);
-  worker_counters::bump(worker.counters().pulls_local, n);
-  return {};
-}
-
-template <class T>
-Ticket node_impl<T>::write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n,
-                           const T* rows, stream_view stream, bool blocking) {
-  const char* operation = kind == write_kind::add ? "push" : "set";
-  check_usable(worker, operation);
-  if (n == 0) return {};
-  GAPM_EXPECTS(keys != nullptr, operation, ": keys is null (n = ", n, ")");
-  GAPM_EXPECTS(rows != nullptr, operation, ": values are null (n = ", n, ")");
-  check_stream(stream);
-  const key_type* hkeys = host_keys(worker, keys, n);
-  keys_.check_keys(hkeys, n, operation);
-
-  if (kind == write_kind::add) {
-    for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-      stores_[table]->scatter_add(keys + first, count, rows + offset, stream);
-    });
-  } else {
-    // A set with a repeated key must keep the last row; the GPU assigns in parallel, so
-    // reduce to each key's last occurrence here (rows staged on the host, a rare path).
-    std::unordered_map<key_type, std::size_t> last;
-    last.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) last[hkeys[i]] = i;
-    if (last.size() == n) {
-      for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-        stores_[table]->assign(keys + first, count, rows + offset, stream);
-      });
-    } else {
-      std::vector<std::size_t> offsets(n + 1, 0);
-      for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + keys_.row_length_of(hkeys[i]);
-      std::vector<T> all_rows(offsets[n]);
-      copy_to_host(all_rows.data(), rows, all_rows.size() * sizeof(T));
-      std::vector<key_type> unique_keys;
-      std::vector<T> unique_rows;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (last[hkeys[i]] != i) continue;
-        unique_keys.push_back(hkeys[i]);
-        unique_rows.insert(unique_rows.end(), all_rows.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
-                           all_rows.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
-      }
-      for_each_table_run(unique_keys.data(), unique_keys.size(),
-                         [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-                           stores_[table]->assign(unique_keys.data() + first, count, unique_rows.data() + offset,
-                                                  stream);
-                         });
-      synchronize(stream);  // the staged rows die with this scope
-    }
-  }
-  if (blocking) synchronize(stream);
-  worker_counters::bump(worker.counters().pushes_local, n);
-  return {};
+  if (cluster_) cluster_->throw_if_failed();
 }
 
 template <class T>
@@ -214,7 +125,8 @@ void node_impl<T>::intent(worker_state& worker, const key_type* keys, std::size_
   if (n == 0) return;
   GAPM_EXPECTS(keys != nullptr, "intent: keys is null (n = ", n, ")");
   keys_.check_keys(host_keys(worker, keys, n), n, "intent");
-  // With a single node every key is local already: the intent is recorded, nothing moves.
+  // With a single node every key is local already, and with static partitioning (the only
+  // mode of the multi-node runtime so far) keys never move: the intent is recorded.
   worker_counters::bump(worker.counters().intent_keys, n);
 }
 
@@ -227,7 +139,7 @@ void node_impl<T>::advance_clock(worker_state& worker) {
 template <class T>
 void node_impl<T>::wait_sync(worker_state& worker) {
   check_usable(worker, "wait_sync");
-  // A single node runs no sync managers: there is nothing to wait for.
+  // No sync managers run yet (static partitioning keeps no replicas): nothing to wait for.
 }
 
 template <class T>
@@ -248,15 +160,25 @@ void node_impl<T>::finalize(worker_state& worker) {
 template <class T>
 void node_impl<T>::node_barrier() {
   GAPM_EXPECTS(!shut_down_.load(), "barrier: the node has been shut down");
-  // One node: every node has arrived.
+  if (cluster_) cluster_->barrier();
 }
 
 template <class T>
-void node_impl<T>::shutdown() noexcept {
+void node_impl<T>::shutdown(bool clean) noexcept {
   if (shut_down_.exchange(true)) return;
+  if (cluster_) {
+    try {
+      if (clean) cluster_->barrier();  // nobody leaves while another node may still ask it
+    } catch (const std::exception&) {
+      clean = false;  // the cluster already failed: leave without ceremony
+    }
+    cluster_->leave(clean);
+  }
+  const auto reason = std::make_exception_ptr(logic_error("gapm: the node was shut down"));
+  worker_barrier_.break_all(reason);
   std::lock_guard guard{workers_mutex_};
   for (auto& worker : workers_)
-    if (worker) worker->requests().fail(std::make_exception_ptr(logic_error("gapm: the node was shut down")));
+    if (worker) worker->requests().fail(reason);
 }
 
 template <class T>
@@ -280,6 +202,16 @@ Stats node_impl<T>::stats() const {
     s.slots_capacity += store->index().capacity();
   }
   s.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  if (cluster_) {
+    const auto& t = cluster_->traffic();
+    s.messages_sent = t.messages_sent.load();
+    s.messages_received = t.messages_received.load();
+    s.bytes_sent = t.bytes_sent.load();
+    s.bytes_received = t.bytes_received.load();
+    s.malformed_messages = t.malformed.load();
+    s.remote_answers = remote_answers_.load();
+    s.forward_hops = forward_hops_.load();
+  }
   return s;
 }
 

@@ -1,4 +1,8 @@
 // node_impl<T>: the runtime behind Node<T> and Worker<T>.
+//
+// Files: node_impl.cpp (lifetime, workers, barriers, stats, save/load), node_ops.cpp (the
+// worker-side pull/push/set: local fast path, remote requests), node_serve.cpp (the receive
+// side: serving peers' requests, applying their answers).
 #pragma once
 
 #include <atomic>
@@ -12,6 +16,7 @@
 #include <gapm/stats.hpp>
 #include <gapm/types.hpp>
 
+#include "comm/cluster.hpp"
 #include "comm/cluster_env.hpp"
 #include "host/key_space.hpp"
 #include "host/local_barrier.hpp"
@@ -24,10 +29,10 @@ namespace gapm::detail {
 enum class write_kind { add, assign };
 
 template <class T>
-class node_impl {
+class node_impl final : private message_handler {
  public:
   explicit node_impl(Options options);
-  ~node_impl();
+  ~node_impl() override;
   node_impl(const node_impl&) = delete;
   node_impl& operator=(const node_impl&) = delete;
 
@@ -40,33 +45,55 @@ class node_impl {
   worker_state& register_worker(int id);
   void deregister_worker(worker_state& worker) noexcept;
 
-  // Worker operations. `blocking` synchronises the stream before returning.
+  // Worker operations (node_ops.cpp). `blocking` synchronises the stream before returning.
   Ticket pull(worker_state& worker, const key_type* keys, std::size_t n, T* out, stream_view stream,
               bool blocking);
   Ticket write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows,
                stream_view stream, bool blocking);
+
   void intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start, clock_type end);
   void advance_clock(worker_state& worker);
   void wait_sync(worker_state& worker);
   void worker_barrier(worker_state& worker);
   void finalize(worker_state& worker);
-  /// Throws logic_error unless `worker` may still be used for `operation`.
+  /// Throws logic_error unless `worker` may still be used for `operation`, comm_error when
+  /// the cluster has failed.
   void check_usable(const worker_state& worker, const char* operation) const;
 
   void node_barrier();
-  void shutdown() noexcept;
+  /// clean: a cluster-wide barrier first, so that no node leaves while others need it.
+  void shutdown(bool clean) noexcept;
   [[nodiscard]] Stats stats() const;
   void save(const std::string& path) const;
   void load(const std::string& path);
 
  private:
-  // Host-readable keys: `keys` itself, or a copy in the worker's scratch if it is device memory.
+  // --- node_ops.cpp ----------------------------------------------------------------------
   const key_type* host_keys(worker_state& worker, const key_type* keys, std::size_t n);
-  // Calls fn(table, first, count, value_offset) for each run of consecutive keys of one table.
   template <class Fn>
   void for_each_table_run(const key_type* keys, std::size_t n, Fn fn) const;
+  [[nodiscard]] int home_of(key_type key) const noexcept {
+    return static_cast<int>(key % static_cast<key_type>(env_.world_size));
+  }
+  [[nodiscard]] bool is_local(key_type key) const noexcept;
   void check_stream(stream_view stream) const;
   void synchronize(stream_view stream);
+  // Row operations on held keys given in host memory, any mix of tables.
+  void gather_rows(const key_type* keys, std::size_t n, T* out);
+  void write_rows(write_kind kind, const key_type* keys, std::size_t n, const T* rows);
+  Ticket pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out, stream_view stream);
+  Ticket write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows);
+  void send_or_fail(int peer, const wire::header& head, const auto&... parts);
+
+  // --- node_serve.cpp (the receive thread) --------------------------------------------------
+  void on_message(wire::message&& message) override;
+  void on_failure(const std::string& reason) override;
+  void serve_pull(const wire::message& message);
+  void serve_write(const wire::message& message);
+  void apply_pull_response(const wire::message& message);
+  void apply_write_ack(const wire::message& message);
+  worker_state* find_worker(int id);
+
   [[nodiscard]] std::string save_path(const std::string& path) const;
 
   Options options_;
@@ -81,6 +108,10 @@ class node_impl {
   local_barrier worker_barrier_;
   std::atomic<bool> shut_down_{false};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  std::atomic<std::uint64_t> remote_answers_{0};  // answers to this node's remote requests
+  std::atomic<std::uint64_t> forward_hops_{0};    // forwarding hops those answers took
+  std::unique_ptr<cluster> cluster_;  // null for a single node; declared last: stops first
 };
 
 }  // namespace gapm::detail

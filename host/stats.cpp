@@ -33,8 +33,9 @@ std::string Stats::to_json() const {
   field("messages_received", messages_received);
   field("bytes_sent", bytes_sent);
   field("bytes_received", bytes_received);
+  field("malformed_messages", malformed_messages);
   field("forward_hops", forward_hops);
-  field("forwarded_requests", forwarded_requests);
+  field("remote_answers", remote_answers);
   field("slots_used", slots_used);
   field("slots_capacity", slots_capacity);
   field("uptime_s", uptime_s);
@@ -43,9 +44,9 @@ std::string Stats::to_json() const {
 
 std::string Stats::summary() const {
   char text[1024];
-  const double mean_hops = forwarded_requests == 0
+  const double mean_hops = remote_answers == 0
                                ? 0.0
-                               : static_cast<double>(forward_hops) / static_cast<double>(forwarded_requests);
+                               : static_cast<double>(forward_hops) / static_cast<double>(remote_answers);
   std::snprintf(text, sizeof text,
                 "pulls  %llu local (%.1f%%), %llu remote\n"
                 "pushes %llu local (%.1f%%), %llu remote\n"

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <gapm/types.hpp>
@@ -24,6 +27,17 @@ struct worker_counters {
   }
 };
 
+/// A pull waiting for remote rows: where each answered position's row goes.
+struct pending_pull {
+  std::byte* out = nullptr;             // host memory receiving the rows
+  std::size_t value_bytes = 0;          // sizeof(T)
+  std::vector<std::uint64_t> offsets;   // (n + 1) value offset of each position
+  std::vector<key_type> keys;           // (n) to check the answers against
+  std::vector<std::byte> staging;       // host staging when the caller's buffer is device memory
+  void* device_out = nullptr;           // the caller's device buffer, filled at completion
+  std::uint64_t remaining = 0;          // positions still unanswered
+};
+
 class worker_state {
  public:
   explicit worker_state(int id) : id_{id} {}
@@ -40,6 +54,10 @@ class worker_state {
   /// Host copy of keys given in device memory (reused across calls).
   std::vector<key_type>& key_scratch() noexcept { return key_scratch_; }
 
+  /// Pulls waiting for remote rows, by ticket id. Lock pending_mutex() to touch them.
+  std::unordered_map<std::uint64_t, pending_pull>& pending_pulls() noexcept { return pending_pulls_; }
+  std::mutex& pending_mutex() noexcept { return pending_mutex_; }
+
  private:
   int id_;
   std::atomic<clock_type> clock_{0};
@@ -47,6 +65,8 @@ class worker_state {
   request_tracker requests_;
   worker_counters counters_;
   std::vector<key_type> key_scratch_;
+  std::mutex pending_mutex_;
+  std::unordered_map<std::uint64_t, pending_pull> pending_pulls_;
 };
 
 }  // namespace gapm::detail

@@ -1,0 +1,210 @@
+#include "comm/cluster.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include <gapm/errors.hpp>
+
+#include "comm/zmq_transport.hpp"
+#include "host/expects.hpp"
+
+namespace gapm::detail {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds{static_cast<std::int64_t>(seconds * 1000)};
+}
+
+}  // namespace
+
+cluster::cluster(const cluster_env& env, const Options& options, node_hello self, message_handler& handler)
+    : rank_{env.rank},
+      world_size_{env.world_size},
+      peer_timeout_{to_ms(options.peer_timeout_s)},
+      heartbeat_interval_{std::clamp(peer_timeout_ / 5, std::chrono::milliseconds{20}, std::chrono::milliseconds{1000})},
+      handler_{handler},
+      context_{1},
+      last_heard_(static_cast<std::size_t>(env.world_size)),
+      departed_(static_cast<std::size_t>(env.world_size)) {
+  const std::string address = local_address_towards(env.master_addr, env.master_port);
+  transport_ = std::make_unique<zmq_transport>(context_, rank_, world_size_, address);
+  self.endpoint = transport_->endpoint();
+  endpoints_ = rendezvous(context_, env, self, options.rendezvous_timeout_s);
+  for (int peer = 0; peer < world_size_; ++peer) {
+    if (peer == rank_) continue;
+    if (auto result = transport_->connect(peer, endpoints_[peer]); !result.ok())
+      throw comm_error("gapm: node " + std::to_string(rank_) + ": " + result.error);
+  }
+  const auto now = clock::now();
+  std::fill(last_heard_.begin(), last_heard_.end(), now);
+  last_heartbeat_sent_ = now - heartbeat_interval_;
+  receiver_ = std::thread([this] { receive_loop(); });
+}
+
+cluster::~cluster() { leave(false); }
+
+comm_result cluster::send_frame(int peer, const std::vector<std::byte>& frame) {
+  if (departed_[static_cast<std::size_t>(peer)].load())
+    return comm_result::failure("node " + std::to_string(peer) + " has left the cluster");
+  auto result = transport_->send(peer, frame);
+  if (result.ok()) {
+    traffic_.messages_sent.fetch_add(1, std::memory_order_relaxed);
+    traffic_.bytes_sent.fetch_add(frame.size(), std::memory_order_relaxed);
+  }
+  return result;
+}
+
+void cluster::throw_if_failed() const {
+  std::lock_guard guard{state_mutex_};
+  if (!failure_.empty()) throw comm_error(failure_);
+}
+
+void cluster::fail(const std::string& reason) {
+  {
+    std::lock_guard guard{state_mutex_};
+    if (!failure_.empty()) return;
+    failure_ = "gapm: node " + std::to_string(rank_) + ": " + reason;
+  }
+  state_changed_.notify_all();
+  handler_.on_failure(failure_);
+}
+
+void cluster::barrier() {
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard guard{state_mutex_};
+    if (!failure_.empty()) throw comm_error(failure_);
+    generation = ++barrier_generation_;
+  }
+  if (rank_ == 0) {
+    enter_barrier(0, generation);
+  } else if (auto result = send(0, {.kind = static_cast<std::uint16_t>(wire::kind::barrier_enter),
+                                    .request = generation});
+             !result.ok()) {
+    fail("barrier: " + result.error);
+  }
+  std::unique_lock lock{state_mutex_};
+  state_changed_.wait(lock, [&] { return released_generation_ >= generation || !failure_.empty(); });
+  if (released_generation_ < generation) throw comm_error(failure_);
+}
+
+void cluster::enter_barrier(int node, std::uint64_t generation) {
+  bool complete = false;
+  {
+    std::lock_guard guard{state_mutex_};
+    (void)node;
+    complete = ++barrier_arrivals_[generation] == world_size_;
+    if (complete) barrier_arrivals_.erase(generation);
+  }
+  if (!complete) return;
+  for (int peer = 1; peer < world_size_; ++peer)
+    if (auto result = send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::barrier_release),
+                                  .request = generation});
+        !result.ok()) {
+      fail("barrier: " + result.error);
+      return;
+    }
+  {
+    std::lock_guard guard{state_mutex_};
+    released_generation_ = std::max(released_generation_, generation);
+  }
+  state_changed_.notify_all();
+}
+
+void cluster::receive_loop() {
+  while (!stop_.load()) {
+    auto frame = transport_->receive(heartbeat_interval_ / 2);
+    const auto now = clock::now();
+    if (frame) {
+      traffic_.messages_received.fetch_add(1, std::memory_order_relaxed);
+      traffic_.bytes_received.fetch_add(frame->bytes.size(), std::memory_order_relaxed);
+      std::string error;
+      auto message = wire::decode(frame->bytes.data(), frame->bytes.size(), world_size_, error);
+      if (message && frame->from != zmq_transport::identity(message->head.sender))
+        error = "frame from '" + frame->from + "' claims to come from node " + std::to_string(message->head.sender);
+      if (!error.empty() || !message) {
+        traffic_.malformed.fetch_add(1, std::memory_order_relaxed);
+        std::cerr << "gapm: node " << rank_ << ": dropped a malformed message: " << error << "\n";
+      } else {
+        last_heard_[static_cast<std::size_t>(message->head.sender)] = now;
+        try {
+          handle(std::move(*message));
+        } catch (const std::exception& e) {  // a message that passed the header check but not the handler's
+          traffic_.malformed.fetch_add(1, std::memory_order_relaxed);
+          std::cerr << "gapm: node " << rank_ << ": dropped a message it could not apply: " << e.what() << "\n";
+        }
+      }
+    }
+    send_heartbeats_and_check_peers(now);
+  }
+}
+
+void cluster::handle(wire::message&& message) {
+  const int sender = message.head.sender;
+  switch (message.kind()) {
+    case wire::kind::heartbeat:
+      return;
+    case wire::kind::bye: {
+      departed_[static_cast<std::size_t>(sender)] = true;
+      bool expected = false;
+      {
+        std::lock_guard guard{state_mutex_};
+        expected = leaving_clean_ || message.head.request == 1;  // left after the shutdown barrier
+      }
+      if (!expected) fail("node " + std::to_string(sender) + " left the cluster (it shut down or crashed)");
+      return;
+    }
+    case wire::kind::barrier_enter:
+      if (rank_ == 0) enter_barrier(sender, message.head.request);
+      return;
+    case wire::kind::barrier_release: {
+      {
+        std::lock_guard guard{state_mutex_};
+        released_generation_ = std::max(released_generation_, message.head.request);
+      }
+      state_changed_.notify_all();
+      return;
+    }
+    default:
+      handler_.on_message(std::move(message));
+  }
+}
+
+void cluster::send_heartbeats_and_check_peers(clock::time_point now) {
+  const bool beat = now - last_heartbeat_sent_ >= heartbeat_interval_;
+  if (beat) last_heartbeat_sent_ = now;
+  for (int peer = 0; peer < world_size_; ++peer) {
+    if (peer == rank_ || departed_[static_cast<std::size_t>(peer)].load()) continue;
+    if (beat) (void)send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::heartbeat)});
+    const auto silent = now - last_heard_[static_cast<std::size_t>(peer)];
+    if (silent > peer_timeout_) {
+      departed_[static_cast<std::size_t>(peer)] = true;
+      fail(concat("node ", peer, " (", endpoints_[static_cast<std::size_t>(peer)], ") has not been heard from for ",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(silent).count(),
+                  " ms: presumed dead (option peer_timeout_s)"));
+    }
+  }
+}
+
+void cluster::leave(bool clean) noexcept {
+  if (left_.exchange(true)) return;
+  {
+    std::lock_guard guard{state_mutex_};
+    leaving_clean_ = clean;
+  }
+  for (int peer = 0; peer < world_size_; ++peer)
+    if (peer != rank_ && !departed_[static_cast<std::size_t>(peer)].load())
+      (void)send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::bye), .request = clean ? 1u : 0u});
+  stop_ = true;
+  if (receiver_.joinable()) receiver_.join();
+  transport_->close();
+  {
+    std::lock_guard guard{state_mutex_};
+    if (failure_.empty()) failure_ = "gapm: node " + std::to_string(rank_) + " has left the cluster";
+  }
+  state_changed_.notify_all();
+}
+
+}  // namespace gapm::detail

@@ -1,0 +1,111 @@
+// cluster: this node's membership in a gapm cluster. It joins through the rendezvous,
+// connects the transport to every peer, runs the one receive loop of the node, detects dead
+// peers (heartbeats), runs cluster-wide barriers, and hands data messages to the node.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include <gapm/options.hpp>
+
+#include "comm/cluster_env.hpp"
+#include "comm/rendezvous.hpp"
+#include "comm/transport.hpp"
+#include "comm/wire.hpp"
+
+namespace gapm::detail {
+
+/// What the node does with the messages the cluster does not handle itself. Called on the
+/// receive thread; must not block on the network.
+class message_handler {
+ public:
+  virtual ~message_handler() = default;
+  /// A validated data message (pull/push/set requests and their answers).
+  virtual void on_message(wire::message&& message) = 0;
+  /// The cluster has failed (a peer died or left); every waiter must be woken with `reason`.
+  virtual void on_failure(const std::string& reason) = 0;
+};
+
+/// Traffic counters of the transport.
+struct traffic_counters {
+  std::atomic<std::uint64_t> messages_sent{0}, messages_received{0}, bytes_sent{0}, bytes_received{0},
+      malformed{0};
+};
+
+class cluster {
+ public:
+  /// Joins: binds the transport, runs the rendezvous, connects to every peer, starts the
+  /// receive loop. Throws comm_error (unreachable rendezvous, disagreement, timeout).
+  cluster(const cluster_env& env, const Options& options, node_hello self, message_handler& handler);
+  ~cluster();  ///< leaves abortively if leave() was not called
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  [[nodiscard]] int rank() const noexcept { return rank_; }
+  [[nodiscard]] int world_size() const noexcept { return world_size_; }
+  [[nodiscard]] const traffic_counters& traffic() const noexcept { return traffic_; }
+
+  /// Sends one message to `peer` (not to this node). Fails when the peer is gone.
+  template <class... Arrays>
+  [[nodiscard]] comm_result send(int peer, wire::header head, const Arrays&... parts) {
+    head.sender = rank_;
+    return send_frame(peer, wire::encode(head, parts...));
+  }
+
+  /// Waits until every node has entered the same barrier. Throws comm_error on failure.
+  void barrier();
+
+  /// Leaves the cluster: tells the peers (clean = after a shutdown barrier, so they do not
+  /// treat it as a failure), stops the receive loop and closes the transport. Idempotent.
+  void leave(bool clean) noexcept;
+
+  /// Throws comm_error if the cluster has failed.
+  void throw_if_failed() const;
+
+ private:
+  comm_result send_frame(int peer, const std::vector<std::byte>& frame);
+  void receive_loop();
+  void handle(wire::message&& message);
+  void fail(const std::string& reason);
+  void enter_barrier(int node, std::uint64_t generation);  // rank 0 only
+  void send_heartbeats_and_check_peers(std::chrono::steady_clock::time_point now);
+
+  int rank_;
+  int world_size_;
+  std::chrono::milliseconds peer_timeout_;
+  std::chrono::milliseconds heartbeat_interval_;
+  message_handler& handler_;
+  zmq::context_t context_;
+  std::unique_ptr<transport> transport_;
+  std::vector<std::string> endpoints_;
+  traffic_counters traffic_;
+
+  // Failure detection; touched by the receive thread only, except departed_ reads.
+  std::vector<std::chrono::steady_clock::time_point> last_heard_;
+  std::vector<std::atomic<bool>> departed_;
+  std::chrono::steady_clock::time_point last_heartbeat_sent_;
+
+  mutable std::mutex state_mutex_;
+  std::condition_variable state_changed_;
+  std::string failure_;                          // non-empty once failed
+  std::uint64_t barrier_generation_ = 0;         // barriers this node entered
+  std::uint64_t released_generation_ = 0;        // barriers released
+  std::map<std::uint64_t, int> barrier_arrivals_;  // rank 0: generation -> nodes arrived
+  bool leaving_clean_ = false;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> left_{false};
+  std::thread receiver_;
+};
+
+}  // namespace gapm::detail

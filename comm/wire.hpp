@@ -1,0 +1,95 @@
+// The wire format of node-to-node messages: one ZeroMQ frame = a fixed, versioned header
+// followed by a payload of typed arrays. Every frame is validated before it is used.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace gapm::detail::wire {
+
+inline constexpr std::uint32_t magic = 0x4d504147;  // "GAPM" little-endian
+inline constexpr std::uint16_t version = 1;
+
+enum class kind : std::uint16_t {
+  heartbeat = 1,    // keeps the peer's failure detector quiet
+  bye,              // the sender leaves; request = 1 after a clean shutdown barrier
+  barrier_enter,    // to rank 0: request = barrier generation
+  barrier_release,  // from rank 0: request = barrier generation
+  pull_request,     // keys[count], positions[count]
+  pull_response,    // positions[count], rows
+  push_request,     // keys[count], rows (additive)
+  set_request,      // keys[count], rows (overwrite)
+  write_ack,        // count = keys applied
+};
+inline constexpr std::uint16_t last_kind = static_cast<std::uint16_t>(kind::write_ack);
+
+/// Fixed 48-byte header; all fields little-endian (the only byte order gapm runs on).
+struct header {
+  std::uint32_t magic = wire::magic;
+  std::uint16_t version = wire::version;
+  std::uint16_t kind = 0;
+  std::int32_t sender = -1;  ///< the node that sent this frame
+  std::int32_t origin = -1;  ///< the node that issued the request (differs when forwarded)
+  std::int32_t worker = -1;  ///< the origin's worker waiting for the answer
+  std::uint16_t hops = 0;    ///< how often the request was forwarded
+  std::uint16_t reserved = 0;
+  std::uint64_t request = 0;  ///< the origin worker's ticket id, or a barrier generation
+  std::uint64_t count = 0;    ///< number of keys (or positions) in the payload
+  std::uint64_t payload_bytes = 0;
+};
+static_assert(sizeof(header) == 48 && std::is_trivially_copyable_v<header>);
+
+struct message {
+  header head;
+  std::vector<std::byte> payload;
+  [[nodiscard]] enum kind kind() const noexcept { return static_cast<enum kind>(head.kind); }
+};
+
+/// One frame: the header (payload_bytes filled in) followed by the payload parts.
+template <class... Arrays>
+[[nodiscard]] std::vector<std::byte> encode(header head, const Arrays&... parts) {
+  std::size_t bytes = 0;
+  ((bytes += std::as_bytes(std::span(parts)).size()), ...);
+  head.payload_bytes = bytes;
+  std::vector<std::byte> frame(sizeof(header) + bytes);
+  std::memcpy(frame.data(), &head, sizeof head);
+  std::size_t at = sizeof(header);
+  [[maybe_unused]] auto append = [&](auto part) {
+    auto view = std::as_bytes(std::span(part));
+    if (!view.empty()) std::memcpy(frame.data() + at, view.data(), view.size());
+    at += view.size();
+  };
+  (append(parts), ...);
+  return frame;
+}
+
+/// Checks magic, version, kind, sender range and the payload size; the error says what is wrong.
+[[nodiscard]] std::optional<message> decode(const void* data, std::size_t size, int world_size, std::string& error);
+
+/// Reads typed arrays off a payload, refusing to read past its end.
+class payload_reader {
+ public:
+  explicit payload_reader(std::span<const std::byte> payload) : rest_{payload} {}
+
+  /// `n` values of type V, or nullopt when fewer bytes remain.
+  template <class V>
+  [[nodiscard]] std::optional<std::vector<V>> read(std::size_t n) {
+    if (n > rest_.size() / sizeof(V)) return std::nullopt;
+    std::vector<V> values(n);
+    if (n > 0) std::memcpy(values.data(), rest_.data(), n * sizeof(V));
+    rest_ = rest_.subspan(n * sizeof(V));
+    return values;
+  }
+  [[nodiscard]] std::size_t remaining() const noexcept { return rest_.size(); }
+
+ private:
+  std::span<const std::byte> rest_;
+};
+
+}  // namespace gapm::detail::wire

@@ -1,0 +1,201 @@
+// gapm-run: starts N local processes of one program as the nodes of a gapm cluster.
+//
+//   gapm-run -n N [--port P] [--addr A] -- PROGRAM [ARGS...]
+//
+// Each process gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and
+// MASTER_PORT (the torchrun convention). Every output line is prefixed with its rank. When
+// one process fails, the others are stopped (SIGTERM, then SIGKILL after 5 s), and gapm-run
+// exits with the first failure's code (128 + signal for a process killed by a signal).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct child {
+  int rank = 0;
+  pid_t pid = -1;
+  int output = -1;        // read end of the child's stdout+stderr pipe
+  std::string partial;    // an unfinished line
+  bool running = true;
+};
+
+volatile sig_atomic_t interrupted = 0;
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr,
+               "gapm-run: %s\n"
+               "usage: gapm-run -n N [--port P] [--addr A] -- PROGRAM [ARGS...]\n"
+               "  -n N       number of processes (nodes), N >= 1\n"
+               "  --port P   rendezvous port (default: a free port)\n"
+               "  --addr A   rendezvous address (default: 127.0.0.1)\n",
+               why);
+  std::exit(2);
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    std::perror("gapm-run: cannot find a free port");
+    std::exit(2);
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+void print_lines(child& c, const char* data, std::size_t size, bool flush_partial) {
+  c.partial.append(data, size);
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = c.partial.find('\n', start)) != std::string::npos; start = nl + 1)
+    std::printf("[%d] %.*s\n", c.rank, static_cast<int>(nl - start), c.partial.data() + start);
+  c.partial.erase(0, start);
+  if (flush_partial && !c.partial.empty()) {
+    std::printf("[%d] %s\n", c.rank, c.partial.c_str());
+    c.partial.clear();
+  }
+  std::fflush(stdout);
+}
+
+child start(int rank, int world, const std::string& addr, int port, char** argv) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    std::perror("gapm-run: pipe");
+    std::exit(2);
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("gapm-run: fork");
+    std::exit(2);
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // die with gapm-run
+    if (::getppid() != parent) ::_exit(1);
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::setenv("RANK", std::to_string(rank).c_str(), 1);
+    ::setenv("WORLD_SIZE", std::to_string(world).c_str(), 1);
+    ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+    ::setenv("LOCAL_WORLD_SIZE", std::to_string(world).c_str(), 1);
+    ::setenv("MASTER_ADDR", addr.c_str(), 1);
+    ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+    ::execvp(argv[0], argv);
+    std::fprintf(stderr, "gapm-run: cannot start '%s': %s\n", argv[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  return child{rank, pid, pipe_fds[0], {}, true};
+}
+
+int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = 0, port = 0;
+  std::string addr = "127.0.0.1";
+  int program = -1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") {
+      program = i + 1;
+      break;
+    }
+    if (i + 1 >= argc) usage(("option " + arg + " needs a value").c_str());
+    if (arg == "-n") n = std::atoi(argv[++i]);
+    else if (arg == "--port") port = std::atoi(argv[++i]);
+    else if (arg == "--addr") addr = argv[++i];
+    else usage(("unknown option " + arg).c_str());
+  }
+  if (n < 1) usage("-n must be at least 1");
+  if (program < 0 || program >= argc) usage("no program after --");
+  if (port == 0) port = free_port();
+
+  struct sigaction on_signal{};
+  on_signal.sa_handler = [](int) { interrupted = 1; };
+  ::sigaction(SIGINT, &on_signal, nullptr);
+  ::sigaction(SIGTERM, &on_signal, nullptr);
+
+  std::vector<child> children;
+  for (int r = 0; r < n; ++r) children.push_back(start(r, n, addr, port, argv + program));
+
+  int first_failure = 0;
+  bool stopping = false;
+  auto stop_since = std::chrono::steady_clock::now();
+  auto stop_others = [&] {
+    if (stopping) return;
+    stopping = true;
+    stop_since = std::chrono::steady_clock::now();
+    for (auto& c : children)
+      if (c.running) ::kill(c.pid, SIGTERM);
+  };
+
+  std::size_t open_outputs = children.size();
+  std::size_t running = children.size();
+  char buffer[65536];
+  while (open_outputs > 0 || running > 0) {
+    std::vector<pollfd> fds;
+    std::vector<child*> owners;
+    for (auto& c : children)
+      if (c.output >= 0) {
+        fds.push_back({c.output, POLLIN, 0});
+        owners.push_back(&c);
+      }
+    ::poll(fds.data(), fds.size(), 100);
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const ssize_t got = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (got > 0) {
+        print_lines(*owners[i], buffer, static_cast<std::size_t>(got), false);
+      } else if (got == 0 || errno != EINTR) {
+        print_lines(*owners[i], nullptr, 0, true);
+        ::close(owners[i]->output);
+        owners[i]->output = -1;
+        --open_outputs;
+      }
+    }
+    for (auto& c : children) {
+      if (!c.running) continue;
+      int status = 0;
+      if (::waitpid(c.pid, &status, WNOHANG) != c.pid) continue;
+      c.running = false;
+      --running;
+      const int code = exit_code(status);
+      if (code != 0 && first_failure == 0 && !stopping) {
+        first_failure = code;
+        std::fprintf(stderr, "gapm-run: rank %d exited with code %d; stopping the others\n", c.rank, code);
+        stop_others();
+      }
+    }
+    if (interrupted && !stopping) {
+      first_failure = 130;
+      stop_others();
+    }
+    if (stopping && std::chrono::steady_clock::now() - stop_since > std::chrono::seconds(5))
+      for (auto& c : children)
+        if (c.running) ::kill(c.pid, SIGKILL);
+  }
+  return first_failure;
+}
