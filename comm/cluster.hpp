@@ -54,6 +54,8 @@ class cluster {
   [[nodiscard]] int rank() const noexcept { return rank_; }
   [[nodiscard]] int world_size() const noexcept { return world_size_; }
   [[nodiscard]] const traffic_counters& traffic() const noexcept { return traffic_; }
+  /// Where node `rank`'s transport listens (from the address book).
+  [[nodiscard]] const std::string& endpoint(int rank) const { return endpoints_.at(static_cast<std::size_t>(rank)); }
 
   /// Sends one message to `peer` (not to this node). Fails when the peer is gone.
   template <class... Arrays>

@@ -87,6 +87,7 @@ child start(int rank, int world, const std::string& addr, int port, char** argv)
     std::exit(2);
   }
   if (pid == 0) {
+    ::setpgid(0, 0);                      // its own process group: stopping it stops its children too
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // die with gapm-run
     if (::getppid() != parent) ::_exit(1);
     ::dup2(pipe_fds[1], STDOUT_FILENO);
@@ -101,6 +102,7 @@ child start(int rank, int world, const std::string& addr, int port, char** argv)
     std::fprintf(stderr, "gapm-run: cannot start '%s': %s\n", argv[0], std::strerror(errno));
     ::_exit(127);
   }
+  ::setpgid(pid, pid);  // also here, so that the group exists before any kill (no race)
   ::close(pipe_fds[1]);
   return child{rank, pid, pipe_fds[0], {}, true};
 }
@@ -148,8 +150,7 @@ int main(int argc, char** argv) {
     if (stopping) return;
     stopping = true;
     stop_since = std::chrono::steady_clock::now();
-    for (auto& c : children)
-      if (c.running) ::kill(c.pid, SIGTERM);
+    for (auto& c : children) ::kill(-c.pid, SIGTERM);  // whole groups: a shell's children too
   };
 
   std::size_t open_outputs = children.size();
@@ -194,8 +195,15 @@ int main(int argc, char** argv) {
       stop_others();
     }
     if (stopping && std::chrono::steady_clock::now() - stop_since > std::chrono::seconds(5))
-      for (auto& c : children)
-        if (c.running) ::kill(c.pid, SIGKILL);
+      for (auto& c : children) ::kill(-c.pid, SIGKILL);
+    // Every process has exited; a grandchild still holding a pipe open does not keep us here.
+    if (running == 0 && open_outputs > 0) {
+      if (!stopping) {
+        stopping = true;
+        stop_since = std::chrono::steady_clock::now();
+      }
+      if (std::chrono::steady_clock::now() - stop_since > std::chrono::seconds(1)) break;
+    }
   }
   return first_failure;
 }

@@ -61,7 +61,7 @@ struct Options {
   double capacity_fraction = 0.5;  ///< `capacity_fraction`
 
   double rendezvous_timeout_s = 60;  ///< `rendezvous_timeout_s`: give up joining the cluster
-  double peer_timeout_s = 10;        ///< `peer_timeout_s`: a silent peer counts as dead
+  double peer_timeout_s = 5;         ///< `peer_timeout_s`: a silent peer counts as dead
 
   /// Sets one option from text; throws logic_error naming the option for an unknown name or
   /// a malformed value (and then changes nothing).

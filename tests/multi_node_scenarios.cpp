@@ -1,0 +1,337 @@
+// multi_node_scenarios: the node program of the multi-process tests. Each process is one
+// node (RANK/WORLD_SIZE from the environment, as gapm-run or the test sets them) and runs the
+// scenario named by argv[1]. It prints "PASS <scenario>" and exits 0 when every check
+// holds; it exits 1 on a wrong value, 3 on a gapm::comm_error, 4 on a gapm::logic_error.
+#include <gapm/gapm.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using gapm::key_type;
+using value = std::int64_t;
+using clock_type = std::chrono::steady_clock;
+
+int env_int(const char* name, int fallback) {
+  const char* text = std::getenv(name);
+  return text == nullptr ? fallback : std::atoi(text);
+}
+
+std::atomic<std::uint64_t> wrong_values{0};
+
+void expect_equal(value got, value want, const std::string& what) {
+  if (got == want) return;
+  if (wrong_values.fetch_add(1) < 10) std::cout << "WRONG " << what << ": got " << got << ", want " << want << "\n";
+}
+
+// Runs body(worker) on options.workers threads; rethrows the first exception.
+void run_workers(gapm::Node<value>& node, const std::function<void(gapm::Worker<value>&)>& body) {
+  std::vector<std::thread> threads;
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  for (int w = 0; w < node.options().workers; ++w)
+    threads.emplace_back([&, w] {
+      try {
+        gapm::Worker<value> worker(node, w);
+        body(worker);
+      } catch (...) {
+        std::lock_guard guard{failure_mutex};
+        if (!failure) failure = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+// --- sum: every node pushes known deltas to every key; all read exactly the sum --------------
+
+value sum_delta(key_type k, std::uint32_t j, int rank, int worker) {
+  return static_cast<value>((k + 1) * (j + 1)) * (rank * 10 + worker + 1);
+}
+
+int scenario_sum() {
+  gapm::Options o;
+  o.tables = {{37, 3}, {20, 2}};  // two tables: rows of different lengths cross the wire
+  o.workers = 2;
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  const int world = node.world_size();
+  const std::uint64_t n = node.num_keys();
+  run_workers(node, [&](gapm::Worker<value>& w) {
+    // One push of every key, in a shuffled order, with key 5 twice: repeated keys add up.
+    std::vector<key_type> keys(n);
+    for (key_type k = 0; k < n; ++k) keys[k] = k;
+    std::shuffle(keys.begin(), keys.end(), std::mt19937_64(static_cast<std::uint64_t>(node.rank() * 7 + w.id())));
+    keys.push_back(5);
+    std::vector<value> rows;
+    for (key_type k : keys)
+      for (std::uint32_t j = 0; j < node.row_length(k); ++j) rows.push_back(sum_delta(k, j, node.rank(), w.id()));
+    w.push(std::span<const key_type>(keys), std::span<const value>(rows));
+    w.wait_all();
+    w.barrier();
+
+    // Every node reads every key (reversed, with repeats) and sees exactly the sum.
+    std::vector<key_type> read(keys.rbegin(), keys.rend());
+    read.push_back(5);
+    read.push_back(n - 1);
+    std::vector<value> out;
+    for (key_type k : read) out.resize(out.size() + node.row_length(k));
+    auto ticket = w.pull(std::span<const key_type>(read), std::span<value>(out));
+    if (world > 1 && ticket.is_local()) expect_equal(0, 1, "a pull with remote keys returned a local ticket");
+    w.wait(ticket);
+    if (!w.is_finished(ticket)) expect_equal(0, 1, "ticket not finished after wait");
+    std::size_t at = 0;
+    for (key_type k : read)
+      for (std::uint32_t j = 0; j < node.row_length(k); ++j) {
+        value want = 0;
+        for (int r = 0; r < world; ++r)
+          for (int v = 0; v < node.options().workers; ++v) want += sum_delta(k, j, r, v) * (k == 5 ? 2 : 1);
+        expect_equal(out[at++], want, "key " + std::to_string(k) + "[" + std::to_string(j) + "]");
+      }
+    // A pull of keys this node is home for is served locally: a finished, local ticket.
+    key_type own = static_cast<key_type>(node.rank());
+    std::vector<value> own_row(node.row_length(own));
+    auto local = w.pull(&own, 1, own_row.data());
+    if (!local.is_local()) expect_equal(0, 1, "a pull of a home key was not local");
+    w.finalize();
+  });
+  std::cout << node.stats().summary();
+  node.shutdown();
+  return wrong_values == 0 ? 0 : 1;
+}
+
+// --- random: many random mixed operations; final values are exact -------------------------
+
+constexpr std::uint64_t random_keys = 500;
+constexpr std::uint64_t set_keys = 60;  // keys below this are only ever set, by one worker each
+constexpr std::uint32_t random_row = 4;
+
+struct random_op {
+  int kind;  // 0 pull, 1 push, 2 set
+  std::vector<key_type> keys;
+  std::vector<value> rows;
+};
+
+// The deterministic operation stream of one worker, replayable by every node.
+class op_stream {
+ public:
+  op_stream(std::uint64_t seed, int rank, int worker, int world, int workers)
+      : rng_(seed * 1000003 + static_cast<std::uint64_t>(rank * 1009 + worker)),
+        owner_slot_(rank * workers + worker), slots_(world * workers) {}
+
+  random_op next(value iteration) {
+    random_op op;
+    op.kind = static_cast<int>(rng_() % 3);
+    const std::size_t n = 1 + rng_() % 24;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (op.kind == 2) {  // set: only this worker's own set keys, each once per op
+        const key_type k = owner_slot_ + slots_ * (rng_() % (set_keys / slots_));
+        if (std::find(op.keys.begin(), op.keys.end(), k) == op.keys.end()) op.keys.push_back(k);
+      } else {
+        op.keys.push_back(op.kind == 0 ? rng_() % random_keys : set_keys + rng_() % (random_keys - set_keys));
+      }
+    }
+    for (key_type k : op.keys)
+      for (std::uint32_t j = 0; j < random_row; ++j)
+        op.rows.push_back(op.kind == 2 ? iteration * 10 + j + static_cast<value>(k)
+                                       : static_cast<value>(rng_() % 11) - 5);
+    return op;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  int owner_slot_;
+  int slots_;
+};
+
+int scenario_random() {
+  gapm::Options o;
+  o.tables = {{random_keys, random_row}};
+  o.workers = 2;
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  const int world = node.world_size();
+  const std::uint64_t seed = static_cast<std::uint64_t>(env_int("SCENARIO_SEED", 1));
+  const int total_ops = env_int("SCENARIO_OPS", 100000);
+  const int per_worker = total_ops / (world * node.options().workers);
+  if (node.rank() == 0) std::cout << "seed " << seed << ", " << per_worker << " operations per worker\n";
+
+  run_workers(node, [&](gapm::Worker<value>& w) {
+    op_stream ops(seed, node.rank(), w.id(), world, node.options().workers);
+    std::vector<std::pair<gapm::Ticket, std::vector<value>>> in_flight;  // pulls still running
+    for (int i = 0; i < per_worker; ++i) {
+      random_op op = ops.next(i);
+      if (op.kind == 0) {
+        std::vector<value> out(op.keys.size() * random_row);
+        auto ticket = w.pull(op.keys.data(), op.keys.size(), out.data());
+        in_flight.emplace_back(ticket, std::move(out));  // the buffer must live until the answer
+        if (in_flight.size() > 8) {
+          w.wait(in_flight.front().first);
+          in_flight.erase(in_flight.begin());
+        }
+      } else if (op.kind == 1) {
+        w.push(op.keys.data(), op.keys.size(), op.rows.data());
+      } else {
+        w.wait(w.set(op.keys.data(), op.keys.size(), op.rows.data()));  // ordered sets of one key
+      }
+      w.advance_clock();
+    }
+    w.wait_all();
+    w.barrier();
+    if (w.id() == 0) {
+      // Replay every worker's stream to know the exact final value of every key.
+      std::vector<value> expected(random_keys * random_row, 0);
+      for (int r = 0; r < world; ++r)
+        for (int v = 0; v < node.options().workers; ++v) {
+          op_stream replay(seed, r, v, world, node.options().workers);
+          for (int i = 0; i < per_worker; ++i) {
+            random_op op = replay.next(i);
+            for (std::size_t p = 0; p < op.keys.size(); ++p)
+              for (std::uint32_t j = 0; j < random_row; ++j) {
+                value& slot = expected[op.keys[p] * random_row + j];
+                if (op.kind == 1) slot += op.rows[p * random_row + j];
+                if (op.kind == 2) slot = op.rows[p * random_row + j];
+              }
+          }
+        }
+      std::vector<key_type> all(random_keys);
+      for (key_type k = 0; k < random_keys; ++k) all[k] = k;
+      std::vector<value> out(random_keys * random_row);
+      w.wait(w.pull(all.data(), all.size(), out.data()));
+      for (std::size_t i = 0; i < out.size(); ++i)
+        expect_equal(out[i], expected[i], "key " + std::to_string(i / random_row));
+    }
+    w.finalize();
+  });
+  std::cout << node.stats().summary();
+  node.shutdown();
+  return wrong_values == 0 ? 0 : 1;
+}
+
+// --- mismatch: a node with other tables may not join ------------------------------------------
+
+int scenario_mismatch() {
+  gapm::Options o;
+  o.tables = {{100, std::getenv("RANK") != nullptr && std::string(std::getenv("RANK")) == "1" ? 3u : 4u}};
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  std::cout << "joined although the options differ\n";
+  return 1;
+}
+
+// --- killed: the last node dies mid-run; the others must notice and fail fast -----------------
+
+int scenario_killed() {
+  gapm::Options o;
+  o.tables = {{300, 2}};
+  o.workers = 2;
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  const int victim = node.world_size() - 1;
+  node.barrier();
+  const auto start = clock_type::now();
+  std::atomic<bool> busy_failed{false}, barrier_failed{false};
+  std::string message;
+  std::mutex message_mutex;
+  std::vector<std::thread> threads;
+  for (int id = 0; id < 2; ++id)
+    threads.emplace_back([&, id] {
+      gapm::Worker<value> w(node, id);
+      try {
+        if (id == 1) {
+          w.barrier();  // parked: worker 0 never arrives, so only the failure can release it
+          return;
+        }
+        std::vector<key_type> keys(300);
+        for (key_type k = 0; k < keys.size(); ++k) keys[k] = k;
+        std::vector<value> rows(600, 1);
+        while (clock_type::now() - start < std::chrono::seconds(30)) {
+          if (node.rank() == victim && clock_type::now() - start > std::chrono::milliseconds(300)) ::raise(SIGKILL);
+          w.push(keys.data(), keys.size(), rows.data());
+          w.wait(w.pull(keys.data(), keys.size(), rows.data()));
+        }
+      } catch (const gapm::comm_error& e) {
+        (id == 0 ? busy_failed : barrier_failed) = true;
+        std::lock_guard guard{message_mutex};
+        message = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  node.shutdown();  // must not hang with a dead peer
+  std::cout << "DETECTED after " << seconds << " s: " << message << "\n";
+  const bool ok = busy_failed && barrier_failed && seconds < 10.3 &&
+                  message.find("node " + std::to_string(victim)) != std::string::npos;
+  return ok ? 0 : 1;
+}
+
+// --- shutdown: any order of calls, including none, ends every process -------------------------
+
+int scenario_shutdown() {
+  gapm::Options o;
+  o.tables = {{30, 1}};
+  auto node = std::make_unique<gapm::Node<value>>(gapm::Options::from_env(o));
+  auto worker = std::make_unique<gapm::Worker<value>>(*node, 0);
+  key_type k = 1;
+  value one = 1;
+  worker->wait(worker->push(&k, 1, &one));
+  worker->barrier();
+  switch (node->rank() % 3) {
+    case 0:  // shutdown twice, the worker destroyed after the node shut down
+      node->shutdown();
+      node->shutdown();
+      worker.reset();
+      node.reset();
+      break;
+    case 1:  // no shutdown at all: the destructor leaves abortively
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      worker.reset();
+      node.reset();
+      break;
+    default:  // shutdown, then a use of the worker must fail cleanly
+      node->shutdown();
+      try {
+        worker->advance_clock();
+        return 1;
+      } catch (const gapm::logic_error&) {
+      }
+      worker.reset();
+      node.reset();
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string scenario = argc > 1 ? argv[1] : "";
+  const std::map<std::string, int (*)()> scenarios = {
+      {"sum", scenario_sum},         {"random", scenario_random},     {"mismatch", scenario_mismatch},
+      {"killed", scenario_killed},   {"shutdown", scenario_shutdown},
+  };
+  auto it = scenarios.find(scenario);
+  if (it == scenarios.end()) {
+    std::cerr << "usage: multi_node_scenarios sum|random|mismatch|killed|shutdown\n";
+    return 2;
+  }
+  try {
+    const int code = it->second();
+    if (code == 0) std::cout << "PASS " << scenario << "\n";
+    return code;
+  } catch (const gapm::comm_error& e) {
+    std::cout << "COMM_ERROR " << e.what() << "\n";
+    return 3;
+  } catch (const gapm::logic_error& e) {
+    std::cout << "LOGIC_ERROR " << e.what() << "\n";
+    return 4;
+  }
+}

@@ -1,0 +1,89 @@
+// Multi-node behaviour with real processes on loopback: every node is a separate process
+// of tests/multi_node_scenarios, started by the test with the rendezvous environment.
+#include <chrono>
+#include <random>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "process_cluster.hpp"
+
+namespace {
+
+using gapm::testing::process_result;
+using gapm::testing::run_cluster;
+using gapm::testing::run_processes;
+
+const std::string scenarios = GAPM_SCENARIOS_BINARY;
+
+std::string describe(const std::vector<process_result>& results) {
+  std::string text;
+  for (std::size_t r = 0; r < results.size(); ++r)
+    text += "--- rank " + std::to_string(r) + " exit " + std::to_string(results[r].exit_code) + "\n" +
+            results[r].output;
+  return text;
+}
+
+void expect_all_pass(const std::vector<process_result>& results, const std::string& scenario) {
+  for (const auto& r : results) {
+    EXPECT_EQ(r.exit_code, 0) << describe(results);
+    EXPECT_NE(r.output.find("PASS " + scenario), std::string::npos) << describe(results);
+  }
+}
+
+TEST(MultiNode, EveryNodeReadsExactlyTheSumOfAllPushes) {
+  for (int nodes : {2, 3, 4}) expect_all_pass(run_cluster(scenarios, {"sum"}, nodes), "sum");
+}
+
+TEST(MultiNode, RandomMixedOperationsEndExact) {
+  const auto seed = std::random_device{}();
+  std::cout << "seed " << seed << "\n";
+  expect_all_pass(run_cluster(scenarios, {"random"}, 3,
+                              {"SCENARIO_SEED=" + std::to_string(seed), "SCENARIO_OPS=100000"}),
+                  "random");
+}
+
+TEST(MultiNode, MismatchedOptionsFailEveryNodeNamingTheDifference) {
+  auto results = run_cluster(scenarios, {"mismatch"}, 3, {"GAPM_RENDEZVOUS_TIMEOUT_S=20"});
+  for (const auto& r : results) {
+    EXPECT_EQ(r.exit_code, 3) << describe(results);
+    EXPECT_NE(r.output.find("option 'tables' is '100x4' on node 0 but '100x3' on node 1"), std::string::npos)
+        << describe(results);
+  }
+}
+
+TEST(MultiNode, AKilledPeerIsDetectedFastAndNobodyHangs) {
+  auto results = run_cluster(scenarios, {"killed"}, 3, {"GAPM_PEER_TIMEOUT_S=3"}, std::chrono::seconds{60});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[2].exit_code, 128 + SIGKILL) << describe(results);
+  for (int r : {0, 1}) {
+    EXPECT_EQ(results[static_cast<std::size_t>(r)].exit_code, 0) << describe(results);
+    EXPECT_NE(results[static_cast<std::size_t>(r)].output.find("DETECTED"), std::string::npos) << describe(results);
+  }
+}
+
+TEST(MultiNode, DefaultPeerTimeoutDetectsADeadPeerWithinTenSeconds) {
+  auto results = run_cluster(scenarios, {"killed"}, 2, {}, std::chrono::seconds{60});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].exit_code, 0) << describe(results);  // the scenario checks < 10.3 s itself
+}
+
+TEST(MultiNode, RendezvousTimesOutWithAClearError) {
+  // Only rank 1 of two starts: nobody serves the rendezvous.
+  auto alone = run_processes(scenarios, {"sum"}, 2, {1}, {"GAPM_RENDEZVOUS_TIMEOUT_S=1"}, std::chrono::seconds{30});
+  EXPECT_EQ(alone[0].exit_code, 3) << alone[0].output;
+  EXPECT_NE(alone[0].output.find("rendezvous with rank 0 at 127.0.0.1:"), std::string::npos) << alone[0].output;
+  EXPECT_NE(alone[0].output.find("timed out after 1 s"), std::string::npos) << alone[0].output;
+  EXPECT_LT(alone[0].seconds, 10);
+  // Only rank 0 starts: it names the missing rank.
+  auto host = run_processes(scenarios, {"sum"}, 2, {0}, {"GAPM_RENDEZVOUS_TIMEOUT_S=1"}, std::chrono::seconds{30});
+  EXPECT_EQ(host[0].exit_code, 3) << host[0].output;
+  EXPECT_NE(host[0].output.find("1 of 2 nodes joined; missing rank(s) 1"), std::string::npos) << host[0].output;
+}
+
+TEST(MultiNode, ShutdownInAnyOrderEndsEveryProcess) {
+  auto results = run_cluster(scenarios, {"shutdown"}, 3, {"GAPM_PEER_TIMEOUT_S=3"}, std::chrono::seconds{60});
+  for (const auto& r : results) EXPECT_EQ(r.exit_code, 0) << describe(results);
+}
+
+}  // namespace

@@ -1,0 +1,61 @@
+// The wire format: frames round-trip, and every kind of malformed frame is refused with a
+// reason instead of being used.
+#include "comm/wire.hpp"
+
+#include <cstdint>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace gapm::detail;
+
+wire::header pull_header() {
+  return {.kind = static_cast<std::uint16_t>(wire::kind::pull_request), .sender = 1, .origin = 1, .worker = 0,
+          .request = 42, .count = 2};
+}
+
+TEST(Wire, EncodeDecodeRoundTrip) {
+  std::vector<std::uint64_t> keys{7, 9};
+  std::vector<std::uint32_t> positions{0, 1};
+  auto frame = wire::encode(pull_header(), keys, positions);
+  ASSERT_EQ(frame.size(), 48u + 16u + 8u);
+  std::string error;
+  auto message = wire::decode(frame.data(), frame.size(), 3, error);
+  ASSERT_TRUE(message) << error;
+  EXPECT_EQ(message->kind(), wire::kind::pull_request);
+  EXPECT_EQ(message->head.request, 42u);
+  wire::payload_reader in(message->payload);
+  EXPECT_EQ(in.read<std::uint64_t>(2), keys);
+  EXPECT_EQ(in.read<std::uint32_t>(2), positions);
+  EXPECT_EQ(in.remaining(), 0u);
+  EXPECT_FALSE(in.read<std::uint64_t>(1));  // never past the end
+}
+
+TEST(Wire, MalformedFramesAreRefusedWithAReason) {
+  std::vector<std::uint64_t> keys{7, 9};
+  auto good = wire::encode(pull_header(), keys);
+  std::string error;
+  auto refuse = [&](std::vector<std::byte> frame, const std::string& needle) {
+    error.clear();
+    EXPECT_FALSE(wire::decode(frame.data(), frame.size(), 3, error));
+    EXPECT_NE(error.find(needle), std::string::npos) << error;
+  };
+  refuse(std::vector<std::byte>(good.begin(), good.begin() + 20), "shorter than the 48-byte header");
+  auto bad_magic = good;
+  bad_magic[0] = std::byte{0};
+  refuse(bad_magic, "bad magic");
+  auto header = pull_header();
+  header.version = 99;
+  refuse(wire::encode(header, keys), "wire version 99");
+  header = pull_header();
+  header.kind = 200;
+  refuse(wire::encode(header, keys), "unknown message kind 200");
+  header = pull_header();
+  header.sender = 3;
+  refuse(wire::encode(header, keys), "sender rank 3 is outside [0, 3)");
+  refuse(std::vector<std::byte>(good.begin(), good.end() - 1), "announces 16 payload bytes, frame has 15");
+}
+
+}  // namespace
