@@ -1,6 +1,7 @@
 #include "comm/cluster.hpp"
 
 #include <algorithm>
+#include <span>
 #include <iostream>
 
 #include <gapm/errors.hpp>
@@ -153,7 +154,13 @@ void cluster::handle(wire::message&& message) {
         std::lock_guard guard{state_mutex_};
         expected = leaving_clean_ || message.head.request == 1;  // left after the shutdown barrier
       }
-      if (!expected) fail("node " + std::to_string(sender) + " left the cluster (it shut down or crashed)");
+      if (expected) return;
+      // A peer that leaves after a failure says why: report the root cause, not just the exit.
+      constexpr std::size_t max_reason = 4096;
+      std::string reason(reinterpret_cast<const char*>(message.payload.data()),
+                         std::min(message.payload.size(), max_reason));
+      fail("node " + std::to_string(sender) + " left the cluster" +
+           (reason.empty() ? std::string(" (it shut down or crashed)") : " after a failure: " + reason));
       return;
     }
     case wire::kind::barrier_enter:
@@ -190,13 +197,16 @@ void cluster::send_heartbeats_and_check_peers(clock::time_point now) {
 
 void cluster::leave(bool clean) noexcept {
   if (left_.exchange(true)) return;
+  std::string reason;
   {
     std::lock_guard guard{state_mutex_};
     leaving_clean_ = clean;
+    reason = failure_;
   }
   for (int peer = 0; peer < world_size_; ++peer)
     if (peer != rank_ && !departed_[static_cast<std::size_t>(peer)].load())
-      (void)send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::bye), .request = clean ? 1u : 0u});
+      (void)send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::bye), .request = clean ? 1u : 0u},
+                 std::span<const char>(reason));
   stop_ = true;
   if (receiver_.joinable()) receiver_.join();
   transport_->close();

@@ -54,6 +54,10 @@ cluster_env discover_cluster_env() {
     GAPM_EXPECTS(*port > 0 && *port < 65536, "MASTER_PORT=", *port, " is not a TCP port");
     env.master_port = *port;
   }
+  // Under torchrun the agent's own store already listens on MASTER_PORT: meet one port above.
+  if (const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE"); agent != nullptr &&
+      std::string_view(agent) == "True" && env.master_port < 65535)
+    ++env.master_port;
   return env;
 }
 

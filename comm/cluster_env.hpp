@@ -16,7 +16,8 @@ struct cluster_env {
 
 /// Reads, in this order: RANK/WORLD_SIZE (torchrun, gapm-run), OMPI_COMM_WORLD_RANK/_SIZE
 /// (mpirun), SLURM_PROCID/SLURM_NTASKS (srun); world size 1 when none is set. MASTER_ADDR
-/// and MASTER_PORT locate the rendezvous. Throws logic_error naming a malformed variable.
+/// and MASTER_PORT locate the rendezvous (MASTER_PORT + 1 under torchrun, whose agent holds
+/// MASTER_PORT itself). Throws logic_error naming a malformed variable.
 [[nodiscard]] cluster_env discover_cluster_env();
 
 }  // namespace gapm::detail

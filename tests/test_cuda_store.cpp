@@ -119,3 +119,57 @@ TYPED_TEST(CudaStoreVsOracle, RandomOperationsMatchExactly) {
 }
 
 }  // namespace
+
+// The worker API with device buffers: keys, rows and results all in device memory, compared
+// with the same operations through a CPU-store node.
+#include <gapm/gapm.hpp>
+#include <cuda_runtime_api.h>
+
+namespace {
+
+TEST(CudaNode, DeviceBuffersThroughTheWorkerApiMatchTheCpuNode) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the GPU kernels cannot run here";
+  const std::uint64_t seed = std::random_device{}();
+  std::cout << "seed " << seed << "\n";
+  std::mt19937_64 rng(seed);
+  gapm::Options o;
+  o.tables = {{3000, 16}, {500, 3}};
+  o.store = gapm::store_kind::cuda;
+  gapm::Node<std::int64_t> gpu_node(o);
+  o.store = gapm::store_kind::cpu;
+  gapm::Node<std::int64_t> cpu_node(o);
+  ASSERT_EQ(gpu_node.store_name(), "cuda");
+  gapm::Worker<std::int64_t> gw(gpu_node, 0), cw(cpu_node, 0);
+
+  for (int step = 0; step < 20; ++step) {
+    const std::size_t n = 1 + rng() % 2000;
+    std::vector<key_type> keys(n);
+    std::size_t values = 0;
+    for (auto& k : keys) {
+      k = rng() % 3500;
+      values += k < 3000 ? 16 : 3;
+    }
+    std::vector<std::int64_t> deltas(values);
+    for (auto& d : deltas) d = static_cast<std::int64_t>(rng() % 1000) - 500;
+    key_type* dkeys = nullptr;
+    std::int64_t *ddeltas = nullptr, *dout = nullptr;
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dkeys), n * sizeof(key_type)), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&ddeltas), values * sizeof(std::int64_t)), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&dout), values * sizeof(std::int64_t)), cudaSuccess);
+    cudaMemcpy(dkeys, keys.data(), n * sizeof(key_type), cudaMemcpyHostToDevice);
+    cudaMemcpy(ddeltas, deltas.data(), values * sizeof(std::int64_t), cudaMemcpyHostToDevice);
+
+    gw.push(dkeys, n, ddeltas);
+    cw.push(keys.data(), n, deltas.data());
+    gw.pull(dkeys, n, dout);
+    std::vector<std::int64_t> from_gpu(values), from_cpu(values);
+    cw.pull(keys.data(), n, from_cpu.data());
+    cudaMemcpy(from_gpu.data(), dout, values * sizeof(std::int64_t), cudaMemcpyDeviceToHost);
+    ASSERT_EQ(from_gpu, from_cpu) << "step " << step;
+    cudaFree(dkeys);
+    cudaFree(ddeltas);
+    cudaFree(dout);
+  }
+}
+
+}  // namespace
