@@ -58,7 +58,8 @@ template <class T>
 void launch_scatter_add(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* deltas,
                         cudaStream_t stream) {
   if (n == 0) return;
-  kernels::scatter_add<<<grid_for(n * rows.row_length), block_size, 0, stream>>>(rows, keys, n, deltas);
+  kernels::for_each_value<<<grid_for(n * rows.row_length), block_size, 0, stream>>>(
+      rows, keys, n, kernels::add_op<T>{deltas});
   GAPM_CUDA_TRY(cudaGetLastError());
 }
 
@@ -66,7 +67,8 @@ template <class T>
 void launch_extract_delta(device_rows_ref<T> rows, const key_type* keys, std::size_t n, T* deltas,
                           cudaStream_t stream) {
   if (n == 0) return;
-  kernels::extract_delta<<<grid_for(n * rows.row_length), block_size, 0, stream>>>(rows, keys, n, deltas);
+  kernels::for_each_value<<<grid_for(n * rows.row_length), block_size, 0, stream>>>(
+      rows, keys, n, kernels::extract_delta_op<T>{deltas});
   GAPM_CUDA_TRY(cudaGetLastError());
 }
 
@@ -74,7 +76,8 @@ template <class T>
 void launch_refresh_merge(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* main,
                           cudaStream_t stream) {
   if (n == 0) return;
-  kernels::refresh_merge<<<grid_for(n * rows.row_length), block_size, 0, stream>>>(rows, keys, n, main);
+  kernels::for_each_value<<<grid_for(n * rows.row_length), block_size, 0, stream>>>(
+      rows, keys, n, kernels::refresh_merge_op<T>{main});
   GAPM_CUDA_TRY(cudaGetLastError());
 }
 

@@ -44,47 +44,49 @@ __global__ void copy_rows(const std::int32_t* index, key_type first_key, const k
   }
 }
 
-template <class T>
-__global__ void scatter_add(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* deltas) {
+/// Calls op(rows, at, i) for every value i of the batch, `at` being its index in the pool:
+/// the one grid-stride loop behind the additive and the replica kernels.
+template <class T, class Op>
+__global__ void for_each_value(device_rows_ref<T> rows, const key_type* keys, std::size_t n, Op op) {
   const std::size_t len = rows.row_length;
   const std::size_t total = n * len;
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     const std::size_t row = i / len;
-    const std::size_t at = slot_of(rows.index, rows.first_key, keys[row]) * len + (i - row * len);
-    atomic_add(rows.values + at, deltas[i]);
+    op(rows, slot_of(rows.index, rows.first_key, keys[row]) * len + (i - row * len), i);
   }
 }
 
-// deltas = value - sync_state; sync_state = value. One read of each value, so an add that
-// lands after it is counted in the next round, never twice.
+/// value += deltas[i]
 template <class T>
-__global__ void extract_delta(device_rows_ref<T> rows, const key_type* keys, std::size_t n, T* deltas) {
-  const std::size_t len = rows.row_length;
-  const std::size_t total = n * len;
-  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    const std::size_t row = i / len;
-    const std::size_t at = slot_of(rows.index, rows.first_key, keys[row]) * len + (i - row * len);
+struct add_op {
+  const T* deltas;
+  __device__ void operator()(device_rows_ref<T> rows, std::size_t at, std::size_t i) const {
+    atomic_add(rows.values + at, deltas[i]);
+  }
+};
+
+/// deltas[i] = value - sync_state; sync_state = value. One read of each value, so an add
+/// that lands after it is counted in the next round, never twice.
+template <class T>
+struct extract_delta_op {
+  T* deltas;
+  __device__ void operator()(device_rows_ref<T> rows, std::size_t at, std::size_t i) const {
     const T value = *static_cast<volatile T*>(rows.values + at);
     deltas[i] = value - rows.sync_state[at];
     rows.sync_state[at] = value;
   }
-}
+};
 
-// value += main - sync_state (atomically, so concurrent pushes survive); sync_state = main.
+/// value += main - sync_state (atomically, so concurrent pushes survive); sync_state = main.
 template <class T>
-__global__ void refresh_merge(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* main) {
-  const std::size_t len = rows.row_length;
-  const std::size_t total = n * len;
-  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    const std::size_t row = i / len;
-    const std::size_t at = slot_of(rows.index, rows.first_key, keys[row]) * len + (i - row * len);
+struct refresh_merge_op {
+  const T* main;
+  __device__ void operator()(device_rows_ref<T> rows, std::size_t at, std::size_t i) const {
     atomic_add(rows.values + at, static_cast<T>(main[i] - rows.sync_state[at]));
     rows.sync_state[at] = main[i];
   }
-}
+};
 
 __global__ inline void update_index(std::int32_t* index, key_type first_key, const key_type* keys,
                                     const std::int32_t* slots, std::size_t n) {

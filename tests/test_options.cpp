@@ -7,18 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include "expect_error.hpp"
+
 namespace {
 
-// EXPECT that `fn` throws gapm::logic_error whose message contains `needle`.
-template <class Fn>
-void expect_logic_error(Fn fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a gapm::logic_error mentioning '" << needle << "'";
-  } catch (const gapm::logic_error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using gapm::testing::expect_error;
 
 TEST(Options, DefaultsFollowAdaPM) {
   gapm::Options o;
@@ -52,21 +45,21 @@ TEST(Options, ParsesArgvAndLeavesOtherArguments) {
 
 TEST(Options, UnknownAndMalformedOptionsNameTheOption) {
   const char* unknown[] = {"prog", "--gapm.sync.max_per_second=5"};
-  expect_logic_error([&] { (void)gapm::Options::parse(2, unknown); }, "'sync.max_per_second'");
+  expect_error([&] { (void)gapm::Options::parse(2, unknown); }, "'sync.max_per_second'");
   const char* malformed[] = {"prog", "--gapm.sync.channels=four"};
-  expect_logic_error([&] { (void)gapm::Options::parse(2, malformed); }, "'sync.channels'");
+  expect_error([&] { (void)gapm::Options::parse(2, malformed); }, "'sync.channels'");
   const char* bad_enum[] = {"prog", "--gapm.techniques=some"};
-  expect_logic_error([&] { (void)gapm::Options::parse(2, bad_enum); }, "not one of all | replication_only");
+  expect_error([&] { (void)gapm::Options::parse(2, bad_enum); }, "not one of all | replication_only");
   const char* bad_table[] = {"prog", "--gapm.tables=10y4"};
-  expect_logic_error([&] { (void)gapm::Options::parse(2, bad_table); }, "NUM_KEYSxROW_LENGTH");
+  expect_error([&] { (void)gapm::Options::parse(2, bad_table); }, "NUM_KEYSxROW_LENGTH");
   const char* no_value[] = {"prog", "--gapm.workers"};
-  expect_logic_error([&] { (void)gapm::Options::parse(2, no_value); }, "'workers' has no value");
+  expect_error([&] { (void)gapm::Options::parse(2, no_value); }, "'workers' has no value");
 }
 
 TEST(Options, MalformedValueChangesNothing) {
   gapm::Options o;
   o.sync_channels = 8;
-  expect_logic_error([&] { o.set("sync.channels", "8x"); }, "'sync.channels'");
+  expect_error([&] { o.set("sync.channels", "8x"); }, "'sync.channels'");
   EXPECT_EQ(o.sync_channels, 8);
 }
 
@@ -77,7 +70,7 @@ TEST(Options, ReadsEnvironment) {
   EXPECT_EQ(o.sync_max_per_sec, 250);
   EXPECT_FALSE(o.time_intent_actions);
   ::setenv("GAPM_NOT_AN_OPTION", "1", 1);
-  expect_logic_error([] { (void)gapm::Options::from_env(); }, "GAPM_NOT_AN_OPTION");
+  expect_error([] { (void)gapm::Options::from_env(); }, "GAPM_NOT_AN_OPTION");
   ::unsetenv("GAPM_NOT_AN_OPTION");
   ::unsetenv("GAPM_SYNC_MAX_PER_SEC");
   ::unsetenv("GAPM_TIME_INTENT_ACTIONS");
@@ -85,17 +78,17 @@ TEST(Options, ReadsEnvironment) {
 
 TEST(Options, ValidateNamesTheBadOption) {
   gapm::Options o;
-  expect_logic_error([&] { o.validate(); }, "'tables' is empty");
+  expect_error([&] { o.validate(); }, "'tables' is empty");
   o.tables = {{10, 4}};
   o.validate();
   o.sync_channels = 3;
-  expect_logic_error([&] { o.validate(); }, "'sync.channels' must be a power of two, got 3");
+  expect_error([&] { o.validate(); }, "'sync.channels' must be a power of two, got 3");
   o.sync_channels = 4;
   o.tables = {{10, 0}};
-  expect_logic_error([&] { o.validate(); }, "row length 0");
+  expect_error([&] { o.validate(); }, "row length 0");
   o.tables = {{10, 4}};
   o.timing_quantile = 1.5;
-  expect_logic_error([&] { o.validate(); }, "'timing.quantile'");
+  expect_error([&] { o.validate(); }, "'timing.quantile'");
 }
 
 TEST(Options, TextRoundTripsEveryOption) {

@@ -13,7 +13,11 @@
 
 #include <gtest/gtest.h>
 
+#include "expect_error.hpp"
+
 namespace {
+
+using gapm::testing::expect_error;
 
 using gapm::key_type;
 using value = std::int64_t;
@@ -24,16 +28,6 @@ gapm::Options two_tables(int workers = 1) {
   o.tables = {{10, 4}, {5, 2}};
   o.workers = workers;
   return o;
-}
-
-template <class Fn>
-void expect_logic_error(Fn fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a gapm::logic_error mentioning '" << needle << "'";
-  } catch (const gapm::logic_error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 // Every value of every key, for before/after comparisons.
@@ -89,10 +83,10 @@ TEST(SingleNode, SpanOverloadsCheckTheRowLengths) {
   std::vector<key_type> keys{1, 11};  // rows of 4 and 2: 6 values
   std::vector<value> wrong(5, 1);
   const auto before = snapshot(w, node);
-  expect_logic_error([&] { w.push(std::span<const key_type>(keys), std::span<const value>(wrong)); },
+  expect_error([&] { w.push(std::span<const key_type>(keys), std::span<const value>(wrong)); },
                      "push: the value buffer holds 5 values, but the 2 keys' rows need 6");
-  expect_logic_error([&] { w.pull(std::span<const key_type>(keys), std::span<value>(wrong)); }, "pull:");
-  expect_logic_error([&] { w.set(std::span<const key_type>(keys), std::span<const value>(wrong)); }, "set:");
+  expect_error([&] { w.pull(std::span<const key_type>(keys), std::span<value>(wrong)); }, "pull:");
+  expect_error([&] { w.set(std::span<const key_type>(keys), std::span<const value>(wrong)); }, "set:");
   EXPECT_EQ(snapshot(w, node), before);
   std::vector<value> right(6, 1);
   w.push(std::span<const key_type>(keys), std::span<const value>(right));
@@ -109,16 +103,16 @@ TEST(SingleNode, BadInputIsRejectedAndChangesNothing) {
 
   std::vector<key_type> keys{2, 15, 4};  // 15 is one past the end
   std::vector<value> rows(12, 9);
-  expect_logic_error([&] { w.push(keys.data(), keys.size(), rows.data()); },
+  expect_error([&] { w.push(keys.data(), keys.size(), rows.data()); },
                      "push: key 15 is out of range [0, 15)");
-  expect_logic_error([&] { w.set(keys.data(), keys.size(), rows.data()); }, "set: key 15 is out of range");
+  expect_error([&] { w.set(keys.data(), keys.size(), rows.data()); }, "set: key 15 is out of range");
   std::vector<value> out(12, -3);
-  expect_logic_error([&] { w.pull(keys.data(), keys.size(), out.data()); }, "pull: key 15");
+  expect_error([&] { w.pull(keys.data(), keys.size(), out.data()); }, "pull: key 15");
   EXPECT_EQ(out, std::vector<value>(12, -3));  // nothing half-written either
-  expect_logic_error([&] { w.push(nullptr, 2, rows.data()); }, "push: keys is null");
-  expect_logic_error([&] { w.push(keys.data(), 1, nullptr); }, "push: values are null");
-  expect_logic_error([&] { w.pull(keys.data(), 1, nullptr); }, "pull: out is null");
-  expect_logic_error([&] { w.intent(keys.data(), keys.size(), 0, 5); }, "intent: key 15");
+  expect_error([&] { w.push(nullptr, 2, rows.data()); }, "push: keys is null");
+  expect_error([&] { w.push(keys.data(), 1, nullptr); }, "push: values are null");
+  expect_error([&] { w.pull(keys.data(), 1, nullptr); }, "pull: out is null");
+  expect_error([&] { w.intent(keys.data(), keys.size(), 0, 5); }, "intent: key 15");
   EXPECT_EQ(snapshot(w, node), before);
 }
 
@@ -133,8 +127,8 @@ TEST(SingleNode, ClocksAndIntents) {
   for (int i = 0; i < 12; ++i) w.advance_clock();
   EXPECT_EQ(w.clock(), 12);
   EXPECT_EQ(node.stats().intent_keys, 9u);
-  expect_logic_error([&] { w.intent(keys.data(), keys.size(), 5, 5); }, "end clock 5 is not after start clock 5");
-  expect_logic_error([&] { w.intent(keys.data(), keys.size(), -1, 5); }, "start clock -1 is negative");
+  expect_error([&] { w.intent(keys.data(), keys.size(), 5, 5); }, "end clock 5 is not after start clock 5");
+  expect_error([&] { w.intent(keys.data(), keys.size(), -1, 5); }, "start clock -1 is negative");
   w.wait_sync();  // a single node has nothing to sync: returns at once
   EXPECT_EQ(node.stats().intent_keys, 9u);
 }
@@ -142,8 +136,8 @@ TEST(SingleNode, ClocksAndIntents) {
 TEST(SingleNode, WorkerIdsAreCheckedAndUnique) {
   gapm::Node<value> node(two_tables(2));
   gapm::Worker<value> a(node, 0);
-  expect_logic_error([&] { gapm::Worker<value> again(node, 0); }, "a worker with this id already exists");
-  expect_logic_error([&] { gapm::Worker<value> out(node, 2); }, "worker id is out of range [0, 2)");
+  expect_error([&] { gapm::Worker<value> again(node, 0); }, "a worker with this id already exists");
+  expect_error([&] { gapm::Worker<value> out(node, 2); }, "worker id is out of range [0, 2)");
   gapm::Worker<value> b(node, 1);
   EXPECT_EQ(b.id(), 1);
 }
@@ -155,22 +149,22 @@ TEST(SingleNode, UseAfterFinalizeOrShutdownIsAnError) {
   std::vector<value> row(4, 1);
   w.finalize();
   EXPECT_EQ(w.clock(), gapm::WORKER_FINISHED);
-  expect_logic_error([&] { w.push(&k, 1, row.data()); }, "push: worker 0 used after finalize()");
-  expect_logic_error([&] { w.advance_clock(); }, "advance_clock: worker 0 used after finalize()");
+  expect_error([&] { w.push(&k, 1, row.data()); }, "push: worker 0 used after finalize()");
+  expect_error([&] { w.advance_clock(); }, "advance_clock: worker 0 used after finalize()");
 
   gapm::Node<value> other(two_tables());
   gapm::Worker<value> v(other, 0);
   other.shutdown();
   other.shutdown();  // idempotent
-  expect_logic_error([&] { v.pull(&k, 1, row.data()); }, "pull: worker 0 used after the node was shut down");
+  expect_error([&] { v.pull(&k, 1, row.data()); }, "pull: worker 0 used after the node was shut down");
 }
 
 TEST(SingleNode, InvalidOptionsFailTheNode) {
   gapm::Options o;
-  expect_logic_error([&] { gapm::Node<float> node(o); }, "'tables' is empty");
+  expect_error([&] { gapm::Node<float> node(o); }, "'tables' is empty");
   o.tables = {{100, 8}};
   o.capacity = 10;  // fewer slots than the home keys of the single node
-  expect_logic_error([&] { gapm::Node<float> node(o); }, "needs 100 row slots");
+  expect_error([&] { gapm::Node<float> node(o); }, "needs 100 row slots");
 }
 
 TEST(SingleNode, StreamsNeedTheCudaStore) {
