@@ -116,7 +116,7 @@ void cluster::enter_barrier(int node, std::uint64_t generation) {
 
 void cluster::receive_loop() {
   while (!stop_.load()) {
-    auto frame = transport_->receive(heartbeat_interval_ / 2);
+    auto frame = transport_->receive(std::min(heartbeat_interval_ / 2, std::chrono::milliseconds{2}));
     const auto now = clock::now();
     if (frame) {
       traffic_.messages_received.fetch_add(1, std::memory_order_relaxed);
@@ -139,6 +139,7 @@ void cluster::receive_loop() {
       }
     }
     send_heartbeats_and_check_peers(now);
+    handler_.on_idle();
   }
 }
 

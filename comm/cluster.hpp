@@ -34,6 +34,8 @@ class message_handler {
   virtual void on_message(wire::message&& message) = 0;
   /// The cluster has failed (a peer died or left); every waiter must be woken with `reason`.
   virtual void on_failure(const std::string& reason) = 0;
+  /// Called on every turn of the receive loop (at least every few milliseconds).
+  virtual void on_idle() {}
 };
 
 /// Traffic counters of the transport.

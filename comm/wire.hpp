@@ -26,8 +26,11 @@ enum class kind : std::uint16_t {
   push_request,     // keys[count], rows (additive)
   set_request,      // keys[count], rows (overwrite)
   write_ack,        // count = keys applied
+  sync_request,     // worker = channel: keys, flags (1 delta, 2 refresh), versions, deltas
+  sync_response,    // worker = channel: handled, ack, keys, flags (1 value, 2 relocate), versions, counters, values
+  directory_update, // worker = channel: keys, owners, relocation counters (to the keys' home)
 };
-inline constexpr std::uint16_t last_kind = static_cast<std::uint16_t>(kind::write_ack);
+inline constexpr std::uint16_t last_kind = static_cast<std::uint16_t>(kind::directory_update);
 
 /// Fixed 48-byte header; all fields little-endian (the only byte order gapm runs on).
 struct header {

@@ -1,6 +1,7 @@
 #include "host/node_impl.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -66,7 +67,15 @@ node_impl<T>::node_impl(Options options)
 #endif
     self.value_type = value_name<T>();
     self.options = options_.to_string();
+    states_ = std::make_unique<key_states>(keys_.num_keys(), env_.rank, env_.world_size);
+    // Intent-driven management: one sync manager per channel (none for the classic,
+    // statically partitioned parameter server). They exist before the cluster delivers the
+    // first message, and run once it can carry theirs.
+    if (options_.techniques != technique_mode::none)
+      for (int c = 0; c < options_.sync_channels; ++c)
+        sync_managers_.push_back(std::make_unique<sync_manager<T>>(*this, c));
     cluster_ = std::make_unique<cluster>(env_, options_, std::move(self), static_cast<message_handler&>(*this));
+    for (auto& manager : sync_managers_) manager->start();
   }
 }
 
@@ -124,10 +133,16 @@ void node_impl<T>::intent(worker_state& worker, const key_type* keys, std::size_
   GAPM_EXPECTS(end > start, "intent: end clock ", end, " is not after start clock ", start);
   if (n == 0) return;
   GAPM_EXPECTS(keys != nullptr, "intent: keys is null (n = ", n, ")");
-  keys_.check_keys(host_keys(worker, keys, n), n, "intent");
-  // With a single node every key is local already, and with static partitioning (the only
-  // mode of the multi-node runtime so far) keys never move: the intent is recorded.
+  const key_type* hkeys = host_keys(worker, keys, n);
+  keys_.check_keys(hkeys, n, "intent");
   worker_counters::bump(worker.counters().intent_keys, n);
+  // With one node every key is local, and the classic mode (techniques=none) ignores intent.
+  if (!adaptive() || end <= worker.clock()) return;
+  auto unique = std::make_shared<std::vector<key_type>>(hkeys, hkeys + n);
+  std::sort(unique->begin(), unique->end());
+  unique->erase(std::unique(unique->begin(), unique->end()), unique->end());
+  const future_intent intent{start, end, std::move(unique)};
+  for (auto& manager : sync_managers_) manager->submit(worker.id(), intent);
 }
 
 template <class T>
@@ -139,7 +154,11 @@ void node_impl<T>::advance_clock(worker_state& worker) {
 template <class T>
 void node_impl<T>::wait_sync(worker_state& worker) {
   check_usable(worker, "wait_sync");
-  // No sync managers run yet (static partitioning keeps no replicas): nothing to wait for.
+  // Two more rounds on every channel: deltas sent in the first are merged and answered by
+  // the time the second completes. Without sync managers there is nothing to wait for.
+  std::vector<std::uint64_t> targets;
+  for (auto& manager : sync_managers_) targets.push_back(manager->rounds() + 2);
+  for (std::size_t c = 0; c < sync_managers_.size(); ++c) sync_managers_[c]->wait_for_round(targets[c]);
 }
 
 template <class T>
@@ -172,6 +191,7 @@ void node_impl<T>::shutdown(bool clean) noexcept {
     } catch (const std::exception&) {
       clean = false;  // the cluster already failed: leave without ceremony
     }
+    for (auto& manager : sync_managers_) manager->stop();
     cluster_->leave(clean);
   }
   const auto reason = std::make_exception_ptr(logic_error("gapm: the node was shut down"));
@@ -212,7 +232,18 @@ Stats node_impl<T>::stats() const {
     s.remote_answers = remote_answers_.load();
     s.forward_hops = forward_hops_.load();
   }
+  s.replicas_created = replicas_created_.load();
+  s.replicas_dropped = replicas_dropped_.load();
+  s.relocations = relocations_.load();
+  for (const auto& manager : sync_managers_) s.sync_rounds += manager->rounds();
+  if (!sync_managers_.empty() && s.uptime_s > 0)
+    s.sync_rounds_per_sec = static_cast<double>(s.sync_rounds) / s.uptime_s / static_cast<double>(sync_managers_.size());
   return s;
+}
+
+template <class T>
+bool node_impl<T>::owns(key_type key) const noexcept {
+  return !states_ || states_->role(key) == key_role::main;
 }
 
 template <class T>
@@ -235,7 +266,9 @@ void node_impl<T>::save(const std::string& path) const {
   for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
     put(keys_.table(t).num_keys);
     put(keys_.table(t).row_length);
-    records += stores_[t]->index().size();
+    const auto& slots = stores_[t]->index().slots();
+    for (std::size_t i = 0; i < slots.size(); ++i)
+      records += slots[i] >= 0 && owns(stores_[t]->index().first_key() + i);
   }
   put(records);
   std::vector<T> row;
@@ -244,8 +277,8 @@ void node_impl<T>::save(const std::string& path) const {
     row.resize(store.row_length());
     const auto& slots = store.index().slots();
     for (std::size_t i = 0; i < slots.size(); ++i) {
-      if (slots[i] < 0) continue;
       const key_type key = store.index().first_key() + i;
+      if (slots[i] < 0 || !owns(key)) continue;  // replicas are not saved: their owners save them
       store.gather(&key, 1, row.data(), {});
       store.synchronize({});
       put(key);
@@ -293,8 +326,8 @@ void node_impl<T>::load(const std::string& path) {
     get(key);
     if (key >= keys_.num_keys()) throw error(concat("gapm: load: '", file, "' has key ", key, " out of range"));
     const std::size_t t = keys_.table_of(key);
-    if (!stores_[t]->contains(key))
-      throw error(concat("gapm: load: '", file, "' has key ", key, ", which this node does not hold"));
+    if (!stores_[t]->contains(key) || !owns(key))
+      throw error(concat("gapm: load: '", file, "' has key ", key, ", whose main copy this node does not hold"));
     keys[t].push_back(key);
     auto& table_rows = rows[t];
     table_rows.resize(table_rows.size() + keys_.table(t).row_length);

@@ -2,13 +2,20 @@
 //
 // Files: node_impl.cpp (lifetime, workers, barriers, stats, save/load), node_ops.cpp (the
 // worker-side pull/push/set: local fast path, remote requests), node_serve.cpp (the receive
-// side: serving peers' requests, applying their answers).
+// side: serving peers' requests, applying their answers), sync_manager.cpp (the adaptive
+// layer: intents, replicas, relocations, one thread per sync channel).
+//
+// Locking: a key's role (absent / main / pending / replica) changes together with its row
+// slot under the exclusive structure_mutex_; every local row operation holds it shared, so
+// a key it found readable stays so until the operation is done. Row updates themselves are
+// atomic per row in the stores.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -19,8 +26,10 @@
 #include "comm/cluster.hpp"
 #include "comm/cluster_env.hpp"
 #include "host/key_space.hpp"
+#include "host/key_states.hpp"
 #include "host/local_barrier.hpp"
 #include "host/store_backend.hpp"
+#include "host/sync_manager.hpp"
 #include "host/worker_state.hpp"
 
 namespace gapm::detail {
@@ -75,7 +84,9 @@ class node_impl final : private message_handler {
   [[nodiscard]] int home_of(key_type key) const noexcept {
     return static_cast<int>(key % static_cast<key_type>(env_.world_size));
   }
-  [[nodiscard]] bool is_local(key_type key) const noexcept;
+  [[nodiscard]] bool is_local(key_type key) const noexcept;  // readable here
+  [[nodiscard]] bool writable(write_kind kind, key_type key) const noexcept;
+  void bump_versions(const key_type* keys, std::size_t n);  // main copies changed
   void check_stream(stream_view stream) const;
   void synchronize(stream_view stream);
   // Row operations on held keys given in host memory, any mix of tables.
@@ -85,16 +96,46 @@ class node_impl final : private message_handler {
   Ticket write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows);
   void send_or_fail(int peer, const wire::header& head, const auto&... parts);
 
+  // Rows of held keys given in host memory, any mix of tables (sync managers).
+  void extract_rows(const key_type* keys, std::size_t n, T* deltas);
+  void refresh_rows(const key_type* keys, std::size_t n, const T* main);
+  bool insert_row(key_type key);  // false when the slot pool is full
+  void erase_row(key_type key);
+  /// Every worker's clock, WORKER_FINISHED for finished or absent workers.
+  [[nodiscard]] std::vector<clock_type> worker_clocks();
+  /// Where a request for a key not readable here goes first.
+  [[nodiscard]] int route(key_type key) const noexcept;
+  /// Where a peer's request for a key not readable here goes next; -1: on its way here, retry.
+  [[nodiscard]] int forward_target(key_type key) const noexcept;
+  [[nodiscard]] bool adaptive() const noexcept { return !sync_managers_.empty(); }
+
   // --- node_serve.cpp (the receive thread) --------------------------------------------------
   void on_message(wire::message&& message) override;
+  void on_idle() override;
   void on_failure(const std::string& reason) override;
   void serve_pull(const wire::message& message);
   void serve_write(const wire::message& message);
   void apply_pull_response(const wire::message& message);
   void apply_write_ack(const wire::message& message);
   worker_state* find_worker(int id);
+  /// Hands `message` to the receive thread after `delay` (a retry, or a message to this node).
+  void defer(wire::message&& message, std::chrono::milliseconds delay);
+  /// Sends to `node`, or, when that is this node, queues it for this node's receive thread.
+  comm_result deliver(int node, const wire::header& head, const auto&... parts) {
+    if (node != env_.rank) return cluster_->send(node, head, parts...);
+    wire::message self;
+    self.head = head;
+    self.head.sender = env_.rank;
+    auto frame = wire::encode(self.head, parts...);
+    self.head.payload_bytes = frame.size() - sizeof(wire::header);
+    self.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
+    defer(std::move(self), std::chrono::milliseconds{0});
+    return comm_result::success();
+  }
+  friend class sync_manager<T>;
 
   [[nodiscard]] std::string save_path(const std::string& path) const;
+  [[nodiscard]] bool owns(key_type key) const noexcept;  // the main copy is here
 
   Options options_;
   cluster_env env_;
@@ -111,7 +152,15 @@ class node_impl final : private message_handler {
 
   std::atomic<std::uint64_t> remote_answers_{0};  // answers to this node's remote requests
   std::atomic<std::uint64_t> forward_hops_{0};    // forwarding hops those answers took
-  std::unique_ptr<cluster> cluster_;  // null for a single node; declared last: stops first
+  std::atomic<std::uint64_t> replicas_created_{0}, replicas_dropped_{0}, relocations_{0};
+
+  std::unique_ptr<key_states> states_;  // roles, versions, directory, location cache
+  mutable std::shared_mutex structure_mutex_;
+  std::mutex deferred_mutex_;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, wire::message>> deferred_;  // receive thread
+
+  std::unique_ptr<cluster> cluster_;                           // null for a single node
+  std::vector<std::unique_ptr<sync_manager<T>>> sync_managers_;  // declared last: stop first  // null for a single node; declared last: stops first
 };
 
 }  // namespace gapm::detail

@@ -1,6 +1,8 @@
 // The worker side of pull, push and set: validate everything, serve local keys at once,
 // send the rest to their home nodes and hand back a ticket for them.
 #include <algorithm>
+#include <mutex>
+#include <shared_mutex>
 #include <cstring>
 #include <unordered_map>
 
@@ -49,7 +51,60 @@ void node_impl<T>::for_each_table_run(const key_type* keys, std::size_t n, Fn fn
 
 template <class T>
 bool node_impl<T>::is_local(key_type key) const noexcept {
-  return stores_[keys_.table_of(key)]->contains(key);
+  return states_ ? states_->readable(key) : true;  // one node holds every key
+}
+
+template <class T>
+int node_impl<T>::route(key_type key) const noexcept {
+  const int home = states_->home_of(key);
+  if (home == env_.rank) return states_->owner(key);
+  const int cached = states_->cached_location(key);
+  return options_.location_caches && cached >= 0 ? cached : home;
+}
+
+template <class T>
+int node_impl<T>::forward_target(key_type key) const noexcept {
+  // Servers forward by the directory only (caches may be stale): the home knows the owner,
+  // everybody else sends to the home.
+  const int home = states_->home_of(key);
+  if (home != env_.rank) return home;
+  const int owner = states_->owner(key);
+  return owner == env_.rank ? -1 : owner;
+}
+
+template <class T>
+void node_impl<T>::extract_rows(const key_type* keys, std::size_t n, T* deltas) {
+  for_each_table_run(keys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
+    stores_[table]->extract_delta(keys + first, count, deltas + offset, {});
+  });
+  synchronize({});
+}
+
+template <class T>
+void node_impl<T>::refresh_rows(const key_type* keys, std::size_t n, const T* main) {
+  for_each_table_run(keys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
+    stores_[table]->refresh_merge(keys + first, count, main + offset, {});
+  });
+  synchronize({});
+}
+
+template <class T>
+bool node_impl<T>::insert_row(key_type key) {
+  return stores_[keys_.table_of(key)]->insert(&key, 1);
+}
+
+template <class T>
+void node_impl<T>::erase_row(key_type key) {
+  stores_[keys_.table_of(key)]->erase(&key, 1);
+}
+
+template <class T>
+std::vector<clock_type> node_impl<T>::worker_clocks() {
+  std::vector<clock_type> clocks(static_cast<std::size_t>(options_.workers), WORKER_FINISHED);
+  std::lock_guard guard{workers_mutex_};
+  for (std::size_t w = 0; w < workers_.size(); ++w)
+    if (workers_[w] && !workers_[w]->finalized()) clocks[w] = workers_[w]->clock();
+  return clocks;
 }
 
 template <class T>
@@ -70,8 +125,24 @@ void node_impl<T>::write_rows(write_kind kind, const key_type* keys, std::size_t
 }
 
 template <class T>
+bool node_impl<T>::writable(write_kind kind, key_type key) const noexcept {
+  if (!states_) return true;
+  // A set overwrites the main copy only: on a replica it would be undone by the next refresh.
+  return kind == write_kind::add ? states_->readable(key) : states_->role(key) == key_role::main;
+}
+
+template <class T>
+void node_impl<T>::bump_versions(const key_type* keys, std::size_t n) {
+  if (!states_) return;
+  // After the values: a replica's refresh reads the version first, so it never sees the new
+  // version with the old value.
+  for (std::size_t i = 0; i < n; ++i)
+    if (states_->role(keys[i]) == key_role::main) states_->version(keys[i]).fetch_add(1, std::memory_order_acq_rel);
+}
+
+template <class T>
 void node_impl<T>::send_or_fail(int peer, const wire::header& head, const auto&... parts) {
-  if (auto result = cluster_->send(peer, head, parts...); !result.ok())
+  if (auto result = deliver(peer, head, parts...); !result.ok())
     throw comm_error("gapm: node " + std::to_string(env_.rank) + ": " + result.error);
 }
 
@@ -85,6 +156,7 @@ Ticket node_impl<T>::pull(worker_state& worker, const key_type* keys, std::size_
   check_stream(stream);
   const key_type* hkeys = host_keys(worker, keys, n);
   keys_.check_keys(hkeys, n, "pull");
+  std::shared_lock structure{structure_mutex_};  // the keys' roles hold while we read them
   if (!std::all_of(hkeys, hkeys + n, [&](key_type k) { return is_local(k); }))
     return pull_remote(worker, hkeys, n, out, stream);
   // Local fast path: runs of one table are gathered straight from the caller's key buffer
@@ -126,9 +198,9 @@ Ticket node_impl<T>::pull_remote(worker_state& worker, const key_type* keys, std
       local_keys.push_back(keys[i]);
       local_positions.push_back(i);
     } else {
-      const auto home = static_cast<std::size_t>(home_of(keys[i]));
-      keys_to[home].push_back(keys[i]);
-      positions_to[home].push_back(static_cast<std::uint32_t>(i));
+      const auto to = static_cast<std::size_t>(route(keys[i]));
+      keys_to[to].push_back(keys[i]);
+      positions_to[to].push_back(static_cast<std::uint32_t>(i));
     }
   }
   const std::size_t remote = n - local_keys.size();
@@ -147,6 +219,12 @@ Ticket node_impl<T>::pull_remote(worker_state& worker, const key_type* keys, std
     }
   }
   (void)stream;  // remote rows arrive on the host; the stream only orders local work
+  worker_counters::bump(worker.counters().pulls_local, n - remote);
+  worker_counters::bump(worker.counters().pulls_remote, remote);
+  if (remote == 0) {  // every key became readable here meanwhile (a replica got ready)
+    if (pending.device_out != nullptr) copy_from_host(pending.device_out, pending.staging.data(), pending.staging.size());
+    return {};
+  }
 
   const Ticket ticket = worker.requests().open(remote);
   {
@@ -162,8 +240,6 @@ Ticket node_impl<T>::pull_remote(worker_state& worker, const key_type* keys, std
                       .count = keys_to[node].size()};
     send_or_fail(static_cast<int>(node), head, keys_to[node], positions_to[node]);
   }
-  worker_counters::bump(worker.counters().pulls_local, n - remote);
-  worker_counters::bump(worker.counters().pulls_remote, remote);
   return ticket;
 }
 
@@ -205,13 +281,15 @@ Ticket node_impl<T>::write(worker_state& worker, write_kind kind, const key_type
     }
   }
 
-  if (!std::all_of(hkeys, hkeys + n, [&](key_type k) { return is_local(k); }))
+  std::shared_lock structure{structure_mutex_};  // the keys' roles hold while we write them
+  if (!std::all_of(hkeys, hkeys + n, [&](key_type k) { return writable(kind, k); }))
     return write_remote(worker, kind, hkeys, n, rows);
   for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
     if (kind == write_kind::add) stores_[table]->scatter_add(keys + first, count, rows + offset, stream);
     else stores_[table]->assign(keys + first, count, rows + offset, stream);
   });
-  if (blocking || !unique_rows.empty()) synchronize(stream);  // staged rows die with this scope
+  if (blocking || !unique_rows.empty() || states_) synchronize(stream);  // staged rows die with this scope
+  bump_versions(hkeys, n);
   worker_counters::bump(worker.counters().pushes_local, requested);
   return {};
 }
@@ -227,23 +305,27 @@ Ticket node_impl<T>::write_remote(worker_state& worker, write_kind kind, const k
     copy_to_host(host_rows.data(), rows, host_rows.size() * sizeof(T));
     rows = host_rows.data();
   }
-  std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(env_.world_size));
+  // Slot world_size holds the keys written here; the others go to where route() points
+  // (this node too, when a key is on its way here: the receive thread retries it).
+  const auto here = static_cast<std::size_t>(env_.world_size);
+  std::vector<std::vector<key_type>> keys_to(here + 1);
   std::vector<std::vector<T>> rows_to(keys_to.size());
   for (std::size_t i = 0; i < n; ++i) {
-    const int node = is_local(keys[i]) ? env_.rank : home_of(keys[i]);
-    keys_to[static_cast<std::size_t>(node)].push_back(keys[i]);
-    auto& out = rows_to[static_cast<std::size_t>(node)];
-    out.insert(out.end(), rows + offsets[i], rows + offsets[i + 1]);
+    const auto slot = writable(kind, keys[i]) ? here : static_cast<std::size_t>(route(keys[i]));
+    keys_to[slot].push_back(keys[i]);
+    rows_to[slot].insert(rows_to[slot].end(), rows + offsets[i], rows + offsets[i + 1]);
   }
-  const auto& local_keys = keys_to[static_cast<std::size_t>(env_.rank)];
+  const auto& local_keys = keys_to[here];
   const std::size_t remote = n - local_keys.size();
-  if (!local_keys.empty())
-    write_rows(kind, local_keys.data(), local_keys.size(), rows_to[static_cast<std::size_t>(env_.rank)].data());
+  if (!local_keys.empty()) {
+    write_rows(kind, local_keys.data(), local_keys.size(), rows_to[here].data());
+    bump_versions(local_keys.data(), local_keys.size());
+  }
 
   const Ticket ticket = worker.requests().open(remote);
   const auto message_kind = kind == write_kind::add ? wire::kind::push_request : wire::kind::set_request;
-  for (std::size_t node = 0; node < keys_to.size(); ++node) {
-    if (keys_to[node].empty() || static_cast<int>(node) == env_.rank) continue;
+  for (std::size_t node = 0; node < here; ++node) {
+    if (keys_to[node].empty()) continue;
     wire::header head{.kind = static_cast<std::uint16_t>(message_kind),
                       .origin = env_.rank,
                       .worker = worker.id(),
@@ -263,6 +345,15 @@ Ticket node_impl<T>::write_remote(worker_state& worker, write_kind kind, const k
   template bool node_impl<T>::is_local(key_type) const noexcept;                                          \
   template void node_impl<T>::gather_rows(const key_type*, std::size_t, T*);                              \
   template void node_impl<T>::write_rows(write_kind, const key_type*, std::size_t, const T*);             \
+  template void node_impl<T>::extract_rows(const key_type*, std::size_t, T*);                             \
+  template void node_impl<T>::refresh_rows(const key_type*, std::size_t, const T*);                       \
+  template bool node_impl<T>::insert_row(key_type);                                                       \
+  template void node_impl<T>::erase_row(key_type);                                                        \
+  template std::vector<clock_type> node_impl<T>::worker_clocks();                                         \
+  template int node_impl<T>::route(key_type) const noexcept;                                              \
+  template int node_impl<T>::forward_target(key_type) const noexcept;                                     \
+  template bool node_impl<T>::writable(write_kind, key_type) const noexcept;                              \
+  template void node_impl<T>::bump_versions(const key_type*, std::size_t);                                \
   template Ticket node_impl<T>::pull(worker_state&, const key_type*, std::size_t, T*, stream_view, bool); \
   template Ticket node_impl<T>::write(worker_state&, write_kind, const key_type*, std::size_t, const T*,  \
                                       stream_view, bool);

@@ -2,7 +2,10 @@
 // and set requests of peers from the local store, forward keys held elsewhere, and apply the
 // answers to this node's own requests. Every payload is validated before it touches memory;
 // a malformed one throws, and the cluster drops and counts it.
+#include <chrono>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 
 #include <gapm/errors.hpp>
@@ -14,11 +17,11 @@
 namespace gapm::detail {
 namespace {
 
-// Forwarding bound: a request that has travelled this far is looping, which static
-// partitioning never does; refuse it rather than circulate it.
-constexpr std::uint16_t max_hops = 16;
-
 [[noreturn]] void malformed(const std::string& what) { throw std::runtime_error(what); }
+
+// A request for a key that is on its way to this node (the directory already says so) is
+// tried again after this pause rather than bounced around.
+constexpr auto retry_after = std::chrono::milliseconds(1);
 
 }  // namespace
 
@@ -30,8 +33,38 @@ void node_impl<T>::on_message(wire::message&& message) {
     case wire::kind::set_request: return serve_write(message);
     case wire::kind::pull_response: return apply_pull_response(message);
     case wire::kind::write_ack: return apply_write_ack(message);
+    case wire::kind::sync_request:
+    case wire::kind::sync_response:
+    case wire::kind::directory_update: {
+      const int channel = message.head.worker;
+      if (channel < 0 || channel >= static_cast<int>(sync_managers_.size())) malformed("sync message for no channel");
+      return sync_managers_[static_cast<std::size_t>(channel)]->enqueue(std::move(message));
+    }
     default: malformed("unexpected message kind " + std::to_string(message.head.kind));
   }
+}
+
+template <class T>
+void node_impl<T>::defer(wire::message&& message, std::chrono::milliseconds delay) {
+  std::lock_guard guard{deferred_mutex_};
+  deferred_.emplace_back(std::chrono::steady_clock::now() + delay, std::move(message));
+}
+
+template <class T>
+void node_impl<T>::on_idle() {
+  std::vector<wire::message> due;
+  {
+    std::lock_guard guard{deferred_mutex_};
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = deferred_.begin(); it != deferred_.end();)
+      if (it->first <= now) {
+        due.push_back(std::move(it->second));
+        it = deferred_.erase(it);
+      } else {
+        ++it;
+      }
+  }
+  for (auto& message : due) on_message(std::move(message));
 }
 
 template <class T>
@@ -58,20 +91,28 @@ void node_impl<T>::serve_pull(const wire::message& message) {
   if (!keys || !positions || in.remaining() != 0) malformed("pull request: payload is not count keys + positions");
   if (head.origin < 0 || head.origin >= env_.world_size || head.worker < 0 || head.worker >= options_.workers)
     malformed("pull request: bad origin node or worker");
-  if (head.hops > max_hops) malformed("pull request: forwarded more than 16 times");
+  for (key_type k : *keys)
+    if (k >= keys_.num_keys()) malformed(concat("pull request: key ", k, " is out of range"));
 
-  std::vector<key_type> held, elsewhere;
-  std::vector<std::uint32_t> held_positions, elsewhere_positions;
+  // Serve what is readable here (a main copy or a ready replica), pass the rest on.
+  std::shared_lock structure{structure_mutex_};
+  std::vector<key_type> held;
+  std::vector<std::uint32_t> held_positions;
+  std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(env_.world_size));
+  std::vector<std::vector<std::uint32_t>> positions_to(keys_to.size());
+  std::vector<key_type> later;
+  std::vector<std::uint32_t> later_positions;
   for (std::size_t i = 0; i < keys->size(); ++i) {
     const key_type k = (*keys)[i];
-    if (k >= keys_.num_keys()) malformed(concat("pull request: key ", k, " is out of range"));
     if (is_local(k)) {
       held.push_back(k);
       held_positions.push_back((*positions)[i]);
+    } else if (const int to = forward_target(k); to < 0) {
+      later.push_back(k);
+      later_positions.push_back((*positions)[i]);
     } else {
-      if (home_of(k) == env_.rank) malformed(concat("pull request: key ", k, " is homed here but not held"));
-      elsewhere.push_back(k);
-      elsewhere_positions.push_back((*positions)[i]);
+      keys_to[static_cast<std::size_t>(to)].push_back(k);
+      positions_to[static_cast<std::size_t>(to)].push_back((*positions)[i]);
     }
   }
   if (!held.empty()) {
@@ -85,14 +126,23 @@ void node_impl<T>::serve_pull(const wire::message& message) {
                         .hops = head.hops,
                         .request = head.request,
                         .count = held.size()};
-    (void)cluster_->send(head.origin, answer, held_positions, rows);  // a dead origin fails the cluster anyway
+    (void)deliver(head.origin, answer, held_positions, rows);  // a dead origin fails the cluster anyway
   }
-  if (!elsewhere.empty()) {
-    // Static partitioning: the home node holds every key it is home for.
+  structure.unlock();
+  for (std::size_t to = 0; to < keys_to.size(); ++to) {
+    if (keys_to[to].empty()) continue;
     wire::header forward = head;
     forward.hops = static_cast<std::uint16_t>(head.hops + 1);
-    forward.count = elsewhere.size();
-    (void)cluster_->send(home_of(elsewhere.front()), forward, elsewhere, elsewhere_positions);
+    forward.count = keys_to[to].size();
+    (void)cluster_->send(static_cast<int>(to), forward, keys_to[to], positions_to[to]);
+  }
+  if (!later.empty()) {
+    wire::message retry;
+    retry.head = head;
+    retry.head.count = later.size();
+    auto frame = wire::encode(retry.head, later, later_positions);
+    retry.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
+    defer(std::move(retry), retry_after);
   }
 }
 
@@ -103,24 +153,59 @@ void node_impl<T>::serve_write(const wire::message& message) {
   wire::payload_reader in(message.payload);
   auto keys = in.read<key_type>(head.count);
   if (!keys) malformed("write request: payload holds fewer than count keys");
-  std::size_t values = 0;
-  for (key_type k : *keys) {
+  std::vector<std::size_t> offsets(keys->size() + 1, 0);
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
     if (k >= keys_.num_keys()) malformed(concat("write request: key ", k, " is out of range"));
-    if (!is_local(k)) malformed(concat("write request: key ", k, " is not held here"));
-    values += keys_.row_length_of(k);
+    offsets[i + 1] = offsets[i] + keys_.row_length_of(k);
   }
-  auto rows = in.read<T>(values);
+  auto rows = in.read<T>(offsets.back());
   if (!rows || in.remaining() != 0) malformed("write request: the rows do not match the keys' row lengths");
   if (head.origin < 0 || head.origin >= env_.world_size || head.worker < 0 || head.worker >= options_.workers)
     malformed("write request: bad origin node or worker");
-  write_rows(kind, keys->data(), keys->size(), rows->data());
-  wire::header ack{.kind = static_cast<std::uint16_t>(wire::kind::write_ack),
-                   .origin = head.origin,
-                   .worker = head.worker,
-                   .hops = head.hops,
-                   .request = head.request,
-                   .count = keys->size()};
-  (void)cluster_->send(head.origin, ack);
+
+  // Apply what may be written here, pass the rest on (it is acknowledged where it lands).
+  const auto p = static_cast<std::size_t>(env_.rank);
+  std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(env_.world_size) + 1);  // last: retry
+  std::vector<std::vector<T>> rows_to(keys_to.size());
+  std::shared_lock structure{structure_mutex_};
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
+    const int to = writable(kind, k) ? env_.rank : forward_target(k);
+    const auto slot = to < 0 ? keys_to.size() - 1 : static_cast<std::size_t>(to);
+    keys_to[slot].push_back(k);
+    rows_to[slot].insert(rows_to[slot].end(), rows->begin() + static_cast<std::ptrdiff_t>(offsets[i]),
+                         rows->begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
+  }
+  if (!keys_to[p].empty()) {
+    write_rows(kind, keys_to[p].data(), keys_to[p].size(), rows_to[p].data());
+    bump_versions(keys_to[p].data(), keys_to[p].size());
+  }
+  structure.unlock();
+  if (!keys_to[p].empty()) {
+    wire::header ack{.kind = static_cast<std::uint16_t>(wire::kind::write_ack),
+                     .origin = head.origin,
+                     .worker = head.worker,
+                     .hops = head.hops,
+                     .request = head.request,
+                     .count = keys_to[p].size()};
+    (void)deliver(head.origin, ack);
+  }
+  for (std::size_t to = 0; to + 1 < keys_to.size(); ++to) {
+    if (to == p || keys_to[to].empty()) continue;
+    wire::header forward = head;
+    forward.hops = static_cast<std::uint16_t>(head.hops + 1);
+    forward.count = keys_to[to].size();
+    (void)cluster_->send(static_cast<int>(to), forward, keys_to[to], rows_to[to]);
+  }
+  if (!keys_to.back().empty()) {
+    wire::message retry;
+    retry.head = head;
+    retry.head.count = keys_to.back().size();
+    auto frame = wire::encode(retry.head, keys_to.back(), rows_to.back());
+    retry.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
+    defer(std::move(retry), retry_after);
+  }
 }
 
 template <class T>
@@ -150,6 +235,7 @@ void node_impl<T>::apply_pull_response(const wire::message& message) {
       const std::size_t length = pull.offsets[p + 1] - pull.offsets[p];
       std::memcpy(pull.out + pull.offsets[p] * sizeof(T), row, length * sizeof(T));
       row += length;
+      if (states_ && states_->home_of(pull.keys[p]) != env_.rank) states_->cache_location(pull.keys[p], head.sender);
     }
     pull.remaining -= head.count;
     if (pull.remaining == 0) {
@@ -175,6 +261,8 @@ void node_impl<T>::apply_write_ack(const wire::message& message) {
 
 #define GAPM_INSTANTIATE_NODE_SERVE(T)                                          \
   template void node_impl<T>::on_message(wire::message&&);                      \
+  template void node_impl<T>::on_idle();                                        \
+  template void node_impl<T>::defer(wire::message&&, std::chrono::milliseconds); \
   template void node_impl<T>::on_failure(const std::string&);                   \
   template worker_state* node_impl<T>::find_worker(int);                        \
   template void node_impl<T>::serve_pull(const wire::message&);                 \

@@ -14,7 +14,7 @@ namespace gapm::detail {
 
 class request_tracker {
  public:
-  /// A new request waiting for `keys` answers (keys > 0).
+  /// A new request waiting for `keys` answers; with keys = 0, a complete (local) ticket.
   Ticket open(std::uint64_t keys);
   /// Credits `keys` answers to request `id`; unknown ids are ignored (a late duplicate).
   void answer(std::uint64_t id, std::uint64_t keys);

@@ -51,7 +51,7 @@ std::string Stats::summary() const {
                 "pulls  %llu local (%.1f%%), %llu remote\n"
                 "pushes %llu local (%.1f%%), %llu remote\n"
                 "intent keys %llu; replicas created %llu, dropped %llu; relocations %llu\n"
-                "sync rounds %llu (%.1f/s); mean forwarding hops %.2f\n"
+                "sync rounds %llu (%.1f/s per channel); mean forwarding hops %.2f\n"
                 "sent %llu msgs / %llu B; received %llu msgs / %llu B\n"
                 "slots %llu of %llu used; uptime %.1f s\n",
                 static_cast<unsigned long long>(pulls_local), percent(pulls_local, pulls_local + pulls_remote),

@@ -23,6 +23,14 @@ TEST(RequestTracker, CompletesAfterEveryKeyIsAnswered) {
   EXPECT_EQ(tracker.outstanding(), 0u);
 }
 
+TEST(RequestTracker, ARequestWithNothingToWaitForIsComplete) {
+  request_tracker tracker;
+  auto ticket = tracker.open(0);
+  EXPECT_TRUE(ticket.is_local());
+  EXPECT_TRUE(tracker.is_finished(ticket));
+  tracker.wait_all();  // returns at once
+}
+
 TEST(RequestTracker, WaitBlocksUntilAnsweredFromAnotherThread) {
   request_tracker tracker;
   auto a = tracker.open(1);

@@ -17,8 +17,8 @@ struct Stats {
   std::uint64_t replicas_created = 0;
   std::uint64_t replicas_dropped = 0;
   std::uint64_t relocations = 0;   ///< main copies that moved to this node
-  std::uint64_t sync_rounds = 0;
-  double sync_rounds_per_sec = 0;
+  std::uint64_t sync_rounds = 0;    ///< completed rounds, all channels
+  double sync_rounds_per_sec = 0;   ///< per channel
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_received = 0;
   std::uint64_t bytes_sent = 0;

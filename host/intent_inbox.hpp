@@ -1,0 +1,39 @@
+// intent_inbox: intents one worker signalled, waiting for one channel's sync manager.
+// The worker only appends (its keys are shared by all channels, so the call costs O(1) per
+// channel); the sync manager drains them into its schedule once per round.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <gapm/types.hpp>
+
+namespace gapm::detail {
+
+struct future_intent {
+  clock_type start = 0;
+  clock_type end = 0;
+  std::shared_ptr<const std::vector<key_type>> keys;  // sorted, unique
+  friend bool operator>(const future_intent& a, const future_intent& b) { return a.start > b.start; }
+};
+
+class intent_inbox {
+ public:
+  void push(future_intent intent) {
+    std::lock_guard guard{mutex_};
+    items_.push_back(std::move(intent));
+  }
+  /// Moves everything queued so far into `out`.
+  void drain(std::vector<future_intent>& out) {
+    std::lock_guard guard{mutex_};
+    for (auto& item : items_) out.push_back(std::move(item));
+    items_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<future_intent> items_;
+};
+
+}  // namespace gapm::detail

@@ -1,0 +1,606 @@
+#include "host/sync_manager.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <mutex>
+#include <shared_mutex>
+
+#include <gapm/errors.hpp>
+
+#include "host/expects.hpp"
+#include "host/node_impl.hpp"
+
+namespace gapm::detail {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+constexpr std::uint8_t has_delta = 1, wants_refresh = 2;   // request flags
+constexpr std::uint8_t has_value = 1, relocates = 2;       // response flags
+
+[[noreturn]] void malformed(const std::string& what) { throw std::runtime_error("sync: " + what); }
+
+template <class T>
+double l2_norm(const T* values, std::size_t n) {
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(values[i]) * static_cast<double>(values[i]);
+  return std::sqrt(sum);
+}
+
+}  // namespace
+
+template <class T>
+sync_manager<T>::sync_manager(node_impl<T>& node, int channel)
+    : node_{node},
+      channel_{channel},
+      timer_{node.options_.timing_initial_estimate, node.options_.timing_smoothing, node.options_.timing_quantile,
+             node.options_.time_intent_actions},
+      inboxes_(static_cast<std::size_t>(node.options_.workers)),
+      schedules_(inboxes_.size()),
+      node_intent_(static_cast<std::size_t>(node.world_size())),
+      interval_{node.options_.sync_max_per_sec > 0
+                    ? std::chrono::nanoseconds{static_cast<std::int64_t>(1e9 / node.options_.sync_max_per_sec)}
+                    : std::chrono::nanoseconds{0}} {
+  next_round_ = steady::now();
+}
+
+template <class T>
+void sync_manager<T>::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+template <class T>
+sync_manager<T>::~sync_manager() {
+  stop();
+}
+
+template <class T>
+void sync_manager<T>::stop() noexcept {
+  {
+    std::lock_guard guard{mutex_};
+    stop_ = true;
+  }
+  wake_.notify_all();
+  round_done_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+template <class T>
+void sync_manager<T>::enqueue(wire::message&& message) {
+  {
+    std::lock_guard guard{mutex_};
+    inbox_.push_back(std::move(message));
+  }
+  wake_.notify_one();
+}
+
+template <class T>
+void sync_manager<T>::wait_for_round(std::uint64_t target) {
+  std::unique_lock lock{mutex_};
+  while (rounds_.load() < target && !stop_) {
+    round_done_.wait_for(lock, std::chrono::milliseconds(50));
+    lock.unlock();
+    node_.cluster_->throw_if_failed();  // a dead peer never completes a round
+    lock.lock();
+  }
+  if (rounds_.load() < target) throw logic_error("gapm: wait_sync: the node is shutting down");
+}
+
+template <class T>
+void sync_manager<T>::run() {
+  std::vector<wire::message> batch;
+  while (true) {
+    {
+      std::unique_lock lock{mutex_};
+      const auto until = round_open_ ? steady::now() + std::chrono::milliseconds(1) : next_round_;
+      wake_.wait_until(lock, until, [&] { return stop_ || !inbox_.empty(); });
+      if (stop_) return;
+      batch.assign(std::make_move_iterator(inbox_.begin()), std::make_move_iterator(inbox_.end()));
+      inbox_.clear();
+    }
+    try {
+      for (auto& message : batch) handle(std::move(message));
+      batch.clear();
+      // Requests for keys in transit to this node wait a moment and are tried again.
+      const auto now = steady::now();
+      std::vector<deferred> due;
+      for (auto it = deferred_.begin(); it != deferred_.end();)
+        if (it->due <= now) {
+          due.push_back(std::move(*it));
+          it = deferred_.erase(it);
+        } else {
+          ++it;
+        }
+      for (auto& d : due) handle(std::move(d.message));
+      if (!round_open_ && steady::now() >= next_round_) {
+        next_round_ = steady::now() + interval_;
+        start_round();
+      }
+    } catch (const comm_error&) {
+      return;  // the cluster failed: every waiter has been told; nothing more to sync
+    } catch (const std::exception& e) {
+      std::cerr << "gapm: node " << node_.rank() << " sync channel " << channel_ << ": " << e.what() << "\n";
+      batch.clear();
+    }
+  }
+}
+
+template <class T>
+bool sync_manager<T>::has_local_intent(key_type key, const std::vector<clock_type>& clocks) {
+  auto it = intents_.find(key);
+  if (it == intents_.end()) return false;
+  auto& entries = it->second;
+  std::erase_if(entries, [&](const auto& e) { return clocks[static_cast<std::size_t>(e.first)] >= e.second; });
+  if (entries.empty()) {
+    intents_.erase(it);
+    return false;
+  }
+  return true;
+}
+
+template <class T>
+void sync_manager<T>::register_due_intents(const std::vector<clock_type>& clocks) {
+  const auto& windows = timer_.update(clocks);
+  std::vector<future_intent> fresh;
+  for (std::size_t w = 0; w < inboxes_.size(); ++w) {
+    fresh.clear();
+    inboxes_[w].drain(fresh);
+    for (auto& intent : fresh) schedules_[w].push(std::move(intent));
+    auto& schedule = schedules_[w];
+    const clock_type horizon = clocks[w] >= CLOCK_MAX / 2 ? CLOCK_MAX : clocks[w] + windows[w];
+    while (!schedule.empty() && schedule.top().start <= horizon) {
+      const future_intent intent = schedule.top();
+      schedule.pop();
+      if (intent.end <= clocks[w]) continue;  // expired before it was due
+      for (key_type k : *intent.keys) {
+        if (channel_of(k, node_.options_.sync_channels) != channel_) continue;
+        auto& entries = intents_[k];
+        auto mine = std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == static_cast<int>(w); });
+        if (mine == entries.end()) entries.emplace_back(static_cast<int>(w), intent.end);
+        else mine->second = std::max(mine->second, intent.end);
+        if (node_.states_->role(k) == key_role::absent) reacquire_.insert(k);
+      }
+    }
+  }
+}
+
+template <class T>
+int sync_manager<T>::destination(key_type key, std::uint16_t hops) const {
+  auto& states = *node_.states_;
+  if (states.home_of(key) == node_.rank()) return states.owner(key);
+  const int cached = states.cached_location(key);
+  if (node_.options_.location_caches && hops <= 2 && cached >= 0) return cached;
+  return states.home_of(key);
+}
+
+template <class T>
+void sync_manager<T>::send_or_loop(int node, const wire::header& head, const auto&... parts) {
+  if (node == node_.rank()) {  // e.g. a forward that comes back to the key's new owner
+    wire::message self;
+    self.head = head;
+    self.head.sender = node_.rank();
+    auto frame = wire::encode(self.head, parts...);
+    self.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
+    self.head.payload_bytes = self.payload.size();
+    std::lock_guard guard{mutex_};
+    inbox_.push_back(std::move(self));  // this thread's own inbox: handled next iteration
+    return;
+  }
+  (void)node_.cluster_->send(node, head, parts...);  // a failed send fails the cluster
+}
+
+template <class T>
+void sync_manager<T>::start_round() {
+  auto& states = *node_.states_;
+  clocks_ = node_.worker_clocks();
+  register_due_intents(clocks_);
+
+  // Keys with intent here but absent: ask their owners (they become pending replicas).
+  std::vector<key_type> wanted(reacquire_.begin(), reacquire_.end());
+  reacquire_.clear();
+  std::sort(wanted.begin(), wanted.end());
+  for (key_type k : wanted) {
+    if (states.role(k) != key_role::absent || !has_local_intent(k, clocks_)) continue;
+    std::unique_lock structure{node_.structure_mutex_};
+    if (!node_.insert_row(k)) continue;  // the slot pool is full: accesses stay remote
+    states.version(k) = -1;
+    states.set_role(k, key_role::pending);
+    replicas_.insert(k);
+    node_.replicas_created_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Sort this channel's replicas into: keep (delta + refresh), drop (final delta), pending.
+  std::vector<key_type> keep, drop;
+  std::vector<entry> entries;
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    const key_type k = *it;
+    const key_role role = states.role(k);
+    if (role == key_role::main || role == key_role::absent) {  // upgraded by a relocation
+      it = replicas_.erase(it);
+      continue;
+    }
+    if (role == key_role::pending) entries.push_back({k, wants_refresh, -1});
+    else if (has_local_intent(k, clocks_)) keep.push_back(k);
+    else drop.push_back(k);
+    ++it;
+  }
+
+  // Deltas: value - sync_state, exactly once (dropped replicas under the exclusive lock, so
+  // no push can land between their last extraction and the freeing of the slot).
+  std::vector<T> keep_deltas, drop_deltas;
+  auto rows_of = [&](const std::vector<key_type>& keys) {
+    std::size_t values = 0;
+    for (key_type k : keys) values += node_.keys_.row_length_of(k);
+    return values;
+  };
+  keep_deltas.resize(rows_of(keep));
+  drop_deltas.resize(rows_of(drop));
+  {
+    std::shared_lock structure{node_.structure_mutex_};
+    node_.extract_rows(keep.data(), keep.size(), keep_deltas.data());
+  }
+  if (!drop.empty()) {
+    std::unique_lock structure{node_.structure_mutex_};
+    for (key_type k : drop) states.set_role(k, key_role::absent);
+    node_.extract_rows(drop.data(), drop.size(), drop_deltas.data());
+    for (key_type k : drop) {
+      node_.erase_row(k);
+      replicas_.erase(k);
+    }
+    node_.replicas_dropped_.fetch_add(drop.size(), std::memory_order_relaxed);
+  }
+
+  // Decide which deltas travel (sync.threshold), group entries by destination.
+  const double threshold = node_.options_.sync_threshold;
+  std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(node_.world_size()));
+  std::vector<std::vector<std::uint8_t>> flags_to(keys_to.size());
+  std::vector<std::vector<std::int64_t>> versions_to(keys_to.size());
+  std::vector<std::vector<T>> deltas_to(keys_to.size());
+  auto add = [&](key_type k, std::uint8_t flags, std::int64_t version, const T* delta, std::size_t len) {
+    const auto to = static_cast<std::size_t>(destination(k, 0));
+    if (static_cast<int>(to) == node_.rank()) {  // the directory points here: already on its way
+      if (flags & has_delta) unsent_deltas_[k].assign(delta, delta + len);
+      return;
+    }
+    keys_to[to].push_back(k);
+    flags_to[to].push_back(flags);
+    versions_to[to].push_back(version);
+    if (flags & has_delta) deltas_to[to].insert(deltas_to[to].end(), delta, delta + len);
+  };
+  for (const auto& e : entries) add(e.key, e.flags, e.version, nullptr, 0);
+  auto with_unsent = [&](key_type k, T* delta, std::size_t len) {
+    auto it = unsent_deltas_.find(k);
+    if (it == unsent_deltas_.end()) return;
+    for (std::size_t j = 0; j < len; ++j) delta[j] += it->second[j];
+    unsent_deltas_.erase(it);
+  };
+  T* delta = keep_deltas.data();
+  for (key_type k : keep) {
+    const std::size_t len = node_.keys_.row_length_of(k);
+    with_unsent(k, delta, len);
+    const double norm = l2_norm(delta, len);
+    const bool send = threshold < 0 || (threshold == 0 ? norm > 0 : norm >= threshold);
+    const std::int64_t version = states.version(k).load();
+    if (send) {
+      add(k, has_delta | wants_refresh, version, delta, len);
+      states.version(k) = version + 1;  // the owner's merge will make it this: no needless refresh
+    } else {
+      if (norm > 0) unsent_deltas_[k].assign(delta, delta + len);
+      add(k, wants_refresh, version, nullptr, 0);
+    }
+    delta += len;
+  }
+  delta = drop_deltas.data();
+  for (key_type k : drop) {
+    const std::size_t len = node_.keys_.row_length_of(k);
+    with_unsent(k, delta, len);
+    if (l2_norm(delta, len) > 0) add(k, has_delta, 0, delta, len);  // the last delta always goes
+    delta += len;
+  }
+
+  // Every peer hears from this round, even with nothing to say.
+  ++round_id_;
+  round_open_ = true;
+  entries_sent_ = 0;
+  entries_handled_ = 0;
+  acks_ = 0;
+  for (int peer = 0; peer < node_.world_size(); ++peer) {
+    if (peer == node_.rank()) continue;
+    const auto p = static_cast<std::size_t>(peer);
+    entries_sent_ += keys_to[p].size();
+    wire::header head{.kind = static_cast<std::uint16_t>(wire::kind::sync_request),
+                      .origin = node_.rank(),
+                      .worker = channel_,
+                      .request = round_id_,
+                      .count = keys_to[p].size()};
+    send_or_loop(peer, head, keys_to[p], flags_to[p], versions_to[p], deltas_to[p]);
+  }
+  complete_round_if_done();
+}
+
+template <class T>
+void sync_manager<T>::complete_round_if_done() {
+  if (!round_open_ || acks_ < static_cast<std::uint64_t>(node_.world_size() - 1) || entries_handled_ < entries_sent_)
+    return;
+  round_open_ = false;
+  {
+    std::lock_guard guard{mutex_};
+    rounds_.fetch_add(1);
+  }
+  round_done_.notify_all();
+}
+
+template <class T>
+void sync_manager<T>::handle(wire::message&& message) {
+  switch (message.kind()) {
+    case wire::kind::sync_request: return serve_request(std::move(message));
+    case wire::kind::sync_response: return apply_response(message);
+    case wire::kind::directory_update: return apply_directory_update(message);
+    default: malformed("unexpected message kind");
+  }
+}
+
+template <class T>
+void sync_manager<T>::serve_request(wire::message&& message) {
+  auto& states = *node_.states_;
+  const wire::header& head = message.head;
+  const int origin = head.origin;
+  if (origin < 0 || origin >= node_.world_size() || (origin == node_.rank() && head.hops == 0))
+    malformed("bad origin");
+  wire::payload_reader in(message.payload);
+  auto keys = in.read<key_type>(head.count);
+  auto flags = in.read<std::uint8_t>(head.count);
+  auto versions = in.read<std::int64_t>(head.count);
+  if (!keys || !flags || !versions) malformed("request arrays are short");
+  std::size_t delta_values = 0;
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
+    if (k >= node_.keys_.num_keys() || channel_of(k, node_.options_.sync_channels) != channel_)
+      malformed("key out of range or of another channel");
+    if ((*flags)[i] & has_delta) delta_values += node_.keys_.row_length_of(k);
+  }
+  auto deltas = in.read<T>(delta_values);
+  if (!deltas || in.remaining() != 0) malformed("request deltas do not match the keys");
+
+  if (head.hops == 0) node_intent_[static_cast<std::size_t>(origin)].clear();
+  clocks_ = node_.worker_clocks();
+
+  std::vector<key_type> out_keys;
+  std::vector<std::uint8_t> out_flags;
+  std::vector<std::int64_t> out_versions, out_counters;
+  std::vector<T> out_values;
+  std::vector<std::vector<std::size_t>> forward_to(static_cast<std::size_t>(node_.world_size()));
+  std::vector<std::size_t> delta_offset(keys->size() + 1, 0);
+  for (std::size_t i = 0; i < keys->size(); ++i)
+    delta_offset[i + 1] = delta_offset[i] + (((*flags)[i] & has_delta) ? node_.keys_.row_length_of((*keys)[i]) : 0);
+  std::vector<std::size_t> later;  // entries for keys in transit to this node
+  std::vector<T> row;
+  std::vector<key_type> relocated_keys;
+  std::vector<int> relocated_owners;
+  std::vector<std::int64_t> relocated_counters;
+  std::uint64_t handled = 0;
+
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
+    const std::uint8_t f = (*flags)[i];
+    const std::size_t len = node_.keys_.row_length_of(k);
+    if (states.role(k) != key_role::main) {
+      const int to = destination(k, head.hops);
+      if (to == node_.rank()) later.push_back(i);  // the directory says here: it is on its way
+      else forward_to[static_cast<std::size_t>(to)].push_back(i);
+      continue;
+    }
+    ++handled;
+    if (origin == node_.rank()) {  // our own request came back: the key is ours by now
+      std::shared_lock shared{node_.structure_mutex_};
+      if (f & has_delta) {
+        node_.write_rows(write_kind::add, &k, 1, deltas->data() + delta_offset[i]);
+        states.version(k).fetch_add(1);
+      }
+      continue;
+    }
+    bool relocate = false;
+    if (f & wants_refresh) {
+      bool other_intent = has_local_intent(k, clocks_);
+      for (std::size_t r = 0; r < node_intent_.size() && !other_intent; ++r)
+        other_intent = static_cast<int>(r) != origin && node_intent_[r].contains(k);
+      switch (node_.options_.techniques) {
+        case technique_mode::replication_only: relocate = false; break;
+        case technique_mode::relocation_only: relocate = true; break;
+        default: relocate = !other_intent;
+      }
+      node_intent_[static_cast<std::size_t>(origin)].insert(k);
+    }
+    std::shared_lock shared{node_.structure_mutex_};
+    if (f & has_delta) {
+      node_.write_rows(write_kind::add, &k, 1, deltas->data() + delta_offset[i]);
+      states.version(k).fetch_add(1);
+    }
+    if (!(f & wants_refresh)) continue;
+    // The version is read before the value: a push that lands in between makes the replica
+    // look stale next round (one more transfer), never up to date without the push.
+    const std::int64_t main_version = states.version(k).load();
+    const std::int64_t replica_expects = (*versions)[i] + ((f & has_delta) ? 1 : 0);
+    const bool stale = replica_expects < main_version;
+    if (relocate) {
+      shared.unlock();
+      std::unique_lock exclusive{node_.structure_mutex_};
+      const bool keep_asking = has_local_intent(k, clocks_);  // relocation_only ping-pong
+      row.resize(len);
+      node_.gather_rows(&k, 1, row.data());
+      states.set_role(k, key_role::absent);
+      node_.erase_row(k);
+      const std::int64_t counter = ++states.relocation_counter(k);
+      out_keys.push_back(k);
+      out_flags.push_back(has_value | relocates);
+      out_versions.push_back(states.version(k).load());
+      out_counters.push_back(counter);
+      out_values.insert(out_values.end(), row.begin(), row.end());
+      if (states.home_of(k) == node_.rank()) {
+        states.update_owner(k, origin, counter);
+      } else {
+        states.cache_location(k, origin);
+        if (states.home_of(k) != origin) {
+          relocated_keys.push_back(k);
+          relocated_owners.push_back(origin);
+          relocated_counters.push_back(counter);
+        }
+      }
+      if (keep_asking) reacquire_.insert(k);
+      continue;
+    }
+    // Replicate: send the main value only if the replica is behind (version read before it).
+    out_keys.push_back(k);
+    out_versions.push_back(main_version);
+    out_counters.push_back(0);
+    if (stale) {
+      row.resize(len);
+      node_.gather_rows(&k, 1, row.data());
+      out_flags.push_back(has_value);
+      out_values.insert(out_values.end(), row.begin(), row.end());
+    } else {
+      out_flags.push_back(0);
+    }
+  }
+
+  // Answer the origin: what was handled here, and the acknowledgement of a direct message.
+  const std::vector<std::uint64_t> tally{handled, head.hops == 0 ? 1u : 0u};
+  wire::header answer{.kind = static_cast<std::uint16_t>(wire::kind::sync_response),
+                      .origin = origin,
+                      .worker = channel_,
+                      .request = head.request,
+                      .count = out_keys.size()};
+  send_or_loop(origin, answer, tally, out_keys, out_flags, out_versions, out_counters, out_values);
+
+  if (!relocated_keys.empty()) {
+    std::vector<std::vector<std::size_t>> by_home(static_cast<std::size_t>(node_.world_size()));
+    for (std::size_t i = 0; i < relocated_keys.size(); ++i)
+      by_home[static_cast<std::size_t>(states.home_of(relocated_keys[i]))].push_back(i);
+    for (std::size_t home = 0; home < by_home.size(); ++home) {
+      if (by_home[home].empty()) continue;
+      std::vector<key_type> k;
+      std::vector<int> o;
+      std::vector<std::int64_t> c;
+      for (std::size_t i : by_home[home]) {
+        k.push_back(relocated_keys[i]);
+        o.push_back(relocated_owners[i]);
+        c.push_back(relocated_counters[i]);
+      }
+      wire::header update{.kind = static_cast<std::uint16_t>(wire::kind::directory_update),
+                          .origin = node_.rank(), .worker = channel_, .count = k.size()};
+      send_or_loop(static_cast<int>(home), update, k, o, c);
+    }
+  }
+
+  // Forward what is not ours (and park what is on its way here), keeping the origin.
+  auto repack = [&](const std::vector<std::size_t>& picks, std::uint16_t hops) {
+    wire::message out;
+    out.head = head;
+    out.head.hops = hops;
+    std::vector<key_type> k;
+    std::vector<std::uint8_t> f;
+    std::vector<std::int64_t> v;
+    std::vector<T> d;
+    for (std::size_t i : picks) {
+      k.push_back((*keys)[i]);
+      f.push_back((*flags)[i]);
+      v.push_back((*versions)[i]);
+      d.insert(d.end(), deltas->begin() + static_cast<std::ptrdiff_t>(delta_offset[i]),
+               deltas->begin() + static_cast<std::ptrdiff_t>(delta_offset[i + 1]));
+    }
+    out.head.count = k.size();
+    return std::tuple{out.head, k, f, v, d};
+  };
+  for (std::size_t to = 0; to < forward_to.size(); ++to) {
+    if (forward_to[to].empty()) continue;
+    auto [h, k, f, v, d] = repack(forward_to[to], static_cast<std::uint16_t>(head.hops + 1));
+    send_or_loop(static_cast<int>(to), h, k, f, v, d);
+  }
+  if (!later.empty()) {
+    auto [h, k, f, v, d] = repack(later, head.hops);
+    h.hops = 1;  // a re-delivery, not a new direct message: no second acknowledgement
+    wire::message retry;
+    retry.head = h;
+    auto frame = wire::encode(h, k, f, v, d);
+    retry.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
+    retry.head.payload_bytes = retry.payload.size();
+    deferred_.push_back({steady::now() + std::chrono::milliseconds(1), std::move(retry)});
+  }
+}
+
+template <class T>
+void sync_manager<T>::apply_response(const wire::message& message) {
+  auto& states = *node_.states_;
+  const wire::header& head = message.head;
+  wire::payload_reader in(message.payload);
+  auto tally = in.read<std::uint64_t>(2);
+  auto keys = in.read<key_type>(head.count);
+  auto flags = in.read<std::uint8_t>(head.count);
+  auto versions = in.read<std::int64_t>(head.count);
+  auto counters = in.read<std::int64_t>(head.count);
+  if (!tally || !keys || !flags || !versions || !counters) malformed("response arrays are short");
+  std::size_t values = 0;
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
+    if (k >= node_.keys_.num_keys() || channel_of(k, node_.options_.sync_channels) != channel_)
+      malformed("response key out of range or of another channel");
+    if ((*flags)[i] & has_value) values += node_.keys_.row_length_of(k);
+  }
+  auto rows = in.read<T>(values);
+  if (!rows || in.remaining() != 0) malformed("response values do not match the keys");
+  if (head.request != round_id_) malformed("response to a round that is not open");
+
+  const T* value = rows->data();
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
+    const std::uint8_t f = (*flags)[i];
+    const std::size_t len = node_.keys_.row_length_of(k);
+    const key_role role = states.role(k);
+    if (role != key_role::pending && role != key_role::replica) {  // cannot happen in one open round
+      if (f & has_value) value += len;
+      continue;
+    }
+    if (f & relocates) {
+      std::unique_lock exclusive{node_.structure_mutex_};
+      node_.refresh_rows(&k, 1, value);  // main + unsent local pushes: they join the main copy
+      states.version(k) = (*versions)[i] + 1;
+      states.relocation_counter(k) = (*counters)[i];
+      states.set_role(k, key_role::main);
+      replicas_.erase(k);
+      if (states.home_of(k) == node_.rank()) states.update_owner(k, node_.rank(), (*counters)[i]);
+      node_.relocations_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      std::shared_lock shared{node_.structure_mutex_};
+      if (f & has_value) node_.refresh_rows(&k, 1, value);
+      states.version(k) = (*versions)[i];
+      states.set_role(k, key_role::replica);
+      if (states.home_of(k) != node_.rank()) states.cache_location(k, head.sender);
+    }
+    if (f & has_value) value += len;
+  }
+  entries_handled_ += (*tally)[0];
+  acks_ += (*tally)[1];
+  complete_round_if_done();
+}
+
+template <class T>
+void sync_manager<T>::apply_directory_update(const wire::message& message) {
+  wire::payload_reader in(message.payload);
+  auto keys = in.read<key_type>(message.head.count);
+  auto owners = in.read<int>(message.head.count);
+  auto counters = in.read<std::int64_t>(message.head.count);
+  if (!keys || !owners || !counters || in.remaining() != 0) malformed("directory update arrays");
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
+    if (k >= node_.keys_.num_keys() || node_.states_->home_of(k) != node_.rank()) malformed("directory key");
+    if ((*owners)[i] < 0 || (*owners)[i] >= node_.world_size()) malformed("directory owner");
+    node_.states_->update_owner(k, (*owners)[i], (*counters)[i]);
+  }
+}
+
+template class sync_manager<float>;
+template class sync_manager<double>;
+template class sync_manager<std::int64_t>;
+
+}  // namespace gapm::detail

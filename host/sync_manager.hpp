@@ -1,0 +1,116 @@
+// sync_manager<T>: the adaptive layer of one sync channel of a node (AdaPM's sync manager).
+//
+// Every key belongs to one channel (a multiplicative hash), on every node, and everything
+// about a key — its intents, its replica, its sync, its relocation — is handled by that
+// channel's thread, which keeps the per-key order. Each paced round:
+//   1. registers the intents that are due (action_timer windows),
+//   2. asks the owners for keys that have intent here but are absent (pending replicas),
+//   3. sends every ready replica's delta and a refresh request (or drops the replica, with
+//      its last delta, when its intent has ended),
+//   4. talks to every peer, even with an empty message, and completes when every peer has
+//      acknowledged and every entry has been handled somewhere (at most one round in flight).
+// As an owner it merges deltas, answers refreshes with the main value when the replica is
+// stale, and decides: relocate the main copy to a sole requester, replicate otherwise.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "comm/wire.hpp"
+#include "host/action_timer.hpp"
+#include "host/intent_inbox.hpp"
+
+namespace gapm::detail {
+
+template <class T>
+class node_impl;
+
+/// The channel of a key: Knuth's multiplicative hash, as AdaPM (mod would clash with the
+/// key % N partitioning).
+[[nodiscard]] inline int channel_of(key_type key, int channels) noexcept {
+  if (channels == 1) return 0;
+  const auto bits = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(channels)));
+  return static_cast<int>((static_cast<std::uint32_t>(key) * 2654435769u) >> (32 - bits));
+}
+
+template <class T>
+class sync_manager {
+ public:
+  sync_manager(node_impl<T>& node, int channel);
+  ~sync_manager();  ///< stops the thread
+  /// Starts the channel's thread (messages enqueued before are kept).
+  void start();
+  sync_manager(const sync_manager&) = delete;
+  sync_manager& operator=(const sync_manager&) = delete;
+
+  /// Worker side: queue an intent for this channel (O(1)).
+  void submit(int worker, future_intent intent) { inboxes_[static_cast<std::size_t>(worker)].push(std::move(intent)); }
+  /// Receive thread: a sync message for this channel.
+  void enqueue(wire::message&& message);
+  /// Rounds completed so far.
+  [[nodiscard]] std::uint64_t rounds() const noexcept { return rounds_.load(); }
+  /// Blocks until rounds() >= target, the cluster fails or the manager stops.
+  void wait_for_round(std::uint64_t target);
+  void stop() noexcept;
+
+ private:
+  struct entry {  // one key of an outgoing sync request
+    key_type key;
+    std::uint8_t flags;  // 1 delta, 2 refresh
+    std::int64_t version;
+  };
+  struct deferred {
+    std::chrono::steady_clock::time_point due;
+    wire::message message;
+  };
+
+  void run();
+  void start_round();
+  void register_due_intents(const std::vector<clock_type>& clocks);
+  bool has_local_intent(key_type key, const std::vector<clock_type>& clocks);
+  void handle(wire::message&& message);
+  void serve_request(wire::message&& message);
+  void apply_response(const wire::message& message);
+  void apply_directory_update(const wire::message& message);
+  void complete_round_if_done();
+  [[nodiscard]] int destination(key_type key, std::uint16_t hops) const;
+  void send_or_loop(int node, const wire::header& head, const auto&... parts);
+
+  node_impl<T>& node_;
+  const int channel_;
+  action_timer timer_;
+  std::vector<intent_inbox> inboxes_;  // by worker
+  std::vector<std::priority_queue<future_intent, std::vector<future_intent>, std::greater<>>> schedules_;
+  std::unordered_map<key_type, std::vector<std::pair<int, clock_type>>> intents_;  // key -> (worker, end)
+  std::set<key_type> replicas_;          // pending and ready replicas of this channel
+  std::unordered_set<key_type> reacquire_;  // keys given away while local intent remained
+  std::unordered_map<key_type, std::vector<T>> unsent_deltas_;  // below sync.threshold
+  std::vector<std::unordered_set<key_type>> node_intent_;  // by peer: keys it last asked to refresh
+  std::vector<clock_type> clocks_;
+
+  // Round state.
+  bool round_open_ = false;
+  std::uint64_t round_id_ = 0;
+  std::uint64_t entries_sent_ = 0, entries_handled_ = 0, acks_ = 0;
+  std::chrono::steady_clock::time_point next_round_;
+  std::chrono::nanoseconds interval_;
+
+  std::mutex mutex_;  // guards inbox_, stop_ and the round counter's waiters
+  std::condition_variable wake_, round_done_;
+  std::deque<wire::message> inbox_;
+  std::vector<deferred> deferred_;
+  bool stop_ = false;
+  std::atomic<std::uint64_t> rounds_{0};
+  std::thread thread_;
+};
+
+}  // namespace gapm::detail
