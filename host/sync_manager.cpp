@@ -100,7 +100,16 @@ void sync_manager<T>::run() {
       inbox_.clear();
     }
     try {
-      for (auto& message : batch) handle(std::move(message));
+      for (auto& message : batch) {
+        try {
+          handle(std::move(message));
+        } catch (const comm_error&) {
+          throw;
+        } catch (const std::exception& e) {  // one bad message must not take the others with it
+          std::cerr << "gapm: node " << node_.rank() << " sync channel " << channel_ << ": dropped a message: "
+                    << e.what() << "\n";
+        }
+      }
       batch.clear();
       // Requests for keys in transit to this node wait a moment and are tried again.
       const auto now = steady::now();
@@ -207,7 +216,6 @@ void sync_manager<T>::start_round() {
     states.version(k) = -1;
     states.set_role(k, key_role::pending);
     replicas_.insert(k);
-    node_.replicas_created_.fetch_add(1, std::memory_order_relaxed);
   }
 
   // Sort this channel's replicas into: keep (delta + refresh), drop (final delta), pending.
@@ -465,13 +473,16 @@ void sync_manager<T>::serve_request(wire::message&& message) {
   }
 
   // Answer the origin: what was handled here, and the acknowledgement of a direct message.
+  // A forwarded message that handled nothing here owes the origin nothing.
   const std::vector<std::uint64_t> tally{handled, head.hops == 0 ? 1u : 0u};
+  if (tally[0] > 0 || tally[1] > 0) {
   wire::header answer{.kind = static_cast<std::uint16_t>(wire::kind::sync_response),
                       .origin = origin,
                       .worker = channel_,
                       .request = head.request,
                       .count = out_keys.size()};
   send_or_loop(origin, answer, tally, out_keys, out_flags, out_versions, out_counters, out_values);
+  }
 
   if (!relocated_keys.empty()) {
     std::vector<std::vector<std::size_t>> by_home(static_cast<std::size_t>(node_.world_size()));
@@ -549,7 +560,7 @@ void sync_manager<T>::apply_response(const wire::message& message) {
   }
   auto rows = in.read<T>(values);
   if (!rows || in.remaining() != 0) malformed("response values do not match the keys");
-  if (head.request != round_id_) malformed("response to a round that is not open");
+  if (head.request != round_id_ || !round_open_) malformed("response to a round that is not open");
 
   const T* value = rows->data();
   for (std::size_t i = 0; i < keys->size(); ++i) {
@@ -568,6 +579,7 @@ void sync_manager<T>::apply_response(const wire::message& message) {
       states.relocation_counter(k) = (*counters)[i];
       states.set_role(k, key_role::main);
       replicas_.erase(k);
+      if (role == key_role::replica) node_.replicas_dropped_.fetch_add(1, std::memory_order_relaxed);  // it ended as a replica
       if (states.home_of(k) == node_.rank()) states.update_owner(k, node_.rank(), (*counters)[i]);
       node_.relocations_.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -575,6 +587,7 @@ void sync_manager<T>::apply_response(const wire::message& message) {
       if (f & has_value) node_.refresh_rows(&k, 1, value);
       states.version(k) = (*versions)[i];
       states.set_role(k, key_role::replica);
+      if (role == key_role::pending) node_.replicas_created_.fetch_add(1, std::memory_order_relaxed);
       if (states.home_of(k) != node_.rank()) states.cache_location(k, head.sender);
     }
     if (f & has_value) value += len;

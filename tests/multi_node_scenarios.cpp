@@ -56,6 +56,23 @@ void run_workers(gapm::Node<value>& node, const std::function<void(gapm::Worker<
   if (failure) std::rethrow_exception(failure);
 }
 
+// The recipe after which every node reads the same values (SPEC behaviour 5).
+void quiesce(gapm::Worker<value>& w) {
+  w.wait_all();
+  w.wait_sync();
+  w.barrier();
+  w.wait_sync();
+  w.barrier();
+}
+
+// Whether `key` is served from this node's memory: a pull that counts as local.
+bool is_local(gapm::Node<value>& node, gapm::Worker<value>& w, key_type key) {
+  std::vector<value> row(node.row_length(key));
+  const auto before = node.stats().pulls_local;
+  w.wait(w.pull(&key, 1, row.data()));
+  return node.stats().pulls_local == before + 1;
+}
+
 // --- sum: every node pushes known deltas to every key; all read exactly the sum --------------
 
 value sum_delta(key_type k, std::uint32_t j, int rank, int worker) {
@@ -119,9 +136,10 @@ constexpr std::uint64_t set_keys = 60;  // keys below this are only ever set, by
 constexpr std::uint32_t random_row = 4;
 
 struct random_op {
-  int kind;  // 0 pull, 1 push, 2 set
+  int kind;  // 0 pull, 1 push, 2 set, 3 intent
   std::vector<key_type> keys;
   std::vector<value> rows;
+  value start = 0, end = 0;  // intent clocks
 };
 
 // The deterministic operation stream of one worker, replayable by every node.
@@ -133,15 +151,24 @@ class op_stream {
 
   random_op next(value iteration) {
     random_op op;
-    op.kind = static_cast<int>(rng_() % 3);
+    op.kind = static_cast<int>(rng_() % 4);
     const std::size_t n = 1 + rng_() % 24;
     for (std::size_t i = 0; i < n; ++i) {
+      if (op.kind == 3) {  // intent: any key, soon or later, short or long
+        op.keys.push_back(rng_() % random_keys);
+        continue;
+      }
       if (op.kind == 2) {  // set: only this worker's own set keys, each once per op
         const key_type k = owner_slot_ + slots_ * (rng_() % (set_keys / slots_));
         if (std::find(op.keys.begin(), op.keys.end(), k) == op.keys.end()) op.keys.push_back(k);
       } else {
         op.keys.push_back(op.kind == 0 ? rng_() % random_keys : set_keys + rng_() % (random_keys - set_keys));
       }
+    }
+    if (op.kind == 3) {
+      op.start = iteration + static_cast<value>(rng_() % 50);
+      op.end = op.start + 1 + static_cast<value>(rng_() % 200);
+      return op;
     }
     for (key_type k : op.keys)
       for (std::uint32_t j = 0; j < random_row; ++j)
@@ -182,13 +209,14 @@ int scenario_random() {
         }
       } else if (op.kind == 1) {
         w.push(op.keys.data(), op.keys.size(), op.rows.data());
+      } else if (op.kind == 3) {
+        w.intent(op.keys.data(), op.keys.size(), op.start, op.end);
       } else {
         w.wait(w.set(op.keys.data(), op.keys.size(), op.rows.data()));  // ordered sets of one key
       }
       w.advance_clock();
     }
-    w.wait_all();
-    w.barrier();
+    quiesce(w);
     if (w.id() == 0) {
       // Replay every worker's stream to know the exact final value of every key.
       std::vector<value> expected(random_keys * random_row, 0);
@@ -215,6 +243,160 @@ int scenario_random() {
     w.finalize();
   });
   std::cout << node.stats().summary();
+  node.shutdown();
+  return wrong_values == 0 ? 0 : 1;
+}
+
+// --- locality: the decision rule on AdaPM's reference scenario (SPEC behaviour 2) ----------
+
+int scenario_locality() {
+  gapm::Options o;
+  o.tables = {{36, 1}};
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  if (node.world_size() != 3) throw gapm::logic_error("the locality scenario needs exactly 3 nodes");
+  gapm::Worker<value> w(node, 0);
+  const int r = node.rank();
+  auto expect_local = [&](key_type k, bool want, const char* when) {
+    if (is_local(node, w, k) != want)
+      expect_equal(!want, want, std::string(when) + ": key " + std::to_string(k) + " local on node " + std::to_string(r));
+  };
+  for (key_type k = 0; k < 36; ++k) expect_local(k, k % 3 == static_cast<key_type>(r), "start");  // home = k % 3
+
+  constexpr gapm::clock_type until = 50;
+  const std::vector<key_type> first{3, 4}, second{3, 1, 6};
+  if (r == 0) w.intent(first.data(), first.size(), 0, until);  // the owner of 3 intends it first
+  quiesce(w);
+  if (r == 2) w.intent(second.data(), second.size(), 0, until);
+  quiesce(w);
+  // 3: shared by nodes 0 and 2 -> replicated to 2, main copy stays on 0; 4: only node 0 -> moved
+  // to 0; 1 and 6: only node 2 -> moved to 2.
+  const std::map<int, std::vector<key_type>> local = {{0, {3, 4}}, {1, {}}, {2, {3, 1, 6}}};
+  for (key_type k : {1, 3, 4, 6})
+    expect_local(k, std::count(local.at(r).begin(), local.at(r).end(), k) > 0, "with intents");
+  const auto during = node.stats();
+  if (r == 2 && during.replicas_created != 1) expect_equal(static_cast<value>(during.replicas_created), 1, "replicas on node 2");
+  if (r == 0 && during.relocations != 1) expect_equal(static_cast<value>(during.relocations), 1, "relocations to node 0");
+  if (r == 2 && during.relocations != 2) expect_equal(static_cast<value>(during.relocations), 2, "relocations to node 2");
+
+  // A remote pull hands out a ticket that wait() completes; a local multi-key pull is done.
+  const key_type remote_key = r == 1 ? 4 : 2 - static_cast<key_type>(r) + 9;  // homed elsewhere, never moved
+  std::vector<value> out(2);
+  auto ticket = w.pull(&remote_key, 1, out.data());
+  if (ticket.is_local()) expect_equal(0, 1, "remote pull returned a local ticket");
+  w.wait(ticket);
+  if (!w.is_finished(ticket)) expect_equal(0, 1, "remote pull not finished after wait");
+  const std::vector<key_type> home_keys{static_cast<key_type>(r + 9), static_cast<key_type>(r + 12)};
+  if (!w.pull(home_keys.data(), 2, out.data()).is_local()) expect_equal(0, 1, "local pull returned a remote ticket");
+
+  // Intents end: replicas go, moved keys stay where they are (ownership is sticky). Key 3
+  // stays on node 0, or moves to node 2 if node 0's intent ended first (node 2 was then the
+  // sole requester); never to node 1.
+  while (w.clock() < until) w.advance_clock();
+  quiesce(w);
+  quiesce(w);
+  const std::map<int, std::vector<key_type>> after = {{0, {4}}, {1, {}}, {2, {1, 6}}};
+  for (key_type k : {1, 4, 6})
+    expect_local(k, std::count(after.at(r).begin(), after.at(r).end(), k) > 0, "after intents");
+  if (r == 1) expect_local(3, false, "after intents");
+  std::cout << "key 3 local: " << is_local(node, w, 3) << "\n";  // the test checks: on exactly one node
+  const auto end = node.stats();
+  if (end.replicas_created != end.replicas_dropped)
+    expect_equal(static_cast<value>(end.replicas_dropped), static_cast<value>(end.replicas_created), "replicas left");
+  w.finalize();
+  node.shutdown();
+  return wrong_values == 0 ? 0 : 1;
+}
+
+// --- hot: one key under constant intent churn from every worker ------------------------------
+
+int scenario_hot() {
+  gapm::Options o;
+  o.tables = {{36, 2}};
+  o.workers = 2;
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  const int iterations = env_int("SCENARIO_ITERATIONS", 100000);
+  constexpr key_type hot = 9;
+  run_workers(node, [&](gapm::Worker<value>& w) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(node.rank() * 31 + w.id()));
+    const value delta[2] = {1, 2};
+    std::vector<std::pair<gapm::Ticket, std::vector<value>>> in_flight;
+    for (int i = 0; i < iterations; ++i) {
+      const gapm::clock_type c = w.clock();
+      if (rng() % 50 == 0) w.intent(&hot, 1, c + 10, c + 40);
+      w.push(&hot, 1, delta);
+      in_flight.emplace_back(gapm::Ticket{}, std::vector<value>(2));
+      in_flight.back().first = w.pull(&hot, 1, in_flight.back().second.data());
+      if (in_flight.size() > 16) {
+        w.wait(in_flight.front().first);
+        in_flight.erase(in_flight.begin());
+      }
+      w.advance_clock();
+    }
+    quiesce(w);
+    value row[2];
+    w.wait(w.pull(&hot, 1, row));
+    const value total = static_cast<value>(node.world_size()) * node.options().workers * iterations;
+    expect_equal(row[0], total, "hot key [0]");
+    expect_equal(row[1], 2 * total, "hot key [1]");
+    w.finalize();
+  });
+  std::cout << node.stats().summary();
+  node.shutdown();
+  return wrong_values == 0 ? 0 : 1;
+}
+
+// --- set: overwrite semantics, without and with replicas --------------------------------------
+
+int scenario_set() {
+  gapm::Options o;
+  o.tables = {{36, 2}};
+  o.workers = 2;
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  constexpr key_type key = 9;  // homed on node 0
+  const int r = node.rank();
+  run_workers(node, [&](gapm::Worker<value>& w) {
+    auto read = [&] {
+      value row[2];
+      w.wait(w.pull(&key, 1, row));
+      return std::pair{row[0], row[1]};
+    };
+    // 1. No replicas: the writer reads back exactly what it set, every time.
+    if (r == 0 && w.id() == 0) {
+      std::mt19937_64 rng(7);
+      for (int i = 0; i < 50; ++i) {
+        const value v[2] = {static_cast<value>(rng() % 1000), -static_cast<value>(rng() % 1000)};
+        w.wait(w.set(&key, 1, v));
+        const auto got = read();
+        expect_equal(got.first, v[0], "set/read [0]");
+        expect_equal(got.second, v[1], "set/read [1]");
+      }
+    }
+    quiesce(w);
+    // 2. Replicas on every other node; a set from a replica holder reaches the main copy and
+    //    every replica picks it up.
+    const gapm::clock_type forever = gapm::CLOCK_MAX;
+    if (r != 0) w.intent(&key, 1, 0, forever);
+    quiesce(w);
+    const value fresh[2] = {1000, 2000};
+    if (r == node.world_size() - 1 && w.id() == 1) w.wait(w.set(&key, 1, fresh));
+    quiesce(w);
+    auto got = read();
+    expect_equal(got.first, 1000, "after set with replicas [0]");
+    expect_equal(got.second, 2000, "after set with replicas [1]");
+    quiesce(w);
+    // 3. Everybody pushes on top, through replicas: the set value plus every push, exactly.
+    const value d[2] = {w.id() + 1, 2 * (w.id() + 1)};
+    for (int i = 0; i < 100; ++i) {
+      w.push(&key, 1, d);
+      if (i % 10 == 0) w.advance_clock();
+    }
+    quiesce(w);
+    got = read();
+    const value per_node = 100 * (1 + 2);  // workers 0 and 1 push 1 and 2, 100 times each
+    expect_equal(got.first, 1000 + node.world_size() * per_node, "set + pushes [0]");
+    expect_equal(got.second, 2000 + 2 * node.world_size() * per_node, "set + pushes [1]");
+    w.finalize();
+  });
   node.shutdown();
   return wrong_values == 0 ? 0 : 1;
 }
@@ -316,11 +498,12 @@ int main(int argc, char** argv) {
   const std::string scenario = argc > 1 ? argv[1] : "";
   const std::map<std::string, int (*)()> scenarios = {
       {"sum", scenario_sum},         {"random", scenario_random},     {"mismatch", scenario_mismatch},
-      {"killed", scenario_killed},   {"shutdown", scenario_shutdown},
+      {"killed", scenario_killed},   {"shutdown", scenario_shutdown},   {"locality", scenario_locality},
+      {"hot", scenario_hot},         {"set", scenario_set},
   };
   auto it = scenarios.find(scenario);
   if (it == scenarios.end()) {
-    std::cerr << "usage: multi_node_scenarios sum|random|mismatch|killed|shutdown\n";
+    std::cerr << "usage: multi_node_scenarios sum|random|mismatch|killed|shutdown|locality|hot|set\n";
     return 2;
   }
   try {

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -46,19 +47,23 @@ volatile sig_atomic_t interrupted = 0;
   std::exit(2);
 }
 
+// A free port below the kernel's ephemeral range (32768 and up on Linux), where the
+// nodes' own transports bind: a port picked there could be taken before rank 0 binds it.
 int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    std::perror("gapm-run: cannot find a free port");
-    std::exit(2);
+  std::srand(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(std::time(nullptr)));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = 20000 + std::rand() % 12000;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    const bool free = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    if (fd >= 0) ::close(fd);
+    if (free) return port;
   }
-  ::close(fd);
-  return ntohs(address.sin_port);
+  std::fprintf(stderr, "gapm-run: cannot find a free port in [20000, 32000)\n");
+  std::exit(2);
 }
 
 void print_lines(child& c, const char* data, std::size_t size, bool flush_partial) {
