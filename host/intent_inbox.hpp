@@ -3,6 +3,7 @@
 // channel); the sync manager drains them into its schedule once per round.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -17,6 +18,15 @@ struct future_intent {
   std::shared_ptr<const std::vector<key_type>> keys;  // sorted, unique
   friend bool operator>(const future_intent& a, const future_intent& b) { return a.start > b.start; }
 };
+
+/// An intent over keys[0..n) (any order, repeats allowed): sorted and de-duplicated once,
+/// then shared by every channel.
+inline future_intent make_future_intent(const key_type* keys, std::size_t n, clock_type start, clock_type end) {
+  auto unique = std::make_shared<std::vector<key_type>>(keys, keys + n);
+  std::sort(unique->begin(), unique->end());
+  unique->erase(std::unique(unique->begin(), unique->end()), unique->end());
+  return {start, end, std::move(unique)};
+}
 
 class intent_inbox {
  public:

@@ -138,10 +138,7 @@ void node_impl<T>::intent(worker_state& worker, const key_type* keys, std::size_
   worker_counters::bump(worker.counters().intent_keys, n);
   // With one node every key is local, and the classic mode (techniques=none) ignores intent.
   if (!adaptive() || end <= worker.clock()) return;
-  auto unique = std::make_shared<std::vector<key_type>>(hkeys, hkeys + n);
-  std::sort(unique->begin(), unique->end());
-  unique->erase(std::unique(unique->begin(), unique->end()), unique->end());
-  const future_intent intent{start, end, std::move(unique)};
+  const future_intent intent = make_future_intent(hkeys, n, start, end);
   for (auto& manager : sync_managers_) manager->submit(worker.id(), intent);
 }
 

@@ -34,10 +34,9 @@ template <class T>
 sync_manager<T>::sync_manager(node_impl<T>& node, int channel)
     : node_{node},
       channel_{channel},
-      timer_{node.options_.timing_initial_estimate, node.options_.timing_smoothing, node.options_.timing_quantile,
-             node.options_.time_intent_actions},
-      inboxes_(static_cast<std::size_t>(node.options_.workers)),
-      schedules_(inboxes_.size()),
+      intents_{node.options_.workers, channel, node.options_.sync_channels,
+               action_timer{node.options_.timing_initial_estimate, node.options_.timing_smoothing,
+                            node.options_.timing_quantile, node.options_.time_intent_actions}},
       node_intent_(static_cast<std::size_t>(node.world_size())),
       interval_{node.options_.sync_max_per_sec > 0
                     ? std::chrono::nanoseconds{static_cast<std::int64_t>(1e9 / node.options_.sync_max_per_sec)}
@@ -136,45 +135,6 @@ void sync_manager<T>::run() {
 }
 
 template <class T>
-bool sync_manager<T>::has_local_intent(key_type key, const std::vector<clock_type>& clocks) {
-  auto it = intents_.find(key);
-  if (it == intents_.end()) return false;
-  auto& entries = it->second;
-  std::erase_if(entries, [&](const auto& e) { return clocks[static_cast<std::size_t>(e.first)] >= e.second; });
-  if (entries.empty()) {
-    intents_.erase(it);
-    return false;
-  }
-  return true;
-}
-
-template <class T>
-void sync_manager<T>::register_due_intents(const std::vector<clock_type>& clocks) {
-  const auto& windows = timer_.update(clocks);
-  std::vector<future_intent> fresh;
-  for (std::size_t w = 0; w < inboxes_.size(); ++w) {
-    fresh.clear();
-    inboxes_[w].drain(fresh);
-    for (auto& intent : fresh) schedules_[w].push(std::move(intent));
-    auto& schedule = schedules_[w];
-    const clock_type horizon = clocks[w] >= CLOCK_MAX / 2 ? CLOCK_MAX : clocks[w] + windows[w];
-    while (!schedule.empty() && schedule.top().start <= horizon) {
-      const future_intent intent = schedule.top();
-      schedule.pop();
-      if (intent.end <= clocks[w]) continue;  // expired before it was due
-      for (key_type k : *intent.keys) {
-        if (channel_of(k, node_.options_.sync_channels) != channel_) continue;
-        auto& entries = intents_[k];
-        auto mine = std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == static_cast<int>(w); });
-        if (mine == entries.end()) entries.emplace_back(static_cast<int>(w), intent.end);
-        else mine->second = std::max(mine->second, intent.end);
-        if (node_.states_->role(k) == key_role::absent) reacquire_.insert(k);
-      }
-    }
-  }
-}
-
-template <class T>
 int sync_manager<T>::destination(key_type key, std::uint16_t hops) const {
   auto& states = *node_.states_;
   if (states.home_of(key) == node_.rank()) return states.owner(key);
@@ -203,7 +163,9 @@ template <class T>
 void sync_manager<T>::start_round() {
   auto& states = *node_.states_;
   clocks_ = node_.worker_clocks();
-  register_due_intents(clocks_);
+  intents_.register_due(clocks_, [&](key_type k) {
+    if (states.role(k) == key_role::absent) reacquire_.insert(k);  // wanted here, held elsewhere
+  });
 
   // Keys with intent here but absent: ask their owners (they become pending replicas).
   std::vector<key_type> wanted(reacquire_.begin(), reacquire_.end());

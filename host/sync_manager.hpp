@@ -26,21 +26,12 @@
 #include <vector>
 
 #include "comm/wire.hpp"
-#include "host/action_timer.hpp"
-#include "host/intent_inbox.hpp"
+#include "host/intent_table.hpp"
 
 namespace gapm::detail {
 
 template <class T>
 class node_impl;
-
-/// The channel of a key: Knuth's multiplicative hash, as AdaPM (mod would clash with the
-/// key % N partitioning).
-[[nodiscard]] inline int channel_of(key_type key, int channels) noexcept {
-  if (channels == 1) return 0;
-  const auto bits = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(channels)));
-  return static_cast<int>((static_cast<std::uint32_t>(key) * 2654435769u) >> (32 - bits));
-}
 
 template <class T>
 class sync_manager {
@@ -53,7 +44,7 @@ class sync_manager {
   sync_manager& operator=(const sync_manager&) = delete;
 
   /// Worker side: queue an intent for this channel (O(1)).
-  void submit(int worker, future_intent intent) { inboxes_[static_cast<std::size_t>(worker)].push(std::move(intent)); }
+  void submit(int worker, future_intent intent) { intents_.submit(worker, std::move(intent)); }
   /// Receive thread: a sync message for this channel.
   void enqueue(wire::message&& message);
   /// Rounds completed so far.
@@ -75,8 +66,9 @@ class sync_manager {
 
   void run();
   void start_round();
-  void register_due_intents(const std::vector<clock_type>& clocks);
-  bool has_local_intent(key_type key, const std::vector<clock_type>& clocks);
+  bool has_local_intent(key_type key, const std::vector<clock_type>& clocks) {
+    return intents_.has_intent(key, clocks);
+  }
   void handle(wire::message&& message);
   void serve_request(wire::message&& message);
   void apply_response(const wire::message& message);
@@ -87,10 +79,7 @@ class sync_manager {
 
   node_impl<T>& node_;
   const int channel_;
-  action_timer timer_;
-  std::vector<intent_inbox> inboxes_;  // by worker
-  std::vector<std::priority_queue<future_intent, std::vector<future_intent>, std::greater<>>> schedules_;
-  std::unordered_map<key_type, std::vector<std::pair<int, clock_type>>> intents_;  // key -> (worker, end)
+  intent_table intents_;
   std::set<key_type> replicas_;          // pending and ready replicas of this channel
   std::unordered_set<key_type> reacquire_;  // keys given away while local intent remained
   std::unordered_map<key_type, std::vector<T>> unsent_deltas_;  // below sync.threshold

@@ -1,0 +1,77 @@
+// intent_table: the intent contract (SPEC behaviour 1) and just-in-time registration.
+#include "host/intent_table.hpp"
+
+#include <memory>
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace gapm::detail;
+using gapm::clock_type;
+using gapm::key_type;
+
+future_intent intent(std::vector<key_type> keys, clock_type start, clock_type end) {
+  return {start, end, std::make_shared<const std::vector<key_type>>(std::move(keys))};
+}
+
+intent_table eager_table(int workers = 2) { return intent_table(workers, 0, 1, action_timer(10, 0.1, 0.9999, false)); }
+
+TEST(IntentTable, MergesPerWorkerAndKeyKeepingTheLargestEnd) {
+  auto table = eager_table();
+  table.submit(0, intent({1, 2}, 0, 10));
+  table.submit(0, intent({2}, 0, 30));
+  table.submit(1, intent({2}, 0, 5));
+  std::multiset<key_type> registered;
+  std::vector<clock_type> clocks{0, 0};
+  table.register_due(clocks, [&](key_type k) { registered.insert(k); });
+  EXPECT_EQ(registered.count(2), 3u);
+  EXPECT_TRUE(table.has_intent(1, clocks));
+  clocks = {10, 10};  // worker 0's [0,10) on key 1 ends; key 2 lives on until 30
+  EXPECT_FALSE(table.has_intent(1, clocks));
+  EXPECT_TRUE(table.has_intent(2, clocks));
+  clocks = {29, 10};
+  EXPECT_TRUE(table.has_intent(2, clocks));
+  clocks = {30, 10};
+  EXPECT_FALSE(table.has_intent(2, clocks));
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(IntentTable, ExpiredIntentsAreIgnoredAndFinishedWorkersExpireAll) {
+  auto table = eager_table();
+  table.submit(0, intent({7}, 0, 5));
+  std::vector<clock_type> clocks{6, 0};  // already past its end when registered
+  int registered = 0;
+  table.register_due(clocks, [&](key_type) { ++registered; });
+  EXPECT_EQ(registered, 0);
+  table.submit(1, intent({8}, 0, gapm::CLOCK_MAX));
+  table.register_due(clocks, [&](key_type) { ++registered; });
+  EXPECT_TRUE(table.has_intent(8, clocks));
+  clocks[1] = gapm::WORKER_FINISHED;  // finalize(): every intent of the worker expires
+  EXPECT_FALSE(table.has_intent(8, clocks));
+}
+
+TEST(IntentTable, KeepsOnlyItsChannelsKeys) {
+  intent_table table(1, 1, 4, action_timer(10, 0.1, 0.9999, false));
+  std::vector<key_type> keys(100);
+  for (key_type k = 0; k < 100; ++k) keys[k] = k;
+  table.submit(0, intent(keys, 0, 10));
+  std::vector<key_type> registered;
+  table.register_due({0}, [&](key_type k) { registered.push_back(k); });
+  EXPECT_FALSE(registered.empty());
+  EXPECT_LT(registered.size(), 100u);
+  for (key_type k : registered) EXPECT_EQ(channel_of(k, 4), 1);
+}
+
+TEST(IntentTable, ActsJustInTime) {
+  intent_table table(1, 0, 1, action_timer(10, 0.1, 0.9999, true));  // window 39 at 10 clocks/round
+  table.submit(0, intent({1}, 100, 101));
+  int registered = 0;
+  table.register_due({0}, [&](key_type) { ++registered; });
+  EXPECT_EQ(registered, 0);  // 100 > 0 + 39: too early
+  table.register_due({60}, [&](key_type) { ++registered; });  // 60 clocks in one round: window grows
+  EXPECT_EQ(registered, 1);
+}
+
+}  // namespace
