@@ -72,6 +72,16 @@ template <class... Arrays>
   return frame;
 }
 
+/// A message as decode() would return it, built locally (for delivery to this very node).
+template <class... Arrays>
+[[nodiscard]] message make_message(const header& head, const Arrays&... parts) {
+  auto frame = encode(head, parts...);
+  message msg;
+  std::memcpy(&msg.head, frame.data(), sizeof(header));
+  msg.payload.assign(frame.begin() + static_cast<std::ptrdiff_t>(sizeof(header)), frame.end());
+  return msg;
+}
+
 /// Checks magic, version, kind, sender range and the payload size; the error says what is wrong.
 [[nodiscard]] std::optional<message> decode(const void* data, std::size_t size, int world_size, std::string& error);
 

@@ -123,13 +123,9 @@ class node_impl final : private message_handler {
   /// Sends to `node`, or, when that is this node, queues it for this node's receive thread.
   comm_result deliver(int node, const wire::header& head, const auto&... parts) {
     if (node != env_.rank) return cluster_->send(node, head, parts...);
-    wire::message self;
-    self.head = head;
-    self.head.sender = env_.rank;
-    auto frame = wire::encode(self.head, parts...);
-    self.head.payload_bytes = frame.size() - sizeof(wire::header);
-    self.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
-    defer(std::move(self), std::chrono::milliseconds{0});
+    wire::header self = head;
+    self.sender = env_.rank;
+    defer(wire::make_message(self, parts...), std::chrono::milliseconds{0});
     return comm_result::success();
   }
   friend class sync_manager<T>;

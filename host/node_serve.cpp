@@ -137,12 +137,9 @@ void node_impl<T>::serve_pull(const wire::message& message) {
     (void)cluster_->send(static_cast<int>(to), forward, keys_to[to], positions_to[to]);
   }
   if (!later.empty()) {
-    wire::message retry;
-    retry.head = head;
-    retry.head.count = later.size();
-    auto frame = wire::encode(retry.head, later, later_positions);
-    retry.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
-    defer(std::move(retry), retry_after);
+    wire::header retry = head;
+    retry.count = later.size();
+    defer(wire::make_message(retry, later, later_positions), retry_after);
   }
 }
 
@@ -199,12 +196,9 @@ void node_impl<T>::serve_write(const wire::message& message) {
     (void)cluster_->send(static_cast<int>(to), forward, keys_to[to], rows_to[to]);
   }
   if (!keys_to.back().empty()) {
-    wire::message retry;
-    retry.head = head;
-    retry.head.count = keys_to.back().size();
-    auto frame = wire::encode(retry.head, keys_to.back(), rows_to.back());
-    retry.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
-    defer(std::move(retry), retry_after);
+    wire::header retry = head;
+    retry.count = keys_to.back().size();
+    defer(wire::make_message(retry, keys_to.back(), rows_to.back()), retry_after);
   }
 }
 

@@ -135,6 +135,18 @@ void sync_manager<T>::run() {
 }
 
 template <class T>
+std::size_t sync_manager<T>::flagged_values(const std::vector<key_type>& keys, const std::vector<std::uint8_t>& flags,
+                                            std::uint8_t flag) const {
+  std::size_t values = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] >= node_.keys_.num_keys() || channel_of(keys[i], node_.options_.sync_channels) != channel_)
+      malformed("key out of range or of another channel");
+    if (flags[i] & flag) values += node_.keys_.row_length_of(keys[i]);
+  }
+  return values;
+}
+
+template <class T>
 int sync_manager<T>::destination(key_type key, std::uint16_t hops) const {
   auto& states = *node_.states_;
   if (states.home_of(key) == node_.rank()) return states.owner(key);
@@ -146,14 +158,10 @@ int sync_manager<T>::destination(key_type key, std::uint16_t hops) const {
 template <class T>
 void sync_manager<T>::send_or_loop(int node, const wire::header& head, const auto&... parts) {
   if (node == node_.rank()) {  // e.g. a forward that comes back to the key's new owner
-    wire::message self;
-    self.head = head;
-    self.head.sender = node_.rank();
-    auto frame = wire::encode(self.head, parts...);
-    self.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
-    self.head.payload_bytes = self.payload.size();
+    wire::header self = head;
+    self.sender = node_.rank();
     std::lock_guard guard{mutex_};
-    inbox_.push_back(std::move(self));  // this thread's own inbox: handled next iteration
+    inbox_.push_back(wire::make_message(self, parts...));  // this thread's own inbox: handled next iteration
     return;
   }
   (void)node_.cluster_->send(node, head, parts...);  // a failed send fails the cluster
@@ -323,14 +331,7 @@ void sync_manager<T>::serve_request(wire::message&& message) {
   auto flags = in.read<std::uint8_t>(head.count);
   auto versions = in.read<std::int64_t>(head.count);
   if (!keys || !flags || !versions) malformed("request arrays are short");
-  std::size_t delta_values = 0;
-  for (std::size_t i = 0; i < keys->size(); ++i) {
-    const key_type k = (*keys)[i];
-    if (k >= node_.keys_.num_keys() || channel_of(k, node_.options_.sync_channels) != channel_)
-      malformed("key out of range or of another channel");
-    if ((*flags)[i] & has_delta) delta_values += node_.keys_.row_length_of(k);
-  }
-  auto deltas = in.read<T>(delta_values);
+  auto deltas = in.read<T>(flagged_values(*keys, *flags, has_delta));
   if (!deltas || in.remaining() != 0) malformed("request deltas do not match the keys");
 
   if (head.hops == 0) node_intent_[static_cast<std::size_t>(origin)].clear();
@@ -493,12 +494,7 @@ void sync_manager<T>::serve_request(wire::message&& message) {
   if (!later.empty()) {
     auto [h, k, f, v, d] = repack(later, head.hops);
     h.hops = 1;  // a re-delivery, not a new direct message: no second acknowledgement
-    wire::message retry;
-    retry.head = h;
-    auto frame = wire::encode(h, k, f, v, d);
-    retry.payload.assign(frame.begin() + sizeof(wire::header), frame.end());
-    retry.head.payload_bytes = retry.payload.size();
-    deferred_.push_back({steady::now() + std::chrono::milliseconds(1), std::move(retry)});
+    deferred_.push_back({steady::now() + std::chrono::milliseconds(1), wire::make_message(h, k, f, v, d)});
   }
 }
 
@@ -513,14 +509,7 @@ void sync_manager<T>::apply_response(const wire::message& message) {
   auto versions = in.read<std::int64_t>(head.count);
   auto counters = in.read<std::int64_t>(head.count);
   if (!tally || !keys || !flags || !versions || !counters) malformed("response arrays are short");
-  std::size_t values = 0;
-  for (std::size_t i = 0; i < keys->size(); ++i) {
-    const key_type k = (*keys)[i];
-    if (k >= node_.keys_.num_keys() || channel_of(k, node_.options_.sync_channels) != channel_)
-      malformed("response key out of range or of another channel");
-    if ((*flags)[i] & has_value) values += node_.keys_.row_length_of(k);
-  }
-  auto rows = in.read<T>(values);
+  auto rows = in.read<T>(flagged_values(*keys, *flags, has_value));
   if (!rows || in.remaining() != 0) malformed("response values do not match the keys");
   if (head.request != round_id_ || !round_open_) malformed("response to a round that is not open");
 

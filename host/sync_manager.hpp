@@ -75,6 +75,9 @@ class sync_manager {
   void apply_directory_update(const wire::message& message);
   void complete_round_if_done();
   [[nodiscard]] int destination(key_type key, std::uint16_t hops) const;
+  // Validates the keys (range, channel) and sums the row lengths of the entries with `flag`.
+  [[nodiscard]] std::size_t flagged_values(const std::vector<key_type>& keys, const std::vector<std::uint8_t>& flags,
+                                           std::uint8_t flag) const;
   void send_or_loop(int node, const wire::header& head, const auto&... parts);
 
   node_impl<T>& node_;

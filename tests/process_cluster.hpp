@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "tools/free_port.hpp"
+
 extern char** environ;
 
 namespace gapm::testing {
@@ -31,22 +33,10 @@ struct process_result {
   double seconds = 0;   ///< how long it ran
 };
 
-/// A free TCP port below the kernel's ephemeral range (where the nodes' transports bind),
-/// so that no node of a concurrently running test takes it before rank 0 binds it.
+/// A free rendezvous port (tools/free_port.hpp), 29500 when none was found.
 inline int free_port() {
-  static std::mt19937 rng(std::random_device{}());
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const int port = 20000 + static_cast<int>(rng() % 12000);
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_ANY);
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    const bool free = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    if (fd >= 0) ::close(fd);
-    if (free) return port;
-  }
-  return 29500;
+  const int port = gapm::tools::free_port();
+  return port < 0 ? 29500 : port;
 }
 
 /// One process per entry of `ranks` (each a rank in a world of `world_size`), all running

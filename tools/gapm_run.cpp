@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "free_port.hpp"
+
 namespace {
 
 struct child {
@@ -47,23 +49,13 @@ volatile sig_atomic_t interrupted = 0;
   std::exit(2);
 }
 
-// A free port below the kernel's ephemeral range (32768 and up on Linux), where the
-// nodes' own transports bind: a port picked there could be taken before rank 0 binds it.
-int free_port() {
-  std::srand(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(std::time(nullptr)));
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const int port = 20000 + std::rand() % 12000;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_ANY);
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    const bool free = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    if (fd >= 0) ::close(fd);
-    if (free) return port;
+int rendezvous_port() {
+  const int port = gapm::tools::free_port();
+  if (port < 0) {
+    std::fprintf(stderr, "gapm-run: cannot find a free port in [20000, 32000)\n");
+    std::exit(2);
   }
-  std::fprintf(stderr, "gapm-run: cannot find a free port in [20000, 32000)\n");
-  std::exit(2);
+  return port;
 }
 
 void print_lines(child& c, const char* data, std::size_t size, bool flush_partial) {
@@ -138,7 +130,7 @@ int main(int argc, char** argv) {
   }
   if (n < 1) usage("-n must be at least 1");
   if (program < 0 || program >= argc) usage("no program after --");
-  if (port == 0) port = free_port();
+  if (port == 0) port = rendezvous_port();
 
   struct sigaction on_signal{};
   on_signal.sa_handler = [](int) { interrupted = 1; };
