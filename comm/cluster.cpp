@@ -38,6 +38,9 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
     if (auto result = transport_->connect(peer, endpoints_[peer]); !result.ok())
       throw comm_error("gapm: node " + std::to_string(rank_) + ": " + result.error);
   }
+}
+
+void cluster::start() {
   const auto now = clock::now();
   std::fill(last_heard_.begin(), last_heard_.end(), now);
   last_heartbeat_sent_ = now - heartbeat_interval_;

@@ -46,9 +46,12 @@ struct traffic_counters {
 
 class cluster {
  public:
-  /// Joins: binds the transport, runs the rendezvous, connects to every peer, starts the
-  /// receive loop. Throws comm_error (unreachable rendezvous, disagreement, timeout).
+  /// Joins: binds the transport, runs the rendezvous, connects to every peer. Throws
+  /// comm_error (unreachable rendezvous, disagreement, timeout).
   cluster(const cluster_env& env, const Options& options, node_hello self, message_handler& handler);
+  /// Starts the receive loop: from now on the handler is called (so call it once the
+  /// handler can send through this cluster). Frames that arrived before wait in the queue.
+  void start();
   ~cluster();  ///< leaves abortively if leave() was not called
   cluster(const cluster&) = delete;
   cluster& operator=(const cluster&) = delete;

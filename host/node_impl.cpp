@@ -75,6 +75,7 @@ node_impl<T>::node_impl(Options options)
       for (int c = 0; c < options_.sync_channels; ++c)
         sync_managers_.push_back(std::make_unique<sync_manager<T>>(*this, c));
     cluster_ = std::make_unique<cluster>(env_, options_, std::move(self), static_cast<message_handler&>(*this));
+    cluster_->start();  // only now: the handlers answer through cluster_
     for (auto& manager : sync_managers_) manager->start();
   }
 }

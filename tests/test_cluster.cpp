@@ -44,6 +44,7 @@ struct two_nodes {
       cluster_env env{rank, 2, 0, "127.0.0.1", port, "test"};
       node_hello hello{rank, 2, "", "cpu", "int64", options.to_string()};
       nodes[rank] = std::make_unique<cluster>(env, options, hello, handlers[rank]);
+      nodes[rank]->start();
     };
     std::thread other(join, 1);
     join(0);
