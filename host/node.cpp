@@ -39,6 +39,8 @@ void Node<T>::barrier() { impl_->node_barrier(); }
 template <class T>
 void Node<T>::shutdown() { impl_->shutdown(true); }
 template <class T>
+void Node<T>::set_sampler(std::function<key_type()> sample_key) { impl_->set_sampler(std::move(sample_key)); }
+template <class T>
 Stats Node<T>::stats() const { return impl_->stats(); }
 template <class T>
 void Node<T>::save(const std::string& path) const { impl_->save(path); }

@@ -28,6 +28,7 @@
 #include "host/key_space.hpp"
 #include "host/key_states.hpp"
 #include "host/local_barrier.hpp"
+#include "host/sampler.hpp"
 #include "host/store_backend.hpp"
 #include "host/sync_manager.hpp"
 #include "host/worker_state.hpp"
@@ -61,6 +62,12 @@ class node_impl final : private message_handler {
                stream_view stream, bool blocking);
 
   void intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start, clock_type end);
+
+  // Sampling (node_sampling.cpp).
+  void set_sampler(std::function<key_type()> sample_key);
+  SampleId prepare_sample(worker_state& worker, std::size_t k, clock_type start, clock_type end);
+  Ticket pull_sample(worker_state& worker, SampleId id, key_type* keys_out, std::size_t n, T* values_out);
+  void finish_sample(worker_state& worker, SampleId id);
   void advance_clock(worker_state& worker);
   void wait_sync(worker_state& worker);
   void worker_barrier(worker_state& worker);
@@ -148,9 +155,10 @@ class node_impl final : private message_handler {
 
   std::atomic<std::uint64_t> remote_answers_{0};  // answers to this node's remote requests
   std::atomic<std::uint64_t> forward_hops_{0};    // forwarding hops those answers took
-  std::atomic<std::uint64_t> replicas_created_{0}, replicas_dropped_{0}, relocations_{0};
+  std::atomic<std::uint64_t> replicas_created_{0}, replicas_dropped_{0}, relocations_{0}, replica_rounds_{0};
 
   std::unique_ptr<key_states> states_;  // roles, versions, directory, location cache
+  sampler sampler_{options_};
   mutable std::shared_mutex structure_mutex_;
   std::mutex deferred_mutex_;
   std::vector<std::pair<std::chrono::steady_clock::time_point, wire::message>> deferred_;  // receive thread

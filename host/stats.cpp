@@ -26,6 +26,7 @@ std::string Stats::to_json() const {
   field("intent_keys", intent_keys);
   field("replicas_created", replicas_created);
   field("replicas_dropped", replicas_dropped);
+  field("replica_rounds", replica_rounds);
   field("relocations", relocations);
   field("sync_rounds", sync_rounds);
   field("sync_rounds_per_sec", sync_rounds_per_sec);

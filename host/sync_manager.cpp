@@ -204,6 +204,8 @@ void sync_manager<T>::start_round() {
     ++it;
   }
 
+  node_.replica_rounds_.fetch_add(keep.size() + drop.size(), std::memory_order_relaxed);
+
   // Deltas: value - sync_state, exactly once (dropped replicas under the exclusive lock, so
   // no push can land between their last extraction and the freeing of the slot).
   std::vector<T> keep_deltas, drop_deltas;

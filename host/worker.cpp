@@ -101,6 +101,19 @@ void Worker<T>::intent(std::span<const key_type> keys, clock_type start, clock_t
 }
 
 template <class T>
+SampleId Worker<T>::prepare_sample(std::size_t k, clock_type start, clock_type end) {
+  return node_->impl_->prepare_sample(*state_, k, start, end);
+}
+
+template <class T>
+Ticket Worker<T>::pull_sample(SampleId id, key_type* keys_out, std::size_t n, T* values_out) {
+  return node_->impl_->pull_sample(*state_, id, keys_out, n, values_out);
+}
+
+template <class T>
+void Worker<T>::finish_sample(SampleId id) { node_->impl_->finish_sample(*state_, id); }
+
+template <class T>
 void Worker<T>::advance_clock() { node_->impl_->advance_clock(*state_); }
 
 template <class T>

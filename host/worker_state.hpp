@@ -11,6 +11,7 @@
 #include <gapm/types.hpp>
 
 #include "host/request_tracker.hpp"
+#include "host/sampler.hpp"
 
 namespace gapm::detail {
 
@@ -54,6 +55,12 @@ class worker_state {
   /// Host copy of keys given in device memory (reused across calls).
   std::vector<key_type>& key_scratch() noexcept { return key_scratch_; }
 
+  /// Prepared samples by id, and the next id (this worker's thread only).
+  std::unordered_map<std::uint64_t, prepared_sample>& samples() noexcept { return samples_; }
+  std::uint64_t next_sample_id() noexcept { return next_sample_id_++; }
+  /// Candidates pre-drawn for the `local` sampling scheme, consumed from the back.
+  std::vector<key_type>& local_candidates() noexcept { return local_candidates_; }
+
   /// Pulls waiting for remote rows, by ticket id. Lock pending_mutex() to touch them.
   std::unordered_map<std::uint64_t, pending_pull>& pending_pulls() noexcept { return pending_pulls_; }
   std::mutex& pending_mutex() noexcept { return pending_mutex_; }
@@ -65,6 +72,9 @@ class worker_state {
   request_tracker requests_;
   worker_counters counters_;
   std::vector<key_type> key_scratch_;
+  std::unordered_map<std::uint64_t, prepared_sample> samples_;
+  std::uint64_t next_sample_id_ = 1;
+  std::vector<key_type> local_candidates_;
   std::mutex pending_mutex_;
   std::unordered_map<std::uint64_t, pending_pull> pending_pulls_;
 };

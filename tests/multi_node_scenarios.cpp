@@ -401,6 +401,117 @@ int scenario_set() {
   return wrong_values == 0 ? 0 : 1;
 }
 
+// --- timing: intents signalled well ahead make (almost) every access local -----------------
+
+int scenario_timing() {
+  gapm::Options o;
+  o.tables = {{2000, 4}};
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  gapm::Worker<value> w(node, 0);
+  const long clocks = env_int("SCENARIO_CLOCKS", 3000);
+  const long ahead = env_int("SCENARIO_AHEAD", 400);
+  // SCENARIO_SHARED=1: every node uses the same keys at the same clock, so keys are
+  // replicated; else each node draws its own keys (over the same key space), so keys move.
+  const bool shared = env_int("SCENARIO_SHARED", 0) != 0;
+  auto keys_at = [&](long c) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(c) * 7919 + 17 + (shared ? 0 : 1000003u * static_cast<unsigned>(node.rank() + 1)));
+    std::vector<key_type> keys(8);
+    for (auto& k : keys) k = rng() % 2000;
+    return keys;
+  };
+  for (long c = 0; c < ahead; ++c) w.intent(keys_at(c), c);
+  quiesce(w);
+  const auto before = node.stats();
+  std::vector<value> rows(8 * 4);
+  for (long c = 0; c < clocks; ++c) {
+    w.intent(keys_at(c + ahead), c + ahead);
+    auto keys = keys_at(c);
+    w.wait(w.pull(keys.data(), keys.size(), rows.data()));  // at the intent's start clock
+    w.advance_clock();
+    std::this_thread::sleep_for(std::chrono::microseconds(50));  // a steady pace of clocks
+  }
+  const auto after = node.stats();
+  const auto local = after.pulls_local - before.pulls_local;
+  const auto total = local + after.pulls_remote - before.pulls_remote;
+  std::cout << "local pulls at intent start: " << local << " of " << total << " ("
+            << 100.0 * static_cast<double>(local) / static_cast<double>(total) << " %)\n"
+            << "replica rounds: " << after.replica_rounds - before.replica_rounds << "\n";
+  quiesce(w);
+  w.finalize();
+  node.shutdown();
+  return 0;
+}
+
+// --- sampling: every scheme with a deterministic sampler --------------------------------------
+
+int scenario_sampling() {
+  gapm::Options o;
+  o.tables = {{1000, 5}};
+  const gapm::Options options = gapm::Options::from_env(o);
+  gapm::Node<value> node(options);
+  gapm::Worker<value> w(node, 0);
+  const int r = node.rank();
+  // Known values: key k holds k * 100 + j.
+  if (r == 0) {
+    std::vector<key_type> keys(1000);
+    std::vector<value> rows;
+    for (key_type k = 0; k < 1000; ++k) {
+      keys[k] = k;
+      for (value j = 0; j < 5; ++j) rows.push_back(static_cast<value>(k) * 100 + j);
+    }
+    w.wait(w.set(keys.data(), keys.size(), rows.data()));
+  }
+  quiesce(w);
+  // The sampler: a fixed sequence, skewed, a third of the keys never drawn.
+  std::vector<key_type> drawn;
+  auto sequence = [](std::uint64_t i) { return static_cast<key_type>((i * i * 7919 + i * 13) % 667); };
+  node.set_sampler([&] { drawn.push_back(sequence(drawn.size())); return drawn.back(); });
+
+  const auto scheme = options.sampling_scheme;
+  const auto before = node.stats();
+  std::vector<key_type> got;
+  constexpr int samples = 2000;
+  constexpr std::size_t k = 5;
+  for (int s = 0; s < samples; ++s) {
+    const auto id = w.prepare_sample(k, w.clock() + 2, w.clock() + 3);
+    key_type keys[k];
+    value rows[k * 5];
+    w.advance_clock();
+    w.advance_clock();
+    for (std::size_t part = 0; part < k; part += std::min<std::size_t>(3, k - part)) {  // in two pulls
+      const std::size_t n = std::min<std::size_t>(3, k - part);
+      w.wait(w.pull_sample(id, keys + part, n, rows + part * 5));
+    }
+    w.finish_sample(id);
+    for (std::size_t i = 0; i < k; ++i) {
+      got.push_back(keys[i]);
+      for (value j = 0; j < 5; ++j)
+        expect_equal(rows[i * 5 + static_cast<std::size_t>(j)], static_cast<value>(keys[i]) * 100 + j, "sampled value");
+    }
+  }
+  const auto after = node.stats();
+  if (scheme == gapm::sampling_mode::naive || scheme == gapm::sampling_mode::preloc) {
+    for (std::size_t i = 0; i < got.size(); ++i) expect_equal(static_cast<value>(got[i]), static_cast<value>(sequence(i)), "key");
+  } else if (scheme == gapm::sampling_mode::pool) {
+    const std::size_t pools = (got.size() + options.sampling_pool_size * options.sampling_reuse - 1) /
+                              (options.sampling_pool_size * options.sampling_reuse);
+    expect_equal(static_cast<value>(drawn.size()), static_cast<value>(pools * options.sampling_pool_size), "sampler calls");
+    for (key_type key : got)
+      if (std::find(drawn.begin(), drawn.end(), key) == drawn.end()) expect_equal(0, 1, "a pool key never drawn");
+  } else {  // local: only local keys, in the sequence's order
+    expect_equal(static_cast<value>(after.pulls_remote - before.pulls_remote), 0, "remote pulls of local samples");
+    std::vector<key_type> expected;
+    for (key_type key : drawn)
+      if (key % 3 == static_cast<key_type>(r)) expected.push_back(key);
+    expected.resize(got.size());
+    for (std::size_t i = 0; i < got.size(); ++i) expect_equal(static_cast<value>(got[i]), static_cast<value>(expected[i]), "local key");
+  }
+  std::cout << "sampled " << got.size() << " keys; sampler called " << drawn.size() << " times\n";
+  w.finalize();
+  node.shutdown();
+  return wrong_values == 0 ? 0 : 1;
+}
+
 // --- mismatch: a node with other tables may not join ------------------------------------------
 
 int scenario_mismatch() {
@@ -499,11 +610,12 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)()> scenarios = {
       {"sum", scenario_sum},         {"random", scenario_random},     {"mismatch", scenario_mismatch},
       {"killed", scenario_killed},   {"shutdown", scenario_shutdown},   {"locality", scenario_locality},
-      {"hot", scenario_hot},         {"set", scenario_set},
+      {"hot", scenario_hot},         {"set", scenario_set},             {"timing", scenario_timing},
+      {"sampling", scenario_sampling},
   };
   auto it = scenarios.find(scenario);
   if (it == scenarios.end()) {
-    std::cerr << "usage: multi_node_scenarios sum|random|mismatch|killed|shutdown|locality|hot|set\n";
+    std::cerr << "usage: multi_node_scenarios sum|random|mismatch|killed|shutdown|locality|hot|set|timing|sampling\n";
     return 2;
   }
   try {

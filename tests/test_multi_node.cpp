@@ -72,6 +72,19 @@ TEST(MultiNode, AHotKeyUnderIntentChurnLosesNoUpdate) {
   expect_all_pass(run_cluster(scenarios, {"hot"}, 3, {"SCENARIO_ITERATIONS=100000"}), "hot");
 }
 
+// Each sampling scheme with a deterministic sampler: exact values, the keys each scheme must
+// give (naive/preloc: the sequence; pool: drawn from pools, one pool per size x reuse draws;
+// local: only local keys, in the sequence's order).
+class Sampling : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Sampling, SchemesDrawWhatTheyPromise) {
+  std::vector<std::string> env{"GAPM_SAMPLING_SCHEME=" + GetParam(), "GAPM_SAMPLING_REUSE=3"};
+  if (GetParam() == "local") env.push_back("GAPM_SAMPLING_BATCH_SIZE=1");
+  expect_all_pass(run_cluster(scenarios, {"sampling"}, 3, env), "sampling");
+}
+
+INSTANTIATE_TEST_SUITE_P(Schemes, Sampling, ::testing::Values("naive", "preloc", "pool", "local"));
+
 TEST(MultiNode, SetOverwritesWithAndWithoutReplicas) {
   expect_all_pass(run_cluster(scenarios, {"set"}, 4), "set");
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -51,6 +52,11 @@ class Node {
   /// Stops this node's threads and leaves the cluster; idempotent. Workers must not be used
   /// afterwards (they throw logic_error).
   void shutdown();
+
+  /// The distribution the sampling API draws from (Worker::prepare_sample): a function that
+  /// returns one key in [0, num_keys). Worker threads call it concurrently, so it must be
+  /// thread-safe. Set it before any worker prepares a sample.
+  void set_sampler(std::function<key_type()> sample_key);
 
   /// Counters since start (see Stats).
   [[nodiscard]] Stats stats() const;

@@ -16,6 +16,7 @@ struct Stats {
   std::uint64_t intent_keys = 0;   ///< keys named in intent() calls
   std::uint64_t replicas_created = 0;
   std::uint64_t replicas_dropped = 0;
+  std::uint64_t replica_rounds = 0;  ///< sum over sync rounds of the replicas alive: replica memory x time
   std::uint64_t relocations = 0;   ///< main copies that moved to this node
   std::uint64_t sync_rounds = 0;    ///< completed rounds, all channels
   double sync_rounds_per_sec = 0;   ///< per channel

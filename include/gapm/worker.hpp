@@ -71,6 +71,20 @@ class Worker {
   void advance_clock();
   [[nodiscard]] clock_type clock() const noexcept;
 
+  /// Sampling (SPEC behaviour 10): declares k sampled accesses during clocks [start, end)
+  /// (end = 0: start + 1), drawn from Node::set_sampler's distribution by the scheme of option
+  /// sampling.scheme: `naive` draws k keys now; `preloc` also signals intent for them;
+  /// `pool` draws them from a per-node pool of sampling.pool_size keys, each used
+  /// sampling.reuse times before the pool is drawn anew, and signals intent; `local` draws at
+  /// pull time, skipping keys that are not local (trading sample quality for locality).
+  /// Throws logic_error when no sampler is set or k = 0.
+  SampleId prepare_sample(std::size_t k, clock_type start, clock_type end = 0);
+  /// Takes the next n keys of sample `id`: writes them to keys_out (n) and their rows to
+  /// values_out. Throws logic_error for an unknown id or more keys than remain.
+  Ticket pull_sample(SampleId id, key_type* keys_out, std::size_t n, T* values_out);
+  /// Forgets sample `id`.
+  void finish_sample(SampleId id);
+
   /// Blocks until the request behind `ticket` has completed.
   void wait(Ticket ticket);
   [[nodiscard]] bool is_finished(Ticket ticket);
