@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <unordered_map>
 
 #include <gapm/errors.hpp>
@@ -183,6 +184,12 @@ void node_impl<T>::node_barrier() {
 template <class T>
 void node_impl<T>::shutdown(bool clean) noexcept {
   if (shut_down_.exchange(true)) return;
+  if (clean && options_.print_stats) {
+    try {
+      std::cerr << "gapm node " << env_.rank << " of " << env_.world_size << " at shutdown:\n" + stats().summary();
+    } catch (...) {  // printing is a courtesy; shutting down is not optional
+    }
+  }
   if (cluster_) {
     try {
       if (clean) cluster_->barrier();  // nobody leaves while another node may still ask it

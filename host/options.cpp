@@ -163,6 +163,8 @@ const std::vector<option_codec>& codecs() {
       GAPM_OPTION("capacity", capacity, parse_int<std::uint64_t>("capacity", v), std::to_string(o.capacity)),
       GAPM_OPTION("capacity_fraction", capacity_fraction, parse_double("capacity_fraction", v),
                   print_double(o.capacity_fraction)),
+      GAPM_OPTION("print_stats", print_stats, parse_bool("print_stats", v),
+                  std::string(o.print_stats ? "true" : "false")),
       GAPM_OPTION("rendezvous_timeout_s", rendezvous_timeout_s,
                   parse_double("rendezvous_timeout_s", v), print_double(o.rendezvous_timeout_s)),
       GAPM_OPTION("peer_timeout_s", peer_timeout_s, parse_double("peer_timeout_s", v),

@@ -60,6 +60,7 @@ struct Options {
   std::uint64_t capacity = 0;
   double capacity_fraction = 0.5;  ///< `capacity_fraction`
 
+  bool print_stats = true;  ///< `print_stats`: print Stats::summary() to stderr at shutdown()
   double rendezvous_timeout_s = 60;  ///< `rendezvous_timeout_s`: give up joining the cluster
   double peer_timeout_s = 5;         ///< `peer_timeout_s`: a silent peer counts as dead
 
