@@ -19,11 +19,7 @@ void intent_table::register_due(const std::vector<clock_type>& clocks,
       if (intent.end <= clocks[w]) continue;  // expired before it was due
       for (key_type k : *intent.keys) {
         if (channel_of(k, channels_) != channel_) continue;
-        auto& entries = intents_[k];
-        auto mine = std::find_if(entries.begin(), entries.end(),
-                                 [&](const entry& e) { return e.worker == static_cast<int>(w); });
-        if (mine == entries.end()) entries.push_back({static_cast<int>(w), intent.end});
-        else mine->end = std::max(mine->end, intent.end);
+        intents_.merge(k, static_cast<int>(w), intent.end);
         on_registered(k);
       }
     }
@@ -31,15 +27,14 @@ void intent_table::register_due(const std::vector<clock_type>& clocks,
 }
 
 bool intent_table::has_intent(key_type key, const std::vector<clock_type>& clocks) {
-  auto it = intents_.find(key);
-  if (it == intents_.end()) return false;
-  auto& entries = it->second;
-  std::erase_if(entries, [&](const entry& e) { return clocks[static_cast<std::size_t>(e.worker)] >= e.end; });
-  if (entries.empty()) {
-    intents_.erase(it);
-    return false;
+  bool any = false;
+  for (std::size_t w = 0; w < clocks.size(); ++w) {
+    const clock_type end = intents_.end_of(key, static_cast<int>(w));
+    if (end < 0) continue;
+    if (clocks[w] >= end) intents_.erase(key, static_cast<int>(w));  // expired: forget it
+    else any = true;
   }
-  return true;
+  return any;
 }
 
 }  // namespace gapm::detail

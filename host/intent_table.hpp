@@ -9,13 +9,13 @@
 #include <cstdint>
 #include <functional>
 #include <queue>
-#include <unordered_map>
 #include <vector>
 
 #include <gapm/types.hpp>
 
 #include "host/action_timer.hpp"
 #include "host/intent_inbox.hpp"
+#include "host/intent_map.hpp"
 
 namespace gapm::detail {
 
@@ -44,20 +44,16 @@ class intent_table {
   /// Whether any worker still intends `key` (expired entries are dropped on the way).
   bool has_intent(key_type key, const std::vector<clock_type>& clocks);
 
-  /// Keys with (possibly expired) entries.
+  /// (key, worker) entries held, expired ones included until they are looked at.
   [[nodiscard]] std::size_t size() const noexcept { return intents_.size(); }
 
  private:
-  struct entry {
-    int worker;
-    clock_type end;
-  };
   int channel_;
   int channels_;
   action_timer timer_;
   std::vector<intent_inbox> inboxes_;  // by worker
   std::vector<std::priority_queue<future_intent, std::vector<future_intent>, std::greater<>>> schedules_;
-  std::unordered_map<key_type, std::vector<entry>> intents_;
+  intent_map intents_;
   std::vector<future_intent> drained_;
 };
 

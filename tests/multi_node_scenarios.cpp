@@ -428,7 +428,7 @@ int scenario_timing() {
     auto keys = keys_at(c);
     w.wait(w.pull(keys.data(), keys.size(), rows.data()));  // at the intent's start clock
     w.advance_clock();
-    std::this_thread::sleep_for(std::chrono::microseconds(50));  // a steady pace of clocks
+    std::this_thread::sleep_for(std::chrono::microseconds(100));  // a steady pace of clocks
   }
   const auto after = node.stats();
   const auto local = after.pulls_local - before.pulls_local;

@@ -22,7 +22,8 @@ double number_after(const std::string& output, const std::string& label) {
 
 TEST(Timing, IntentsSignalledAheadMakeAccessesLocal) {
   // Each node announces the keys of clock c + 400 at clock c and pulls at the intent's start.
-  auto results = run_cluster(scenarios, {"timing"}, 3, {"GAPM_TIME_INTENT_ACTIONS=true"});
+  // One sync channel per node: three nodes share this machine's cores with their threads.
+  auto results = run_cluster(scenarios, {"timing"}, 3, {"GAPM_TIME_INTENT_ACTIONS=true", "GAPM_SYNC_CHANNELS=1"});
   for (const auto& r : results) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const double local = number_after(r.output, "local pulls at intent start: ");
@@ -36,7 +37,8 @@ TEST(Timing, JustInTimeReplicasLiveShorterThanEagerOnes) {
   // Shared keys (replicated): the replicas' memory x time, timing on vs eager.
   auto replica_rounds = [](const std::string& timing) {
     auto results = run_cluster(scenarios, {"timing"}, 3,
-                               {"GAPM_TIME_INTENT_ACTIONS=" + timing, "SCENARIO_SHARED=1", "SCENARIO_CLOCKS=2000"});
+                               {"GAPM_TIME_INTENT_ACTIONS=" + timing, "SCENARIO_SHARED=1", "SCENARIO_CLOCKS=2000",
+                                "GAPM_SYNC_CHANNELS=1"});
     double sum = 0;
     for (const auto& r : results) {
       EXPECT_EQ(r.exit_code, 0) << r.output;
