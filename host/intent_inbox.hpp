@@ -3,7 +3,6 @@
 // channel); the sync manager drains them into its schedule once per round.
 #pragma once
 
-#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -15,17 +14,14 @@ namespace gapm::detail {
 struct future_intent {
   clock_type start = 0;
   clock_type end = 0;
-  std::shared_ptr<const std::vector<key_type>> keys;  // sorted, unique
+  std::shared_ptr<const std::vector<key_type>> keys;  // any order, repeats allowed
   friend bool operator>(const future_intent& a, const future_intent& b) { return a.start > b.start; }
 };
 
-/// An intent over keys[0..n) (any order, repeats allowed): sorted and de-duplicated once,
-/// then shared by every channel.
+/// An intent over keys[0..n), copied once and shared by every channel. Repeated keys need no
+/// de-duplication here: registering an intent twice merges into one (the larger end).
 inline future_intent make_future_intent(const key_type* keys, std::size_t n, clock_type start, clock_type end) {
-  auto unique = std::make_shared<std::vector<key_type>>(keys, keys + n);
-  std::sort(unique->begin(), unique->end());
-  unique->erase(std::unique(unique->begin(), unique->end()), unique->end());
-  return {start, end, std::move(unique)};
+  return {start, end, std::make_shared<const std::vector<key_type>>(keys, keys + n)};
 }
 
 class intent_inbox {

@@ -1,6 +1,6 @@
 // intent_table: the intents of one sync channel of a node (SPEC behaviour 1).
 //
-// Workers submit intents (O(1): the sorted, de-duplicated key list is shared by all
+// Workers submit intents (O(1) per channel: the copied key list is shared by all
 // channels); once per round the channel's sync manager registers those that are due by the
 // action timer, merging per (worker, key) and keeping the largest end. Intents expire lazily:
 // an entry whose end the worker's clock has reached is dropped when the key is next looked at.
