@@ -57,7 +57,10 @@ INSTANTIATE_TEST_SUITE_P(Techniques, RandomInterleavings,
                          ::testing::Values("GAPM_TECHNIQUES=all", "GAPM_TECHNIQUES=replication_only",
                                            "GAPM_TECHNIQUES=relocation_only", "GAPM_TECHNIQUES=none",
                                            "GAPM_TECHNIQUES=all GAPM_LOCATION_CACHES=false",
-                                           "GAPM_TECHNIQUES=all GAPM_TIME_INTENT_ACTIONS=false"));
+                                           "GAPM_TECHNIQUES=all GAPM_TIME_INTENT_ACTIONS=false",
+                                           // a slot pool that fills up: replicas are refused and
+                                           // accesses stay remote (SPEC behaviour 9), exactly
+                                           "GAPM_TECHNIQUES=all GAPM_CAPACITY=175"));
 
 TEST(MultiNode, TheReferenceLocalityScenario) {
   auto results = run_cluster(scenarios, {"locality"}, 3);
