@@ -528,6 +528,11 @@ void sync_manager<T>::apply_response(const wire::message& message) {
     if (f & relocates) {
       std::unique_lock exclusive{node_.structure_mutex_};
       node_.refresh_rows(&k, 1, value);  // main + unsent local pushes: they join the main copy
+      if (auto unsent = unsent_deltas_.find(k); unsent != unsent_deltas_.end()) {
+        // Extracted below sync.threshold but never sent: it belongs to the main copy now.
+        node_.write_rows(write_kind::add, &k, 1, unsent->second.data());
+        unsent_deltas_.erase(unsent);
+      }
       states.version(k) = (*versions)[i] + 1;
       states.relocation_counter(k) = (*counters)[i];
       states.set_role(k, key_role::main);
