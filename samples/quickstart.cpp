@@ -1,8 +1,8 @@
 // quickstart: pull, push, intent and clocks in one page.
 //
 // Each worker thread trains a toy "embedding" model: in every clock it reads a few rows,
-// pushes an additive update to them, and tells gapm one clock ahead which rows it will need
-// next (intent). On one node every key is local; started with `gapm-run -n 3 -- quickstart`
+// pushes an additive update to them, and tells gapm 50 clocks ahead which rows it will need
+// then (intent), so that gapm can move or replicate them here just in time. On one node every key is local; started with `gapm-run -n 3 -- quickstart`
 // the same program runs on three nodes. With int64 values the final check is exact: every
 // row must equal the sum of what all workers pushed to it.
 //
@@ -24,6 +24,7 @@ namespace {
 constexpr std::uint64_t num_keys = 1000;
 constexpr std::uint32_t row_length = 4;
 constexpr std::size_t batch = 8;
+constexpr long ahead = 50;  // intent is signalled this many clocks before the access
 
 long clocks_from_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
@@ -66,10 +67,10 @@ int main(int argc, char** argv) try {
       gapm::Worker<std::int64_t> worker(node, w);
       std::vector<std::int64_t> rows(batch * row_length);
       std::vector<std::int64_t> ones(batch * row_length, 1);
-      worker.intent(batch_at(node.rank(), w, 0), 0);  // clock 0's keys
+      for (long c = 0; c < ahead; ++c) worker.intent(batch_at(node.rank(), w, c), c);  // the first clocks
       for (long c = 0; c < clocks; ++c) {
         auto keys = batch_at(node.rank(), w, c);
-        worker.intent(batch_at(node.rank(), w, c + 1), c + 1);  // next clock's keys, ahead of time
+        worker.intent(batch_at(node.rank(), w, c + ahead), c + ahead);  // keys of clock c + ahead, announced now
         worker.wait(worker.pull(keys.data(), keys.size(), rows.data()));
         worker.push(keys.data(), keys.size(), ones.data());     // value += 1, additive
         worker.advance_clock();
@@ -95,9 +96,8 @@ int main(int argc, char** argv) try {
   for (auto& t : threads) t.join();
 
   std::cout << "node " << node.rank() << ": "
-            << (wrong == 0 ? "all rows exact" : "WRONG rows: " + std::to_string(wrong)) << "\n"
-            << node.stats().summary();
-  node.shutdown();
+            << (wrong == 0 ? "all rows exact" : "WRONG rows: " + std::to_string(wrong)) << std::endl;
+  node.shutdown();  // prints the node's counters (option print_stats)
   return wrong == 0 ? 0 : 1;
 } catch (const gapm::error& e) {
   std::cerr << e.what() << "\n";
