@@ -1,5 +1,6 @@
-// The worker side of pull, push and set: validate everything, serve local keys at once,
-// send the rest to their home nodes and hand back a ticket for them.
+// The worker side of pull, push and set: validate everything, serve readable keys (a main
+// copy or a ready replica) at once, send the rest where the key is thought to live (location
+// cache, else the home, whose directory knows the owner) and hand back a ticket for them.
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>
