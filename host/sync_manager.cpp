@@ -348,16 +348,16 @@ void sync_manager<T>::serve_request(wire::message&& message) {
   for (std::size_t i = 0; i < keys->size(); ++i)
     delta_offset[i + 1] = delta_offset[i] + (((*flags)[i] & has_delta) ? node_.keys_.row_length_of((*keys)[i]) : 0);
   std::vector<std::size_t> later;  // entries for keys in transit to this node
-  std::vector<T> row;
+  std::vector<std::size_t> merge, replicate, relocate;  // entries by what the owner does
   std::vector<key_type> relocated_keys;
   std::vector<int> relocated_owners;
   std::vector<std::int64_t> relocated_counters;
   std::uint64_t handled = 0;
 
+  // 1. Classify. Roles of this channel's keys change on this thread only: no lock needed.
   for (std::size_t i = 0; i < keys->size(); ++i) {
     const key_type k = (*keys)[i];
     const std::uint8_t f = (*flags)[i];
-    const std::size_t len = node_.keys_.row_length_of(k);
     if (states.role(k) != key_role::main) {
       const int to = destination(k, head.hops);
       if (to == node_.rank()) later.push_back(i);  // the directory says here: it is on its way
@@ -365,43 +365,69 @@ void sync_manager<T>::serve_request(wire::message&& message) {
       continue;
     }
     ++handled;
-    if (origin == node_.rank()) {  // our own request came back: the key is ours by now
-      std::shared_lock shared{node_.structure_mutex_};
-      if (f & has_delta) {
-        node_.write_rows(write_kind::add, &k, 1, deltas->data() + delta_offset[i]);
-        states.version(k).fetch_add(1);
-      }
-      continue;
-    }
-    bool relocate = false;
-    if (f & wants_refresh) {
-      bool other_intent = has_local_intent(k, clocks_);
-      for (std::size_t r = 0; r < node_intent_.size() && !other_intent; ++r)
-        other_intent = static_cast<int>(r) != origin && node_intent_[r].contains(k);
-      switch (node_.options_.techniques) {
-        case technique_mode::replication_only: relocate = false; break;
-        case technique_mode::relocation_only: relocate = true; break;
-        default: relocate = !other_intent;
-      }
-      node_intent_[static_cast<std::size_t>(origin)].insert(k);
-    }
+    if (f & has_delta) merge.push_back(i);
+    if (!(f & wants_refresh) || origin == node_.rank()) continue;  // our own request came back: just merge
+    bool other_intent = has_local_intent(k, clocks_);
+    for (std::size_t r = 0; r < node_intent_.size() && !other_intent; ++r)
+      other_intent = static_cast<int>(r) != origin && node_intent_[r].contains(k);
+    bool moves = !other_intent;
+    if (node_.options_.techniques == technique_mode::replication_only) moves = false;
+    if (node_.options_.techniques == technique_mode::relocation_only) moves = true;
+    node_intent_[static_cast<std::size_t>(origin)].insert(k);
+    (moves ? relocate : replicate).push_back(i);
+  }
+  auto keys_of = [&](const std::vector<std::size_t>& picks) {
+    std::vector<key_type> out;
+    out.reserve(picks.size());
+    for (std::size_t i : picks) out.push_back((*keys)[i]);
+    return out;
+  };
+  auto values_of = [&](const std::vector<key_type>& ks) {
+    std::size_t values = 0;
+    for (key_type k : ks) values += node_.keys_.row_length_of(k);
+    return values;
+  };
+
+  // 2. Merge every delta, then answer refreshes by replication: the version is read before
+  //    the value, so a push that lands in between makes the replica look stale next round
+  //    (one more transfer), never up to date without the push.
+  {
     std::shared_lock shared{node_.structure_mutex_};
-    if (f & has_delta) {
-      node_.write_rows(write_kind::add, &k, 1, deltas->data() + delta_offset[i]);
-      states.version(k).fetch_add(1);
+    if (!merge.empty()) {
+      const auto merge_keys = keys_of(merge);
+      std::vector<T> merge_rows;
+      merge_rows.reserve(values_of(merge_keys));
+      for (std::size_t i : merge)
+        merge_rows.insert(merge_rows.end(), deltas->begin() + static_cast<std::ptrdiff_t>(delta_offset[i]),
+                          deltas->begin() + static_cast<std::ptrdiff_t>(delta_offset[i + 1]));
+      node_.write_rows(write_kind::add, merge_keys.data(), merge_keys.size(), merge_rows.data());
+      for (key_type k : merge_keys) states.version(k).fetch_add(1);
     }
-    if (!(f & wants_refresh)) continue;
-    // The version is read before the value: a push that lands in between makes the replica
-    // look stale next round (one more transfer), never up to date without the push.
-    const std::int64_t main_version = states.version(k).load();
-    const std::int64_t replica_expects = (*versions)[i] + ((f & has_delta) ? 1 : 0);
-    const bool stale = replica_expects < main_version;
-    if (relocate) {
-      shared.unlock();
-      std::unique_lock exclusive{node_.structure_mutex_};
+    std::vector<key_type> stale_keys;
+    for (std::size_t i : replicate) {
+      const key_type k = (*keys)[i];
+      const std::int64_t main_version = states.version(k).load();
+      const std::int64_t replica_expects = (*versions)[i] + (((*flags)[i] & has_delta) ? 1 : 0);
+      const bool stale = replica_expects < main_version;
+      out_keys.push_back(k);
+      out_flags.push_back(stale ? has_value : 0);
+      out_versions.push_back(main_version);
+      out_counters.push_back(0);
+      if (stale) stale_keys.push_back(k);
+    }
+    out_values.resize(values_of(stale_keys));
+    node_.gather_rows(stale_keys.data(), stale_keys.size(), out_values.data());
+  }
+
+  // 3. Relocate: the main copy, its version and counter travel; the home learns the owner.
+  if (!relocate.empty()) {
+    const auto moving = keys_of(relocate);
+    std::vector<T> rows(values_of(moving));
+    std::unique_lock exclusive{node_.structure_mutex_};
+    node_.gather_rows(moving.data(), moving.size(), rows.data());
+    out_values.insert(out_values.end(), rows.begin(), rows.end());
+    for (key_type k : moving) {
       const bool keep_asking = has_local_intent(k, clocks_);  // relocation_only ping-pong
-      row.resize(len);
-      node_.gather_rows(&k, 1, row.data());
       states.set_role(k, key_role::absent);
       node_.erase_row(k);
       const std::int64_t counter = ++states.relocation_counter(k);
@@ -409,7 +435,6 @@ void sync_manager<T>::serve_request(wire::message&& message) {
       out_flags.push_back(has_value | relocates);
       out_versions.push_back(states.version(k).load());
       out_counters.push_back(counter);
-      out_values.insert(out_values.end(), row.begin(), row.end());
       if (states.home_of(k) == node_.rank()) {
         states.update_owner(k, origin, counter);
       } else {
@@ -421,19 +446,6 @@ void sync_manager<T>::serve_request(wire::message&& message) {
         }
       }
       if (keep_asking) reacquire_.insert(k);
-      continue;
-    }
-    // Replicate: send the main value only if the replica is behind (version read before it).
-    out_keys.push_back(k);
-    out_versions.push_back(main_version);
-    out_counters.push_back(0);
-    if (stale) {
-      row.resize(len);
-      node_.gather_rows(&k, 1, row.data());
-      out_flags.push_back(has_value);
-      out_values.insert(out_values.end(), row.begin(), row.end());
-    } else {
-      out_flags.push_back(0);
     }
   }
 
@@ -515,40 +527,62 @@ void sync_manager<T>::apply_response(const wire::message& message) {
   if (!rows || in.remaining() != 0) malformed("response values do not match the keys");
   if (head.request != round_id_ || !round_open_) malformed("response to a round that is not open");
 
+  // Sort the answers: replicas to refresh (one batched merge) and main copies moving here.
+  std::vector<std::size_t> refreshed, moved;
+  std::vector<key_type> merge_keys;
+  std::vector<T> merge_rows;
+  std::vector<const T*> moved_values;
   const T* value = rows->data();
   for (std::size_t i = 0; i < keys->size(); ++i) {
     const key_type k = (*keys)[i];
-    const std::uint8_t f = (*flags)[i];
     const std::size_t len = node_.keys_.row_length_of(k);
+    const bool with_value = (*flags)[i] & has_value;
     const key_role role = states.role(k);
-    if (role != key_role::pending && role != key_role::replica) {  // cannot happen in one open round
-      if (f & has_value) value += len;
-      continue;
+    if (role == key_role::pending || role == key_role::replica) {  // always so in an open round
+      if ((*flags)[i] & relocates) {
+        moved.push_back(i);
+        moved_values.push_back(value);
+      } else {
+        refreshed.push_back(i);
+        if (with_value) {
+          merge_keys.push_back(k);
+          merge_rows.insert(merge_rows.end(), value, value + len);
+        }
+      }
     }
-    if (f & relocates) {
-      std::unique_lock exclusive{node_.structure_mutex_};
-      node_.refresh_rows(&k, 1, value);  // main + unsent local pushes: they join the main copy
+    if (with_value) value += len;
+  }
+
+  if (!refreshed.empty()) {
+    std::shared_lock shared{node_.structure_mutex_};
+    node_.refresh_rows(merge_keys.data(), merge_keys.size(), merge_rows.data());
+    for (std::size_t i : refreshed) {  // ready once the value is merged
+      const key_type k = (*keys)[i];
+      if (states.role(k) == key_role::pending) node_.replicas_created_.fetch_add(1, std::memory_order_relaxed);
+      states.version(k) = (*versions)[i];
+      states.set_role(k, key_role::replica);
+      if (states.home_of(k) != node_.rank()) states.cache_location(k, head.sender);
+    }
+  }
+  if (!moved.empty()) {
+    std::unique_lock exclusive{node_.structure_mutex_};
+    for (std::size_t m = 0; m < moved.size(); ++m) {
+      const std::size_t i = moved[m];
+      const key_type k = (*keys)[i];
+      node_.refresh_rows(&k, 1, moved_values[m]);  // main + unsent local pushes: they join the main copy
       if (auto unsent = unsent_deltas_.find(k); unsent != unsent_deltas_.end()) {
         // Extracted below sync.threshold but never sent: it belongs to the main copy now.
         node_.write_rows(write_kind::add, &k, 1, unsent->second.data());
         unsent_deltas_.erase(unsent);
       }
+      if (states.role(k) == key_role::replica) node_.replicas_dropped_.fetch_add(1, std::memory_order_relaxed);
       states.version(k) = (*versions)[i] + 1;
       states.relocation_counter(k) = (*counters)[i];
       states.set_role(k, key_role::main);
       replicas_.erase(k);
-      if (role == key_role::replica) node_.replicas_dropped_.fetch_add(1, std::memory_order_relaxed);  // it ended as a replica
       if (states.home_of(k) == node_.rank()) states.update_owner(k, node_.rank(), (*counters)[i]);
       node_.relocations_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      std::shared_lock shared{node_.structure_mutex_};
-      if (f & has_value) node_.refresh_rows(&k, 1, value);
-      states.version(k) = (*versions)[i];
-      states.set_role(k, key_role::replica);
-      if (role == key_role::pending) node_.replicas_created_.fetch_add(1, std::memory_order_relaxed);
-      if (states.home_of(k) != node_.rank()) states.cache_location(k, head.sender);
     }
-    if (f & has_value) value += len;
   }
   entries_handled_ += (*tally)[0];
   acks_ += (*tally)[1];
