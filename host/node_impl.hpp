@@ -96,6 +96,9 @@ class node_impl final : private message_handler {
   void bump_versions(const key_type* keys, std::size_t n);  // main copies changed
   void check_stream(stream_view stream) const;
   void synchronize(stream_view stream);
+  // op(store, keys, count, value_offset) per table run, then the stores' work is complete.
+  template <class Op>
+  void on_rows(const key_type* keys, std::size_t n, Op op);
   // Row operations on held keys given in host memory, any mix of tables.
   void gather_rows(const key_type* keys, std::size_t n, T* out);
   void write_rows(write_kind kind, const key_type* keys, std::size_t n, const T* rows);

@@ -74,19 +74,26 @@ int node_impl<T>::forward_target(key_type key) const noexcept {
 }
 
 template <class T>
-void node_impl<T>::extract_rows(const key_type* keys, std::size_t n, T* deltas) {
+template <class Op>
+void node_impl<T>::on_rows(const key_type* keys, std::size_t n, Op op) {
   for_each_table_run(keys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-    stores_[table]->extract_delta(keys + first, count, deltas + offset, {});
+    op(*stores_[table], keys + first, count, offset);
   });
   synchronize({});
 }
 
 template <class T>
-void node_impl<T>::refresh_rows(const key_type* keys, std::size_t n, const T* main) {
-  for_each_table_run(keys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-    stores_[table]->refresh_merge(keys + first, count, main + offset, {});
+void node_impl<T>::extract_rows(const key_type* keys, std::size_t n, T* deltas) {
+  on_rows(keys, n, [&](store_backend<T>& store, const key_type* run, std::size_t count, std::size_t offset) {
+    store.extract_delta(run, count, deltas + offset, {});
   });
-  synchronize({});
+}
+
+template <class T>
+void node_impl<T>::refresh_rows(const key_type* keys, std::size_t n, const T* main) {
+  on_rows(keys, n, [&](store_backend<T>& store, const key_type* run, std::size_t count, std::size_t offset) {
+    store.refresh_merge(run, count, main + offset, {});
+  });
 }
 
 template <class T>
@@ -110,19 +117,17 @@ std::vector<clock_type> node_impl<T>::worker_clocks() {
 
 template <class T>
 void node_impl<T>::gather_rows(const key_type* keys, std::size_t n, T* out) {
-  for_each_table_run(keys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-    stores_[table]->gather(keys + first, count, out + offset, {});
+  on_rows(keys, n, [&](store_backend<T>& store, const key_type* run, std::size_t count, std::size_t offset) {
+    store.gather(run, count, out + offset, {});
   });
-  synchronize({});
 }
 
 template <class T>
 void node_impl<T>::write_rows(write_kind kind, const key_type* keys, std::size_t n, const T* rows) {
-  for_each_table_run(keys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
-    if (kind == write_kind::add) stores_[table]->scatter_add(keys + first, count, rows + offset, {});
-    else stores_[table]->assign(keys + first, count, rows + offset, {});
+  on_rows(keys, n, [&](store_backend<T>& store, const key_type* run, std::size_t count, std::size_t offset) {
+    if (kind == write_kind::add) store.scatter_add(run, count, rows + offset, {});
+    else store.assign(run, count, rows + offset, {});
   });
-  synchronize({});
 }
 
 template <class T>
