@@ -8,6 +8,7 @@
 
 #include <gapm/errors.hpp>
 
+#include "host/delta_rule.hpp"
 #include "host/expects.hpp"
 #include "host/node_impl.hpp"
 
@@ -20,13 +21,6 @@ constexpr std::uint8_t has_delta = 1, wants_refresh = 2;   // request flags
 constexpr std::uint8_t has_value = 1, relocates = 2;       // response flags
 
 [[noreturn]] void malformed(const std::string& what) { throw std::runtime_error("sync: " + what); }
-
-template <class T>
-double l2_norm(const T* values, std::size_t n) {
-  double sum = 0;
-  for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(values[i]) * static_cast<double>(values[i]);
-  return std::sqrt(sum);
-}
 
 }  // namespace
 
@@ -259,14 +253,13 @@ void sync_manager<T>::start_round() {
   for (key_type k : keep) {
     const std::size_t len = node_.keys_.row_length_of(k);
     with_unsent(k, delta, len);
-    const double norm = l2_norm(delta, len);
-    const bool send = threshold < 0 || (threshold == 0 ? norm > 0 : norm >= threshold);
+    const delta_action action = classify_delta(delta, len, threshold);
     const std::int64_t version = states.version(k).load();
-    if (send) {
+    if (action == delta_action::send) {
       add(k, has_delta | wants_refresh, version, delta, len);
       states.version(k) = version + 1;  // the owner's merge will make it this: no needless refresh
     } else {
-      if (norm > 0) unsent_deltas_[k].assign(delta, delta + len);
+      if (action == delta_action::hold) unsent_deltas_[k].assign(delta, delta + len);
       add(k, wants_refresh, version, nullptr, 0);
     }
     delta += len;
@@ -275,7 +268,7 @@ void sync_manager<T>::start_round() {
   for (key_type k : drop) {
     const std::size_t len = node_.keys_.row_length_of(k);
     with_unsent(k, delta, len);
-    if (l2_norm(delta, len) > 0) add(k, has_delta, 0, delta, len);  // the last delta always goes
+    if (final_delta_travels(delta, len, threshold)) add(k, has_delta, 0, delta, len);
     delta += len;
   }
 

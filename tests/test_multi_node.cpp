@@ -92,6 +92,10 @@ TEST(MultiNode, SetOverwritesWithAndWithoutReplicas) {
   expect_all_pass(run_cluster(scenarios, {"set"}, 4), "set");
 }
 
+TEST(MultiNode, ReplicaDeltasTooSmallForANormOrNanAreNeverLost) {
+  expect_all_pass(run_cluster(scenarios, {"tiny_deltas"}, 2), "tiny_deltas");
+}
+
 TEST(MultiNode, MismatchedOptionsFailEveryNodeNamingTheDifference) {
   auto results = run_cluster(scenarios, {"mismatch"}, 3, {"GAPM_RENDEZVOUS_TIMEOUT_S=20"});
   for (const auto& r : results) {

@@ -1,0 +1,52 @@
+// Scenarios of replica deltas that a norm would miss: values whose square underflows, NaN.
+#include "scenario.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace {
+
+using namespace gapm::scenarios;
+using gapm::key_type;
+
+// Two nodes both intend keys 2, 4 and 6 (homed on node 0), so node 1 holds replicas and node
+// 0 keeps the main copies. Node 1 pushes deltas whose L2 norm is 0 in double arithmetic
+// (1e-200 squared underflows) or NaN; keys 2 and 4 keep their replica, key 6's intent ends on
+// node 1, so its replica is dropped with its last delta. Every node must read them exactly.
+GAPM_SCENARIO(tiny_deltas) {
+  gapm::Options o;
+  o.tables = {{12, 2}};
+  gapm::Node<double> node(gapm::Options::from_env(o));
+  gapm::Worker<double> w(node, 0);
+  const std::vector<key_type> shared{2, 4}, dropped{6};
+  constexpr gapm::clock_type short_intent = 5;
+  w.intent(shared.data(), shared.size(), 0, gapm::CLOCK_MAX);
+  w.intent(dropped.data(), dropped.size(), 0, node.rank() == 1 ? short_intent : gapm::CLOCK_MAX);
+  quiesce(w);
+  for (key_type k : {2, 4, 6}) expect_true(is_local(node, w, k), "key " + std::to_string(k) + " is local");
+  const double tiny[2] = {1e-200, -3e-170};
+  const double nan[2] = {std::numeric_limits<double>::quiet_NaN(), 0};
+  if (node.rank() == 1) {
+    w.push(&shared[0], 1, tiny);
+    w.push(&shared[1], 1, nan);
+    w.push(&dropped[0], 1, tiny);
+  }
+  quiesce(w);
+  while (w.clock() < short_intent) w.advance_clock();  // node 1's intent for key 6 ends
+  quiesce(w);
+  quiesce(w);
+  for (key_type k : {2, 6}) {
+    double row[2];
+    w.wait(w.pull(&k, 1, row));
+    expect_equal(row[0], tiny[0], "key " + std::to_string(k) + "[0]");
+    expect_equal(row[1], tiny[1], "key " + std::to_string(k) + "[1]");
+  }
+  double row[2];
+  w.wait(w.pull(&shared[1], 1, row));
+  expect_true(std::isnan(row[0]), "key 4[0] is NaN, got " + std::to_string(row[0]));
+  w.finalize();
+  node.shutdown();
+  return exit_code();
+}
+
+}  // namespace
