@@ -61,8 +61,9 @@ comm_result cluster::send_frame(int peer, const std::vector<std::byte>& frame) {
 }
 
 void cluster::throw_if_failed() const {
+  if (!failed()) return;  // the common case takes no lock
   std::lock_guard guard{state_mutex_};
-  if (!failure_.empty()) throw comm_error(failure_);
+  throw comm_error(failure_);
 }
 
 void cluster::fail(const std::string& reason) {
@@ -70,9 +71,23 @@ void cluster::fail(const std::string& reason) {
     std::lock_guard guard{state_mutex_};
     if (!failure_.empty()) return;
     failure_ = "gapm: node " + std::to_string(rank_) + ": " + reason;
+    failed_.store(true, std::memory_order_release);
   }
   state_changed_.notify_all();
+  std::cerr << failure_ << "\n";
   handler_.on_failure(failure_);
+}
+
+void cluster::fail_applying(const char* what, int from, const std::string& cause) noexcept {
+  try {
+    fail(concat("could not apply ", what, from >= 0 ? concat(" from node ", from) : std::string(), ": ", cause));
+  } catch (...) {  // out of memory while failing: the waiters are woken below in any case
+  }
+}
+
+void cluster::count_malformed(const std::string& what) {
+  traffic_.malformed.fetch_add(1, std::memory_order_relaxed);
+  std::cerr << "gapm: node " << rank_ << ": dropped a malformed message: " << what << "\n";
 }
 
 void cluster::barrier() {
@@ -84,7 +99,7 @@ void cluster::barrier() {
   }
   if (rank_ == 0) {
     enter_barrier(0, generation);
-  } else if (auto result = send(0, {.kind = static_cast<std::uint16_t>(wire::kind::barrier_enter),
+  } else if (auto result = send(0, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_enter),
                                     .request = generation});
              !result.ok()) {
     fail("barrier: " + result.error);
@@ -104,7 +119,7 @@ void cluster::enter_barrier(int node, std::uint64_t generation) {
   }
   if (!complete) return;
   for (int peer = 1; peer < world_size_; ++peer)
-    if (auto result = send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::barrier_release),
+    if (auto result = send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_release),
                                   .request = generation});
         !result.ok()) {
       fail("barrier: " + result.error);
@@ -129,20 +144,15 @@ void cluster::receive_loop() {
       if (message && frame->from != zmq_transport::identity(message->head.sender))
         error = "frame from '" + frame->from + "' claims to come from node " + std::to_string(message->head.sender);
       if (!error.empty() || !message) {
-        traffic_.malformed.fetch_add(1, std::memory_order_relaxed);
-        std::cerr << "gapm: node " << rank_ << ": dropped a malformed message: " << error << "\n";
+        count_malformed(error);
       } else {
         last_heard_[static_cast<std::size_t>(message->head.sender)] = now;
-        try {
-          handle(std::move(*message));
-        } catch (const std::exception& e) {  // a message that passed the header check but not the handler's
-          traffic_.malformed.fetch_add(1, std::memory_order_relaxed);
-          std::cerr << "gapm: node " << rank_ << ": dropped a message it could not apply: " << e.what() << "\n";
-        }
+        const int sender = message->head.sender;
+        guarded(wire::kind_name(message->head.kind), sender, [&] { handle(std::move(*message)); });
       }
     }
     send_heartbeats_and_check_peers(now);
-    handler_.on_idle();
+    if (!failed()) guarded("deferred work", -1, [&] { handler_.on_idle(); });
   }
 }
 
@@ -179,7 +189,9 @@ void cluster::handle(wire::message&& message) {
       return;
     }
     default:
-      handler_.on_message(std::move(message));
+      // After a failure nothing more is applied: the waiters have been told, and an answer
+      // arriving now may be for a buffer its owner has already given up.
+      if (!failed()) handler_.on_message(std::move(message));
   }
 }
 
@@ -188,7 +200,7 @@ void cluster::send_heartbeats_and_check_peers(clock::time_point now) {
   if (beat) last_heartbeat_sent_ = now;
   for (int peer = 0; peer < world_size_; ++peer) {
     if (peer == rank_ || departed_[static_cast<std::size_t>(peer)].load()) continue;
-    if (beat) (void)send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::heartbeat)});
+    if (beat) (void)send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::heartbeat)});
     const auto silent = now - last_heard_[static_cast<std::size_t>(peer)];
     if (silent > peer_timeout_) {
       departed_[static_cast<std::size_t>(peer)] = true;
@@ -209,7 +221,7 @@ void cluster::leave(bool clean) noexcept {
   }
   for (int peer = 0; peer < world_size_; ++peer)
     if (peer != rank_ && !departed_[static_cast<std::size_t>(peer)].load())
-      (void)send(peer, {.kind = static_cast<std::uint16_t>(wire::kind::bye), .request = clean ? 1u : 0u},
+      (void)send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::bye), .request = clean ? 1u : 0u},
                  std::span<const char>(reason));
   stop_ = true;
   if (receiver_.joinable()) receiver_.join();
@@ -217,6 +229,7 @@ void cluster::leave(bool clean) noexcept {
   {
     std::lock_guard guard{state_mutex_};
     if (failure_.empty()) failure_ = "gapm: node " + std::to_string(rank_) + " has left the cluster";
+    failed_.store(true, std::memory_order_release);
   }
   state_changed_.notify_all();
 }

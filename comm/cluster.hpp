@@ -26,11 +26,14 @@
 namespace gapm::detail {
 
 /// What the node does with the messages the cluster does not handle itself. Called on the
-/// receive thread; must not block on the network.
+/// receive thread; must not block on the network. A handler throws wire::malformed_message
+/// for a message that fails its validation (dropped and counted, nothing changed); any other
+/// exception means it could not apply a message it accepted, and fails the cluster.
 class message_handler {
  public:
   virtual ~message_handler() = default;
-  /// A validated data message (pull/push/set requests and their answers).
+  /// A message with a valid header (pull/push/set requests, their answers, sync messages),
+  /// until the cluster has failed: afterwards no message reaches the handler.
   virtual void on_message(wire::message&& message) = 0;
   /// The cluster has failed (a peer died or left); every waiter must be woken with `reason`.
   virtual void on_failure(const std::string& reason) = 0;
@@ -78,12 +81,38 @@ class cluster {
 
   /// Throws comm_error if the cluster has failed.
   void throw_if_failed() const;
+  [[nodiscard]] bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
+
+  /// Fails the cluster: every waiter is woken with a comm_error carrying `reason`, and the
+  /// handler hears of it (on_failure). The first reason wins; later calls do nothing.
+  void fail(const std::string& reason);
+
+  /// Counts (and logs) a frame dropped by validation somewhere on this node.
+  void count_malformed(const std::string& what);
+
+  /// Runs `apply` (the handling of one message, or the node's idle work) with the handler
+  /// contract: malformed_message is dropped and counted, any other exception fails the cluster
+  /// naming `what` and the cause. Returns false when it did not complete.
+  template <class Apply>
+  bool guarded(const char* what, int from, Apply&& apply) noexcept {
+    try {
+      apply();
+      return true;
+    } catch (const wire::malformed_message& e) {
+      count_malformed(e.what());
+    } catch (const std::exception& e) {
+      fail_applying(what, from, e.what());
+    } catch (...) {
+      fail_applying(what, from, "an unknown exception");
+    }
+    return false;
+  }
 
  private:
   comm_result send_frame(int peer, const std::vector<std::byte>& frame);
   void receive_loop();
   void handle(wire::message&& message);
-  void fail(const std::string& reason);
+  void fail_applying(const char* what, int from, const std::string& cause) noexcept;
   void enter_barrier(int node, std::uint64_t generation);  // rank 0 only
   void send_heartbeats_and_check_peers(std::chrono::steady_clock::time_point now);
 
@@ -105,6 +134,7 @@ class cluster {
   mutable std::mutex state_mutex_;
   std::condition_variable state_changed_;
   std::string failure_;                          // non-empty once failed
+  std::atomic<bool> failed_{false};              // failure_ is set: a lock-free check
   std::uint64_t barrier_generation_ = 0;         // barriers this node entered
   std::uint64_t released_generation_ = 0;        // barriers released
   std::map<std::uint64_t, int> barrier_arrivals_;  // rank 0: generation -> nodes arrived

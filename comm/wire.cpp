@@ -1,6 +1,43 @@
 #include "comm/wire.hpp"
 
+#include <iterator>
+
 namespace gapm::detail::wire {
+
+const char* kind_name(std::uint8_t k) noexcept {
+  static constexpr const char* names[] = {"none",         "heartbeat",     "bye",          "barrier_enter",
+                                          "barrier_release", "pull_request", "pull_response", "push_request",
+                                          "set_request",  "write_ack",     "sync_request", "sync_response",
+                                          "directory_update"};
+  static_assert(std::size(names) == last_kind + 1);
+  return k < std::size(names) ? names[k] : "unknown";
+}
+
+std::string describe(const message& m) {
+  return std::string(kind_name(m.head.kind)) + " from node " + std::to_string(m.head.sender) + " (origin " +
+         std::to_string(m.head.origin) + ", count " + std::to_string(m.head.count) + ", hops " +
+         std::to_string(m.head.hops) + ", " + std::to_string(m.payload.size()) + " payload bytes)";
+}
+
+header forwarded(const header& head, std::uint64_t key) {
+  if (head.hops >= max_hops)
+    throw std::runtime_error("a " + std::string(kind_name(head.kind)) + " for key " + std::to_string(key) +
+                             " was forwarded " + std::to_string(head.hops) +
+                             " times without reaching the key's owner (a routing loop)");
+  header next = head;
+  next.hops = static_cast<std::uint16_t>(head.hops + 1);
+  return next;
+}
+
+header parked(const header& head, std::uint64_t key) {
+  if (head.waited_ms >= max_wait_ms)
+    throw std::runtime_error("a " + std::string(kind_name(head.kind)) + " for key " + std::to_string(key) +
+                             " waited " + std::to_string(head.waited_ms) +
+                             " ms for the key to arrive, and it never did");
+  header next = head;
+  next.flags = static_cast<std::uint8_t>(next.flags | redelivered);
+  return next;
+}
 
 std::optional<message> decode(const void* data, std::size_t size, int world_size, std::string& error) {
   if (size < sizeof(header)) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -14,45 +15,83 @@
 namespace gapm::detail::wire {
 
 inline constexpr std::uint32_t magic = 0x4d504147;  // "GAPM" little-endian
-inline constexpr std::uint16_t version = 1;
+inline constexpr std::uint16_t version = 2;
 
-enum class kind : std::uint16_t {
+enum class kind : std::uint8_t {
   heartbeat = 1,    // keeps the peer's failure detector quiet
   bye,              // the sender leaves; request = 1 after a clean shutdown barrier; payload: why
   barrier_enter,    // to rank 0: request = barrier generation
   barrier_release,  // from rank 0: request = barrier generation
-  pull_request,     // keys[count], positions[count]
+  pull_request,     // keys[count], positions[count], hints[count] if forwarded
   pull_response,    // positions[count], rows
-  push_request,     // keys[count], rows (additive)
-  set_request,      // keys[count], rows (overwrite)
+  push_request,     // keys[count], rows (additive), hints[count] if forwarded
+  set_request,      // keys[count], rows (overwrite), hints[count] if forwarded
   write_ack,        // count = keys applied
-  sync_request,     // worker = channel: keys, flags (1 delta, 2 refresh), versions, deltas
+  sync_request,     // worker = channel: keys, flags (1 delta, 2 refresh), versions, deltas, hints if forwarded
   sync_response,    // worker = channel: handled, ack, keys, flags (1 value, 2 relocate), versions, counters, values
-  directory_update, // worker = channel: keys, owners, relocation counters (to the keys' home)
+  directory_update, // keys, owners, relocation counters (to the keys' home)
 };
-inline constexpr std::uint16_t last_kind = static_cast<std::uint16_t>(kind::directory_update);
+inline constexpr std::uint8_t last_kind = static_cast<std::uint8_t>(kind::directory_update);
+
+/// Header flags.
+enum flag : std::uint8_t {
+  redelivered = 1,  ///< not the first delivery: it waited here for a key in transit
+  has_hints = 2,    ///< the payload ends with one routing hint per key (host/routing.hpp)
+};
 
 /// Fixed 48-byte header; all fields little-endian (the only byte order gapm runs on).
 struct header {
   std::uint32_t magic = wire::magic;
   std::uint16_t version = wire::version;
-  std::uint16_t kind = 0;
+  std::uint8_t kind = 0;
+  std::uint8_t flags = 0;
   std::int32_t sender = -1;  ///< the node that sent this frame
   std::int32_t origin = -1;  ///< the node that issued the request (differs when forwarded)
-  std::int32_t worker = -1;  ///< the origin's worker waiting for the answer
+  std::int32_t worker = -1;  ///< the origin's worker waiting for the answer, or a sync channel
   std::uint16_t hops = 0;    ///< how often the request was forwarded
-  std::uint16_t reserved = 0;
-  std::uint64_t request = 0;  ///< the origin worker's ticket id, or a barrier generation
+  std::uint16_t waited_ms = 0;  ///< how long it waited for keys in transit (saturating)
+  std::uint64_t request = 0;  ///< the origin worker's ticket id, a sync round or a barrier generation
   std::uint64_t count = 0;    ///< number of keys (or positions) in the payload
   std::uint64_t payload_bytes = 0;
+
+  [[nodiscard]] bool first_delivery() const noexcept { return hops == 0 && !(flags & redelivered); }
+  [[nodiscard]] bool carries_hints() const noexcept { return (flags & has_hints) != 0; }
 };
 static_assert(sizeof(header) == 48 && std::is_trivially_copyable_v<header>);
+
+/// A request is forwarded while the key it names moves; a longer chase is a routing loop.
+inline constexpr std::uint16_t max_hops = 64;
+/// How long a request may wait for a key in transit before that counts as lost (ms).
+inline constexpr std::uint16_t max_wait_ms = 60000;
+
+/// A frame that fails validation: it is dropped and counted before it changes anything.
+/// Every other exception of a handler means an accepted message could not be applied, which
+/// fails the cluster loudly (state may be lost otherwise).
+class malformed_message : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The name of a message kind, for error messages.
+[[nodiscard]] const char* kind_name(std::uint8_t kind) noexcept;
+
+/// `head` passed on one more hop towards `key`'s owner. A request that chases its key longer
+/// than max_hops is in a routing loop: throws std::runtime_error (which fails the cluster:
+/// losing the request silently would lose its update).
+[[nodiscard]] header forwarded(const header& head, std::uint64_t key);
+/// `head` waiting here for `key`, which is on its way here. A request that has waited
+/// max_wait_ms in all throws std::runtime_error (the key was lost).
+[[nodiscard]] header parked(const header& head, std::uint64_t key);
 
 struct message {
   header head;
   std::vector<std::byte> payload;
   [[nodiscard]] enum kind kind() const noexcept { return static_cast<enum kind>(head.kind); }
 };
+
+/// "<kind> from node S (origin O, count C, hops H, B payload bytes)", for error messages.
+[[nodiscard]] std::string describe(const message& m);
+
 
 /// One frame: the header (payload_bytes filled in) followed by the payload parts.
 template <class... Arrays>

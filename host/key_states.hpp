@@ -9,6 +9,8 @@
 
 #include <gapm/types.hpp>
 
+#include "host/routing.hpp"
+
 namespace gapm::detail {
 
 enum class key_role : std::uint8_t {
@@ -38,12 +40,36 @@ class key_states {
 
   /// Main copy: updates applied so far; replica: the main version it last saw (-1: none).
   std::atomic<std::int64_t>& version(key_type k) noexcept { return versions_[k]; }
-  /// Moves with the main copy; the home directory accepts only newer counters.
-  std::int64_t& relocation_counter(key_type k) noexcept { return relocation_counters_[k]; }
 
-  /// Home directory (only for keys homed here): the current owner.
+  /// The counter of the last relocation of `k` this node took part in (it moves with the
+  /// main copy, one up per relocation; the home directory accepts only newer counters).
+  [[nodiscard]] std::int64_t relocation_counter(key_type k) const noexcept {
+    return relocation_counters_[k].load(std::memory_order_acquire);
+  }
+  /// The main copy of `k` arrived here with `counter`.
+  void received(key_type k, std::int64_t counter) noexcept {
+    relocation_counters_[k].store(counter, std::memory_order_release);
+    successors_[k].store(-1, std::memory_order_release);
+  }
+  /// This node handed the main copy of `k` to `node`; returns the relocation's counter.
+  std::int64_t handed_over(key_type k, int node) noexcept {
+    const std::int64_t counter = relocation_counters_[k].load(std::memory_order_relaxed) + 1;
+    relocation_counters_[k].store(counter, std::memory_order_release);
+    successors_[k].store(node, std::memory_order_release);
+    return counter;
+  }
+
+  /// What this node knows about where `k` is, for routing a request it cannot serve. Call
+  /// with the structure lock held (shared), so that role and pointers agree.
+  [[nodiscard]] key_knowledge knowledge(key_type k) const noexcept;
+
+  /// Home directory (only for keys homed here): the current owner, and the relocation
+  /// counter it was last heard of with.
   [[nodiscard]] int owner(key_type k) const noexcept {
     return directory_owner_[k / static_cast<key_type>(world_size_)].load(std::memory_order_acquire);
+  }
+  [[nodiscard]] std::int64_t owner_counter(key_type k) const noexcept {
+    return directory_counter_[k / static_cast<key_type>(world_size_)].load(std::memory_order_acquire);
   }
   /// Records a relocation if `counter` is newer than what the directory has; thread-safe.
   bool update_owner(key_type k, int owner, std::int64_t counter) noexcept;
@@ -59,7 +85,8 @@ class key_states {
   int world_size_;
   std::unique_ptr<std::atomic<key_role>[]> roles_;
   std::unique_ptr<std::atomic<std::int64_t>[]> versions_;
-  std::unique_ptr<std::int64_t[]> relocation_counters_;
+  std::unique_ptr<std::atomic<std::int64_t>[]> relocation_counters_;
+  std::unique_ptr<std::atomic<int>[]> successors_;  // forwarding pointers, -1: none
   std::unique_ptr<std::atomic<int>[]> cache_;
   std::unique_ptr<std::atomic<int>[]> directory_owner_;
   std::unique_ptr<std::atomic<std::int64_t>[]> directory_counter_;

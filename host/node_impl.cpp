@@ -99,7 +99,7 @@ worker_state& node_impl<T>::register_worker(int id) {
   std::lock_guard guard{workers_mutex_};
   auto& slot = workers_[static_cast<std::size_t>(id)];
   GAPM_EXPECTS(slot == nullptr, "Worker(", id, "): a worker with this id already exists on this node");
-  slot = std::make_unique<worker_state>(id);
+  slot = std::make_unique<worker_state>(id, tickets_);
   return *slot;
 }
 
@@ -203,7 +203,7 @@ void node_impl<T>::shutdown(bool clean) noexcept {
   worker_barrier_.break_all(reason);
   std::lock_guard guard{workers_mutex_};
   for (auto& worker : workers_)
-    if (worker) worker->requests().fail(reason);
+    if (worker) worker->fail_requests(reason);
 }
 
 template <class T>

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,10 @@
 #include "comm/cluster.hpp"
 #include "comm/cluster_env.hpp"
 #include "host/key_space.hpp"
+#include "host/batch_routes.hpp"
 #include "host/key_states.hpp"
 #include "host/local_barrier.hpp"
+#include "host/parking_lot.hpp"
 #include "host/sampler.hpp"
 #include "host/store_backend.hpp"
 #include "host/sync_manager.hpp"
@@ -113,10 +116,8 @@ class node_impl final : private message_handler {
   void erase_row(key_type key);
   /// Every worker's clock, WORKER_FINISHED for finished or absent workers.
   [[nodiscard]] std::vector<clock_type> worker_clocks();
-  /// Where a request for a key not readable here goes first.
-  [[nodiscard]] int route(key_type key) const noexcept;
-  /// Where a peer's request for a key not readable here goes next; -1: on its way here, retry.
-  [[nodiscard]] int forward_target(key_type key) const noexcept;
+  /// Where a worker's request for a key not readable here goes first.
+  [[nodiscard]] int first_hop(key_type key) const noexcept;
   [[nodiscard]] bool adaptive() const noexcept { return !sync_managers_.empty(); }
 
   // --- node_serve.cpp (the receive thread) --------------------------------------------------
@@ -127,15 +128,20 @@ class node_impl final : private message_handler {
   void serve_write(const wire::message& message);
   void apply_pull_response(const wire::message& message);
   void apply_write_ack(const wire::message& message);
+  void apply_directory_update(const wire::message& message);
+  std::vector<std::int64_t> read_hints(wire::payload_reader& in, const wire::header& head) const;
+  void check_origin(const wire::header& head) const;
+  // Forwards the entries routed elsewhere and parks those waiting for a key in transit;
+  // pick_payload(picks) gives the per-key payload array of the picked entries.
+  void pass_on(const wire::header& head, const batch_routes& routes, std::span<const key_type> keys,
+               std::span<const std::int64_t> hints, const auto& pick_payload);
   worker_state* find_worker(int id);
-  /// Hands `message` to the receive thread after `delay` (a retry, or a message to this node).
-  void defer(wire::message&& message, std::chrono::milliseconds delay);
   /// Sends to `node`, or, when that is this node, queues it for this node's receive thread.
   comm_result deliver(int node, const wire::header& head, const auto&... parts) {
     if (node != env_.rank) return cluster_->send(node, head, parts...);
     wire::header self = head;
     self.sender = env_.rank;
-    defer(wire::make_message(self, parts...), std::chrono::milliseconds{0});
+    parked_.park(wire::make_message(self, parts...), parking_lot::clock::duration::zero());
     return comm_result::success();
   }
   friend class sync_manager<T>;
@@ -149,6 +155,7 @@ class node_impl final : private message_handler {
   store_kind store_kind_;
   std::vector<std::unique_ptr<store_backend<T>>> stores_;  // one per table
 
+  ticket_source tickets_;  // before the workers: their trackers draw ids from it
   std::mutex workers_mutex_;
   std::vector<std::unique_ptr<worker_state>> workers_;  // by worker id; null when free
   worker_counters retired_;                              // counters of deregistered workers
@@ -163,8 +170,9 @@ class node_impl final : private message_handler {
   std::unique_ptr<key_states> states_;  // roles, versions, directory, location cache
   sampler sampler_{options_};
   mutable std::shared_mutex structure_mutex_;
-  std::mutex deferred_mutex_;
-  std::vector<std::pair<std::chrono::steady_clock::time_point, wire::message>> deferred_;  // receive thread
+  // Requests waiting for a key in transit (and messages to this node itself), re-delivered
+  // by the receive thread; a sync thread wakes them when keys arrive.
+  parking_lot parked_{std::chrono::milliseconds{1}};
 
   std::unique_ptr<cluster> cluster_;                           // null for a single node
   std::vector<std::unique_ptr<sync_manager<T>>> sync_managers_;  // declared last: stop first  // null for a single node; declared last: stops first

@@ -56,21 +56,13 @@ bool node_impl<T>::is_local(key_type key) const noexcept {
 }
 
 template <class T>
-int node_impl<T>::route(key_type key) const noexcept {
+int node_impl<T>::first_hop(key_type key) const noexcept {
+  // The home's directory, else the location cache's guess, else the home: a wrong guess costs
+  // a hop, since every node forwards by what it knows (host/routing.hpp).
   const int home = states_->home_of(key);
-  if (home == env_.rank) return states_->owner(key);
+  if (home == env_.rank) return states_->owner(key);  // this node, when the key is on its way here
   const int cached = states_->cached_location(key);
   return options_.location_caches && cached >= 0 ? cached : home;
-}
-
-template <class T>
-int node_impl<T>::forward_target(key_type key) const noexcept {
-  // Servers forward by the directory only (caches may be stale): the home knows the owner,
-  // everybody else sends to the home.
-  const int home = states_->home_of(key);
-  if (home != env_.rank) return home;
-  const int owner = states_->owner(key);
-  return owner == env_.rank ? -1 : owner;
 }
 
 template <class T>
@@ -204,7 +196,7 @@ Ticket node_impl<T>::pull_remote(worker_state& worker, const key_type* keys, std
       local_keys.push_back(keys[i]);
       local_positions.push_back(i);
     } else {
-      const auto to = static_cast<std::size_t>(route(keys[i]));
+      const auto to = static_cast<std::size_t>(first_hop(keys[i]));
       keys_to[to].push_back(keys[i]);
       positions_to[to].push_back(static_cast<std::uint32_t>(i));
     }
@@ -237,14 +229,22 @@ Ticket node_impl<T>::pull_remote(worker_state& worker, const key_type* keys, std
     std::lock_guard guard{worker.pending_mutex()};
     worker.pending_pulls().emplace(ticket.id, std::move(pending));
   }
-  for (std::size_t node = 0; node < keys_to.size(); ++node) {
-    if (keys_to[node].empty()) continue;
-    wire::header head{.kind = static_cast<std::uint16_t>(wire::kind::pull_request),
-                      .origin = env_.rank,
-                      .worker = worker.id(),
-                      .request = ticket.id,
-                      .count = keys_to[node].size()};
-    send_or_fail(static_cast<int>(node), head, keys_to[node], positions_to[node]);
+  try {
+    for (std::size_t node = 0; node < keys_to.size(); ++node) {
+      if (keys_to[node].empty()) continue;
+      wire::header head{.kind = static_cast<std::uint8_t>(wire::kind::pull_request),
+                        .origin = env_.rank,
+                        .worker = worker.id(),
+                        .request = ticket.id,
+                        .count = keys_to[node].size()};
+      send_or_fail(static_cast<int>(node), head, keys_to[node], positions_to[node]);
+    }
+  } catch (...) {
+    // The caller gets the exception, not the ticket, and may free `out` at once: answers to
+    // the requests already sent must find nothing to write into.
+    worker.forget_pending_pull(ticket.id);
+    worker.requests().abandon(ticket.id);
+    throw;
   }
   return ticket;
 }
@@ -311,13 +311,13 @@ Ticket node_impl<T>::write_remote(worker_state& worker, write_kind kind, const k
     copy_to_host(host_rows.data(), rows, host_rows.size() * sizeof(T));
     rows = host_rows.data();
   }
-  // Slot world_size holds the keys written here; the others go to where route() points
+  // Slot world_size holds the keys written here; the others go to where first_hop() points
   // (this node too, when a key is on its way here: the receive thread retries it).
   const auto here = static_cast<std::size_t>(env_.world_size);
   std::vector<std::vector<key_type>> keys_to(here + 1);
   std::vector<std::vector<T>> rows_to(keys_to.size());
   for (std::size_t i = 0; i < n; ++i) {
-    const auto slot = writable(kind, keys[i]) ? here : static_cast<std::size_t>(route(keys[i]));
+    const auto slot = writable(kind, keys[i]) ? here : static_cast<std::size_t>(first_hop(keys[i]));
     keys_to[slot].push_back(keys[i]);
     rows_to[slot].insert(rows_to[slot].end(), rows + offsets[i], rows + offsets[i + 1]);
   }
@@ -330,14 +330,19 @@ Ticket node_impl<T>::write_remote(worker_state& worker, write_kind kind, const k
 
   const Ticket ticket = worker.requests().open(remote);
   const auto message_kind = kind == write_kind::add ? wire::kind::push_request : wire::kind::set_request;
-  for (std::size_t node = 0; node < here; ++node) {
-    if (keys_to[node].empty()) continue;
-    wire::header head{.kind = static_cast<std::uint16_t>(message_kind),
-                      .origin = env_.rank,
-                      .worker = worker.id(),
-                      .request = ticket.id,
-                      .count = keys_to[node].size()};
-    send_or_fail(static_cast<int>(node), head, keys_to[node], rows_to[node]);
+  try {
+    for (std::size_t node = 0; node < here; ++node) {
+      if (keys_to[node].empty()) continue;
+      wire::header head{.kind = static_cast<std::uint8_t>(message_kind),
+                        .origin = env_.rank,
+                        .worker = worker.id(),
+                        .request = ticket.id,
+                        .count = keys_to[node].size()};
+      send_or_fail(static_cast<int>(node), head, keys_to[node], rows_to[node]);
+    }
+  } catch (...) {
+    worker.requests().abandon(ticket.id);  // the caller gets the exception, not the ticket
+    throw;
   }
   worker_counters::bump(worker.counters().pushes_local, local_keys.size());
   worker_counters::bump(worker.counters().pushes_remote, remote);
@@ -356,8 +361,7 @@ Ticket node_impl<T>::write_remote(worker_state& worker, write_kind kind, const k
   template bool node_impl<T>::insert_row(key_type);                                                       \
   template void node_impl<T>::erase_row(key_type);                                                        \
   template std::vector<clock_type> node_impl<T>::worker_clocks();                                         \
-  template int node_impl<T>::route(key_type) const noexcept;                                              \
-  template int node_impl<T>::forward_target(key_type) const noexcept;                                     \
+  template int node_impl<T>::first_hop(key_type) const noexcept;                                          \
   template bool node_impl<T>::writable(write_kind, key_type) const noexcept;                              \
   template void node_impl<T>::bump_versions(const key_type*, std::size_t);                                \
   template Ticket node_impl<T>::pull(worker_state&, const key_type*, std::size_t, T*, stream_view, bool); \

@@ -1,7 +1,8 @@
 // The receive side of the node (runs on the cluster's receive thread): serve the pull, push
 // and set requests of peers from the local store, forward keys held elsewhere, and apply the
-// answers to this node's own requests. Every payload is validated before it touches memory;
-// a malformed one throws, and the cluster drops and counts it.
+// answers to this node's own requests. Every payload is validated before it touches memory:
+// a malformed one throws wire::malformed_message, and the cluster drops and counts it. Any
+// other exception fails the cluster (see message_handler).
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include <gapm/errors.hpp>
 
+#include "host/batch_routes.hpp"
 #include "host/expects.hpp"
 #include "host/memory_space.hpp"
 #include "host/node_impl.hpp"
@@ -17,11 +19,7 @@
 namespace gapm::detail {
 namespace {
 
-[[noreturn]] void malformed(const std::string& what) { throw std::runtime_error(what); }
-
-// A request for a key that is on its way to this node (the directory already says so) is
-// tried again after this pause rather than bounced around.
-constexpr auto retry_after = std::chrono::milliseconds(1);
+[[noreturn]] void malformed(const std::string& what) { throw wire::malformed_message(what); }
 
 }  // namespace
 
@@ -33,38 +31,24 @@ void node_impl<T>::on_message(wire::message&& message) {
     case wire::kind::set_request: return serve_write(message);
     case wire::kind::pull_response: return apply_pull_response(message);
     case wire::kind::write_ack: return apply_write_ack(message);
+    case wire::kind::directory_update: return apply_directory_update(message);
     case wire::kind::sync_request:
-    case wire::kind::sync_response:
-    case wire::kind::directory_update: {
+    case wire::kind::sync_response: {
       const int channel = message.head.worker;
       if (channel < 0 || channel >= static_cast<int>(sync_managers_.size())) malformed("sync message for no channel");
       return sync_managers_[static_cast<std::size_t>(channel)]->enqueue(std::move(message));
     }
-    default: malformed("unexpected message kind " + std::to_string(message.head.kind));
+    default: malformed(concat("unexpected message kind ", wire::kind_name(message.head.kind)));
   }
-}
-
-template <class T>
-void node_impl<T>::defer(wire::message&& message, std::chrono::milliseconds delay) {
-  std::lock_guard guard{deferred_mutex_};
-  deferred_.emplace_back(std::chrono::steady_clock::now() + delay, std::move(message));
 }
 
 template <class T>
 void node_impl<T>::on_idle() {
-  std::vector<wire::message> due;
-  {
-    std::lock_guard guard{deferred_mutex_};
-    const auto now = std::chrono::steady_clock::now();
-    for (auto it = deferred_.begin(); it != deferred_.end();)
-      if (it->first <= now) {
-        due.push_back(std::move(it->second));
-        it = deferred_.erase(it);
-      } else {
-        ++it;
-      }
+  for (auto& message : parked_.take_due()) {  // one at a time: a malformed one must not take the others along
+    const int sender = message.head.sender;
+    if (!cluster_->guarded(wire::kind_name(message.head.kind), sender, [&] { on_message(std::move(message)); }))
+      return;
   }
-  for (auto& message : due) on_message(std::move(message));
 }
 
 template <class T>
@@ -73,7 +57,7 @@ void node_impl<T>::on_failure(const std::string& reason) {
   worker_barrier_.break_all(failure);
   std::lock_guard guard{workers_mutex_};
   for (auto& worker : workers_)
-    if (worker) worker->requests().fail(failure);
+    if (worker) worker->fail_requests(failure);
 }
 
 template <class T>
@@ -83,64 +67,73 @@ worker_state* node_impl<T>::find_worker(int id) {
 }
 
 template <class T>
+std::vector<std::int64_t> node_impl<T>::read_hints(wire::payload_reader& in, const wire::header& head) const {
+  if (!head.carries_hints()) return std::vector<std::int64_t>(head.count, no_hint);
+  auto hints = in.read<std::int64_t>(head.count);
+  if (!hints) malformed(concat(wire::kind_name(head.kind), ": payload holds fewer than count routing hints"));
+  return std::move(*hints);
+}
+
+template <class T>
+void node_impl<T>::check_origin(const wire::header& head) const {
+  if (head.origin < 0 || head.origin >= env_.world_size || head.worker < 0 || head.worker >= options_.workers)
+    malformed(concat(wire::kind_name(head.kind), ": bad origin node or worker"));
+}
+
+template <class T>
+void node_impl<T>::pass_on(const wire::header& head, const batch_routes& routes, std::span<const key_type> keys,
+                           std::span<const std::int64_t> hints, const auto& pick_payload) {
+  for (std::size_t to = 0; to < routes.to.size(); ++to) {
+    const auto& picks = routes.to[to];
+    if (picks.empty()) continue;
+    wire::header next = wire::forwarded(head, keys[picks.front()]);
+    next.flags = static_cast<std::uint8_t>(next.flags | wire::has_hints);
+    next.count = picks.size();
+    (void)cluster_->send(static_cast<int>(to), next, pick(keys, picks), pick_payload(picks), routes.hints_to[to]);
+  }
+  if (!routes.parked.empty()) {
+    wire::header wait = wire::parked(head, keys[routes.parked.front()]);
+    wait.flags = static_cast<std::uint8_t>(wait.flags | wire::has_hints);
+    wait.count = routes.parked.size();
+    wait.sender = env_.rank;
+    parked_.park(wire::make_message(wait, pick(keys, routes.parked), pick_payload(routes.parked),
+                                    pick(hints, routes.parked)));
+  }
+}
+
+template <class T>
 void node_impl<T>::serve_pull(const wire::message& message) {
   const wire::header& head = message.head;
   wire::payload_reader in(message.payload);
   auto keys = in.read<key_type>(head.count);
   auto positions = in.read<std::uint32_t>(head.count);
-  if (!keys || !positions || in.remaining() != 0) malformed("pull request: payload is not count keys + positions");
-  if (head.origin < 0 || head.origin >= env_.world_size || head.worker < 0 || head.worker >= options_.workers)
-    malformed("pull request: bad origin node or worker");
+  if (!keys || !positions) malformed("pull request: payload is not count keys + positions: " + wire::describe(message));
+  const auto hints = read_hints(in, head);
+  if (in.remaining() != 0) malformed("pull request: payload longer than announced");
+  check_origin(head);
   for (key_type k : *keys)
     if (k >= keys_.num_keys()) malformed(concat("pull request: key ", k, " is out of range"));
 
   // Serve what is readable here (a main copy or a ready replica), pass the rest on.
   std::shared_lock structure{structure_mutex_};
-  std::vector<key_type> held;
-  std::vector<std::uint32_t> held_positions;
-  std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(env_.world_size));
-  std::vector<std::vector<std::uint32_t>> positions_to(keys_to.size());
-  std::vector<key_type> later;
-  std::vector<std::uint32_t> later_positions;
-  for (std::size_t i = 0; i < keys->size(); ++i) {
-    const key_type k = (*keys)[i];
-    if (is_local(k)) {
-      held.push_back(k);
-      held_positions.push_back((*positions)[i]);
-    } else if (const int to = forward_target(k); to < 0) {
-      later.push_back(k);
-      later_positions.push_back((*positions)[i]);
-    } else {
-      keys_to[static_cast<std::size_t>(to)].push_back(k);
-      positions_to[static_cast<std::size_t>(to)].push_back((*positions)[i]);
-    }
-  }
-  if (!held.empty()) {
+  const batch_routes routes(*states_, env_.world_size, *keys, hints, [&](key_type k) { return is_local(k); });
+  if (!routes.here.empty()) {
+    const auto held = pick<key_type>(*keys, routes.here);
     std::size_t values = 0;
     for (key_type k : held) values += keys_.row_length_of(k);
     std::vector<T> rows(values);
     gather_rows(held.data(), held.size(), rows.data());
-    wire::header answer{.kind = static_cast<std::uint16_t>(wire::kind::pull_response),
+    wire::header answer{.kind = static_cast<std::uint8_t>(wire::kind::pull_response),
                         .origin = head.origin,
                         .worker = head.worker,
                         .hops = head.hops,
                         .request = head.request,
                         .count = held.size()};
-    (void)deliver(head.origin, answer, held_positions, rows);  // a dead origin fails the cluster anyway
+    (void)deliver(head.origin, answer, pick<std::uint32_t>(*positions, routes.here), rows);  // a dead origin fails the cluster anyway
   }
   structure.unlock();
-  for (std::size_t to = 0; to < keys_to.size(); ++to) {
-    if (keys_to[to].empty()) continue;
-    wire::header forward = head;
-    forward.hops = static_cast<std::uint16_t>(head.hops + 1);
-    forward.count = keys_to[to].size();
-    (void)cluster_->send(static_cast<int>(to), forward, keys_to[to], positions_to[to]);
-  }
-  if (!later.empty()) {
-    wire::header retry = head;
-    retry.count = later.size();
-    defer(wire::make_message(retry, later, later_positions), retry_after);
-  }
+  pass_on(head, routes, *keys, hints,
+          [&](std::span<const std::uint32_t> picks) { return pick<std::uint32_t>(*positions, picks); });
 }
 
 template <class T>
@@ -149,7 +142,7 @@ void node_impl<T>::serve_write(const wire::message& message) {
   const auto kind = message.kind() == wire::kind::push_request ? write_kind::add : write_kind::assign;
   wire::payload_reader in(message.payload);
   auto keys = in.read<key_type>(head.count);
-  if (!keys) malformed("write request: payload holds fewer than count keys");
+  if (!keys) malformed("write request: payload holds fewer than count keys: " + wire::describe(message));
   std::vector<std::size_t> offsets(keys->size() + 1, 0);
   for (std::size_t i = 0; i < keys->size(); ++i) {
     const key_type k = (*keys)[i];
@@ -157,49 +150,47 @@ void node_impl<T>::serve_write(const wire::message& message) {
     offsets[i + 1] = offsets[i] + keys_.row_length_of(k);
   }
   auto rows = in.read<T>(offsets.back());
-  if (!rows || in.remaining() != 0) malformed("write request: the rows do not match the keys' row lengths");
-  if (head.origin < 0 || head.origin >= env_.world_size || head.worker < 0 || head.worker >= options_.workers)
-    malformed("write request: bad origin node or worker");
+  if (!rows) malformed("write request: the rows do not match the keys' row lengths");
+  const auto hints = read_hints(in, head);
+  if (in.remaining() != 0) malformed("write request: payload longer than announced");
+  check_origin(head);
 
   // Apply what may be written here, pass the rest on (it is acknowledged where it lands).
-  const auto p = static_cast<std::size_t>(env_.rank);
-  std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(env_.world_size) + 1);  // last: retry
-  std::vector<std::vector<T>> rows_to(keys_to.size());
   std::shared_lock structure{structure_mutex_};
-  for (std::size_t i = 0; i < keys->size(); ++i) {
-    const key_type k = (*keys)[i];
-    const int to = writable(kind, k) ? env_.rank : forward_target(k);
-    const auto slot = to < 0 ? keys_to.size() - 1 : static_cast<std::size_t>(to);
-    keys_to[slot].push_back(k);
-    rows_to[slot].insert(rows_to[slot].end(), rows->begin() + static_cast<std::ptrdiff_t>(offsets[i]),
-                         rows->begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
-  }
-  if (!keys_to[p].empty()) {
-    write_rows(kind, keys_to[p].data(), keys_to[p].size(), rows_to[p].data());
-    bump_versions(keys_to[p].data(), keys_to[p].size());
+  const batch_routes routes(*states_, env_.world_size, *keys, hints, [&](key_type k) { return writable(kind, k); });
+  if (!routes.here.empty()) {
+    const auto here = pick<key_type>(*keys, routes.here);
+    write_rows(kind, here.data(), here.size(), pick_rows<T>(*rows, offsets, routes.here).data());
+    bump_versions(here.data(), here.size());
   }
   structure.unlock();
-  if (!keys_to[p].empty()) {
-    wire::header ack{.kind = static_cast<std::uint16_t>(wire::kind::write_ack),
+  if (!routes.here.empty()) {
+    wire::header ack{.kind = static_cast<std::uint8_t>(wire::kind::write_ack),
                      .origin = head.origin,
                      .worker = head.worker,
                      .hops = head.hops,
                      .request = head.request,
-                     .count = keys_to[p].size()};
+                     .count = routes.here.size()};
     (void)deliver(head.origin, ack);
   }
-  for (std::size_t to = 0; to + 1 < keys_to.size(); ++to) {
-    if (to == p || keys_to[to].empty()) continue;
-    wire::header forward = head;
-    forward.hops = static_cast<std::uint16_t>(head.hops + 1);
-    forward.count = keys_to[to].size();
-    (void)cluster_->send(static_cast<int>(to), forward, keys_to[to], rows_to[to]);
+  pass_on(head, routes, *keys, hints,
+          [&](std::span<const std::uint32_t> picks) { return pick_rows<T>(*rows, offsets, picks); });
+}
+
+template <class T>
+void node_impl<T>::apply_directory_update(const wire::message& message) {
+  wire::payload_reader in(message.payload);
+  auto keys = in.read<key_type>(message.head.count);
+  auto owners = in.read<int>(message.head.count);
+  auto counters = in.read<std::int64_t>(message.head.count);
+  if (!keys || !owners || !counters || in.remaining() != 0) malformed("directory update: arrays do not match count");
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    if ((*keys)[i] >= keys_.num_keys() || states_->home_of((*keys)[i]) != env_.rank)
+      malformed("directory update: a key this node is not home for");
+    if ((*owners)[i] < 0 || (*owners)[i] >= env_.world_size) malformed("directory update: owner out of range");
   }
-  if (!keys_to.back().empty()) {
-    wire::header retry = head;
-    retry.count = keys_to.back().size();
-    defer(wire::make_message(retry, keys_to.back(), rows_to.back()), retry_after);
-  }
+  for (std::size_t i = 0; i < keys->size(); ++i) states_->update_owner((*keys)[i], (*owners)[i], (*counters)[i]);
+  parked_.wake();  // requests waiting for this news go on
 }
 
 template <class T>
@@ -239,7 +230,7 @@ void node_impl<T>::apply_pull_response(const wire::message& message) {
   }
   remote_answers_.fetch_add(1, std::memory_order_relaxed);
   forward_hops_.fetch_add(head.hops, std::memory_order_relaxed);
-  worker->requests().answer(head.request, head.count);
+  (void)worker->requests().answer(head.request, head.count);  // checked against pull.remaining above
 }
 
 template <class T>
@@ -248,21 +239,23 @@ void node_impl<T>::apply_write_ack(const wire::message& message) {
   std::lock_guard workers_guard{workers_mutex_};
   worker_state* worker = find_worker(message.head.worker);
   if (worker == nullptr) return;
+  if (worker->requests().answer(message.head.request, message.head.count) == request_tracker::credit::excessive)
+    malformed(concat("write ack: acknowledges ", message.head.count, " keys, more than request ",
+                     message.head.request, " waits for"));
   remote_answers_.fetch_add(1, std::memory_order_relaxed);
   forward_hops_.fetch_add(message.head.hops, std::memory_order_relaxed);
-  worker->requests().answer(message.head.request, message.head.count);
 }
 
-#define GAPM_INSTANTIATE_NODE_SERVE(T)                                          \
-  template void node_impl<T>::on_message(wire::message&&);                      \
-  template void node_impl<T>::on_idle();                                        \
-  template void node_impl<T>::defer(wire::message&&, std::chrono::milliseconds); \
-  template void node_impl<T>::on_failure(const std::string&);                   \
-  template worker_state* node_impl<T>::find_worker(int);                        \
-  template void node_impl<T>::serve_pull(const wire::message&);                 \
-  template void node_impl<T>::serve_write(const wire::message&);                \
-  template void node_impl<T>::apply_pull_response(const wire::message&);        \
-  template void node_impl<T>::apply_write_ack(const wire::message&);
+#define GAPM_INSTANTIATE_NODE_SERVE(T)                                                                         \
+  template void node_impl<T>::on_message(wire::message&&);                                                     \
+  template void node_impl<T>::on_idle();                                                                       \
+  template void node_impl<T>::on_failure(const std::string&);                                                  \
+  template worker_state* node_impl<T>::find_worker(int);                                                       \
+  template void node_impl<T>::serve_pull(const wire::message&);                                                \
+  template void node_impl<T>::serve_write(const wire::message&);                                               \
+  template void node_impl<T>::apply_pull_response(const wire::message&);                                       \
+  template void node_impl<T>::apply_write_ack(const wire::message&);                                           \
+  template void node_impl<T>::apply_directory_update(const wire::message&);
 
 GAPM_INSTANTIATE_NODE_SERVE(float)
 GAPM_INSTANTIATE_NODE_SERVE(double)

@@ -4,21 +4,28 @@ namespace gapm::detail {
 
 Ticket request_tracker::open(std::uint64_t keys) {
   if (keys == 0) return {};  // nothing to wait for: already complete
+  const std::uint64_t id = ids_.next();
   std::lock_guard guard{mutex_};
-  const std::uint64_t id = next_id_++;
   remaining_.emplace(id, keys);
   return Ticket{id};
 }
 
-void request_tracker::answer(std::uint64_t id, std::uint64_t keys) {
+request_tracker::credit request_tracker::answer(std::uint64_t id, std::uint64_t keys) {
   std::lock_guard guard{mutex_};
   auto it = remaining_.find(id);
-  if (it == remaining_.end()) return;
-  it->second = keys >= it->second ? 0 : it->second - keys;
+  if (it == remaining_.end()) return credit::unknown;
+  if (keys > it->second) return credit::excessive;
+  it->second -= keys;
   if (it->second == 0) {
     remaining_.erase(it);
     answered_.notify_all();
   }
+  return credit::counted;
+}
+
+void request_tracker::abandon(std::uint64_t id) {
+  std::lock_guard guard{mutex_};
+  if (remaining_.erase(id) > 0) answered_.notify_all();
 }
 
 void request_tracker::fail(std::exception_ptr failure) {

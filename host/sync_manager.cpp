@@ -20,7 +20,7 @@ using steady = std::chrono::steady_clock;
 constexpr std::uint8_t has_delta = 1, wants_refresh = 2;   // request flags
 constexpr std::uint8_t has_value = 1, relocates = 2;       // response flags
 
-[[noreturn]] void malformed(const std::string& what) { throw std::runtime_error("sync: " + what); }
+[[noreturn]] void malformed(const std::string& what) { throw wire::malformed_message("sync: " + what); }
 
 }  // namespace
 
@@ -92,38 +92,23 @@ void sync_manager<T>::run() {
       batch.assign(std::make_move_iterator(inbox_.begin()), std::make_move_iterator(inbox_.end()));
       inbox_.clear();
     }
-    try {
-      for (auto& message : batch) {
-        try {
-          handle(std::move(message));
-        } catch (const comm_error&) {
-          throw;
-        } catch (const std::exception& e) {  // one bad message must not take the others with it
-          std::cerr << "gapm: node " << node_.rank() << " sync channel " << channel_ << ": dropped a message: "
-                    << e.what() << "\n";
-        }
-      }
-      batch.clear();
-      // Requests for keys in transit to this node wait a moment and are tried again.
-      const auto now = steady::now();
-      std::vector<deferred> due;
-      for (auto it = deferred_.begin(); it != deferred_.end();)
-        if (it->due <= now) {
-          due.push_back(std::move(*it));
-          it = deferred_.erase(it);
-        } else {
-          ++it;
-        }
-      for (auto& d : due) handle(std::move(d.message));
-      if (!round_open_ && steady::now() >= next_round_) {
-        next_round_ = steady::now() + interval_;
-        start_round();
-      }
-    } catch (const comm_error&) {
-      return;  // the cluster failed: every waiter has been told; nothing more to sync
-    } catch (const std::exception& e) {
-      std::cerr << "gapm: node " << node_.rank() << " sync channel " << channel_ << ": " << e.what() << "\n";
-      batch.clear();
+    // Each message on its own (a malformed one is dropped and counted without taking the
+    // others along); a message that cannot be applied fails the cluster, and the channel stops.
+    auto& cluster = *node_.cluster_;
+    auto apply = [&](wire::message& message) {
+      const int sender = message.head.sender;
+      const char* what = wire::kind_name(message.head.kind);
+      return cluster.guarded(what, sender, [&] { handle(std::move(message)); }) || !cluster.failed();
+    };
+    for (auto& message : batch)
+      if (!apply(message)) return;
+    batch.clear();
+    // Requests for keys in transit to this node wait and are tried again.
+    for (auto& message : parked_.take_due())
+      if (!apply(message)) return;
+    if (!round_open_ && steady::now() >= next_round_) {
+      next_round_ = steady::now() + interval_;
+      if (!cluster.guarded("a sync round", -1, [&] { start_round(); })) return;
     }
   }
 }
@@ -138,15 +123,6 @@ std::size_t sync_manager<T>::flagged_values(const std::vector<key_type>& keys, c
     if (flags[i] & flag) values += node_.keys_.row_length_of(keys[i]);
   }
   return values;
-}
-
-template <class T>
-int sync_manager<T>::destination(key_type key, std::uint16_t hops) const {
-  auto& states = *node_.states_;
-  if (states.home_of(key) == node_.rank()) return states.owner(key);
-  const int cached = states.cached_location(key);
-  if (node_.options_.location_caches && hops <= 2 && cached >= 0) return cached;
-  return states.home_of(key);
 }
 
 template <class T>
@@ -232,7 +208,7 @@ void sync_manager<T>::start_round() {
   std::vector<std::vector<std::int64_t>> versions_to(keys_to.size());
   std::vector<std::vector<T>> deltas_to(keys_to.size());
   auto add = [&](key_type k, std::uint8_t flags, std::int64_t version, const T* delta, std::size_t len) {
-    const auto to = static_cast<std::size_t>(destination(k, 0));
+    const auto to = static_cast<std::size_t>(node_.first_hop(k));
     if (static_cast<int>(to) == node_.rank()) {  // the directory points here: already on its way
       if (flags & has_delta) unsent_deltas_[k].assign(delta, delta + len);
       return;
@@ -282,7 +258,7 @@ void sync_manager<T>::start_round() {
     if (peer == node_.rank()) continue;
     const auto p = static_cast<std::size_t>(peer);
     entries_sent_ += keys_to[p].size();
-    wire::header head{.kind = static_cast<std::uint16_t>(wire::kind::sync_request),
+    wire::header head{.kind = static_cast<std::uint8_t>(wire::kind::sync_request),
                       .origin = node_.rank(),
                       .worker = channel_,
                       .request = round_id_,
@@ -309,7 +285,6 @@ void sync_manager<T>::handle(wire::message&& message) {
   switch (message.kind()) {
     case wire::kind::sync_request: return serve_request(std::move(message));
     case wire::kind::sync_response: return apply_response(message);
-    case wire::kind::directory_update: return apply_directory_update(message);
     default: malformed("unexpected message kind");
   }
 }
@@ -319,7 +294,8 @@ void sync_manager<T>::serve_request(wire::message&& message) {
   auto& states = *node_.states_;
   const wire::header& head = message.head;
   const int origin = head.origin;
-  if (origin < 0 || origin >= node_.world_size() || (origin == node_.rank() && head.hops == 0))
+  const bool first_delivery = head.first_delivery();  // straight from the origin
+  if (origin < 0 || origin >= node_.world_size() || (origin == node_.rank() && first_delivery))
     malformed("bad origin");
   wire::payload_reader in(message.payload);
   auto keys = in.read<key_type>(head.count);
@@ -327,9 +303,16 @@ void sync_manager<T>::serve_request(wire::message&& message) {
   auto versions = in.read<std::int64_t>(head.count);
   if (!keys || !flags || !versions) malformed("request arrays are short");
   auto deltas = in.read<T>(flagged_values(*keys, *flags, has_delta));
-  if (!deltas || in.remaining() != 0) malformed("request deltas do not match the keys");
+  if (!deltas) malformed("request deltas do not match the keys");
+  std::vector<std::int64_t> hints(head.count, no_hint);
+  if (head.carries_hints()) {
+    auto carried = in.read<std::int64_t>(head.count);
+    if (!carried) malformed("request routing hints are short");
+    hints = std::move(*carried);
+  }
+  if (in.remaining() != 0) malformed("request payload longer than announced");
 
-  if (head.hops == 0) node_intent_[static_cast<std::size_t>(origin)].clear();
+  if (first_delivery) node_intent_[static_cast<std::size_t>(origin)].clear();
   clocks_ = node_.worker_clocks();
 
   std::vector<key_type> out_keys;
@@ -337,6 +320,7 @@ void sync_manager<T>::serve_request(wire::message&& message) {
   std::vector<std::int64_t> out_versions, out_counters;
   std::vector<T> out_values;
   std::vector<std::vector<std::size_t>> forward_to(static_cast<std::size_t>(node_.world_size()));
+  std::vector<std::vector<std::int64_t>> forward_hints(forward_to.size());
   std::vector<std::size_t> delta_offset(keys->size() + 1, 0);
   for (std::size_t i = 0; i < keys->size(); ++i)
     delta_offset[i + 1] = delta_offset[i] + (((*flags)[i] & has_delta) ? node_.keys_.row_length_of((*keys)[i]) : 0);
@@ -352,9 +336,13 @@ void sync_manager<T>::serve_request(wire::message&& message) {
     const key_type k = (*keys)[i];
     const std::uint8_t f = (*flags)[i];
     if (states.role(k) != key_role::main) {
-      const int to = destination(k, head.hops);
-      if (to == node_.rank()) later.push_back(i);  // the directory says here: it is on its way
-      else forward_to[static_cast<std::size_t>(to)].push_back(i);
+      const next_hop hop = route_request(states.knowledge(k), hints[i]);
+      if (hop.what == next_hop::action::wait) {
+        later.push_back(i);  // on its way here
+      } else {
+        forward_to[static_cast<std::size_t>(hop.node)].push_back(i);
+        forward_hints[static_cast<std::size_t>(hop.node)].push_back(hop.hint);
+      }
       continue;
     }
     ++handled;
@@ -423,7 +411,7 @@ void sync_manager<T>::serve_request(wire::message&& message) {
       const bool keep_asking = has_local_intent(k, clocks_);  // relocation_only ping-pong
       states.set_role(k, key_role::absent);
       node_.erase_row(k);
-      const std::int64_t counter = ++states.relocation_counter(k);
+      const std::int64_t counter = states.handed_over(k, origin);  // the forwarding pointer
       out_keys.push_back(k);
       out_flags.push_back(has_value | relocates);
       out_versions.push_back(states.version(k).load());
@@ -444,9 +432,9 @@ void sync_manager<T>::serve_request(wire::message&& message) {
 
   // Answer the origin: what was handled here, and the acknowledgement of a direct message.
   // A forwarded message that handled nothing here owes the origin nothing.
-  const std::vector<std::uint64_t> tally{handled, head.hops == 0 ? 1u : 0u};
+  const std::vector<std::uint64_t> tally{handled, first_delivery ? 1u : 0u};
   if (tally[0] > 0 || tally[1] > 0) {
-  wire::header answer{.kind = static_cast<std::uint16_t>(wire::kind::sync_response),
+  wire::header answer{.kind = static_cast<std::uint8_t>(wire::kind::sync_response),
                       .origin = origin,
                       .worker = channel_,
                       .request = head.request,
@@ -468,17 +456,16 @@ void sync_manager<T>::serve_request(wire::message&& message) {
         o.push_back(relocated_owners[i]);
         c.push_back(relocated_counters[i]);
       }
-      wire::header update{.kind = static_cast<std::uint16_t>(wire::kind::directory_update),
-                          .origin = node_.rank(), .worker = channel_, .count = k.size()};
+      wire::header update{.kind = static_cast<std::uint8_t>(wire::kind::directory_update),
+                          .origin = node_.rank(), .count = k.size()};
       send_or_loop(static_cast<int>(home), update, k, o, c);
     }
   }
 
   // Forward what is not ours (and park what is on its way here), keeping the origin.
-  auto repack = [&](const std::vector<std::size_t>& picks, std::uint16_t hops) {
+  auto repack = [&](const std::vector<std::size_t>& picks, const wire::header& next) {
     wire::message out;
-    out.head = head;
-    out.head.hops = hops;
+    out.head = next;
     std::vector<key_type> k;
     std::vector<std::uint8_t> f;
     std::vector<std::int64_t> v;
@@ -491,17 +478,20 @@ void sync_manager<T>::serve_request(wire::message&& message) {
                deltas->begin() + static_cast<std::ptrdiff_t>(delta_offset[i + 1]));
     }
     out.head.count = k.size();
+    out.head.flags = static_cast<std::uint8_t>(out.head.flags | wire::has_hints);
     return std::tuple{out.head, k, f, v, d};
   };
   for (std::size_t to = 0; to < forward_to.size(); ++to) {
     if (forward_to[to].empty()) continue;
-    auto [h, k, f, v, d] = repack(forward_to[to], static_cast<std::uint16_t>(head.hops + 1));
-    send_or_loop(static_cast<int>(to), h, k, f, v, d);
+    auto [h, k, f, v, d] = repack(forward_to[to], wire::forwarded(head, (*keys)[forward_to[to].front()]));
+    send_or_loop(static_cast<int>(to), h, k, f, v, d, forward_hints[to]);
   }
-  if (!later.empty()) {
-    auto [h, k, f, v, d] = repack(later, head.hops);
-    h.hops = 1;  // a re-delivery, not a new direct message: no second acknowledgement
-    deferred_.push_back({steady::now() + std::chrono::milliseconds(1), wire::make_message(h, k, f, v, d)});
+  if (!later.empty()) {  // a re-delivery, not a new direct message: no second acknowledgement
+    auto [h, k, f, v, d] = repack(later, wire::parked(head, (*keys)[later.front()]));
+    std::vector<std::int64_t> waiting_hints;
+    for (std::size_t i : later) waiting_hints.push_back(hints[i]);
+    h.sender = node_.rank();
+    parked_.park(wire::make_message(h, k, f, v, d, waiting_hints));
   }
 }
 
@@ -570,31 +560,20 @@ void sync_manager<T>::apply_response(const wire::message& message) {
       }
       if (states.role(k) == key_role::replica) node_.replicas_dropped_.fetch_add(1, std::memory_order_relaxed);
       states.version(k) = (*versions)[i] + 1;
-      states.relocation_counter(k) = (*counters)[i];
+      states.received(k, (*counters)[i]);
       states.set_role(k, key_role::main);
       replicas_.erase(k);
       if (states.home_of(k) == node_.rank()) states.update_owner(k, node_.rank(), (*counters)[i]);
       node_.relocations_.fetch_add(1, std::memory_order_relaxed);
     }
   }
+  if (!refreshed.empty() || !moved.empty()) {  // keys arrived: requests waiting for them go on
+    parked_.wake();
+    node_.parked_.wake();
+  }
   entries_handled_ += (*tally)[0];
   acks_ += (*tally)[1];
   complete_round_if_done();
-}
-
-template <class T>
-void sync_manager<T>::apply_directory_update(const wire::message& message) {
-  wire::payload_reader in(message.payload);
-  auto keys = in.read<key_type>(message.head.count);
-  auto owners = in.read<int>(message.head.count);
-  auto counters = in.read<std::int64_t>(message.head.count);
-  if (!keys || !owners || !counters || in.remaining() != 0) malformed("directory update arrays");
-  for (std::size_t i = 0; i < keys->size(); ++i) {
-    const key_type k = (*keys)[i];
-    if (k >= node_.keys_.num_keys() || node_.states_->home_of(k) != node_.rank()) malformed("directory key");
-    if ((*owners)[i] < 0 || (*owners)[i] >= node_.world_size()) malformed("directory owner");
-    node_.states_->update_owner(k, (*owners)[i], (*counters)[i]);
-  }
 }
 
 template class sync_manager<float>;

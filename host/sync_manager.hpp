@@ -27,6 +27,7 @@
 
 #include "comm/wire.hpp"
 #include "host/intent_table.hpp"
+#include "host/parking_lot.hpp"
 
 namespace gapm::detail {
 
@@ -59,10 +60,6 @@ class sync_manager {
     std::uint8_t flags;  // 1 delta, 2 refresh
     std::int64_t version;
   };
-  struct deferred {
-    std::chrono::steady_clock::time_point due;
-    wire::message message;
-  };
 
   void run();
   void start_round();
@@ -72,9 +69,7 @@ class sync_manager {
   void handle(wire::message&& message);
   void serve_request(wire::message&& message);
   void apply_response(const wire::message& message);
-  void apply_directory_update(const wire::message& message);
   void complete_round_if_done();
-  [[nodiscard]] int destination(key_type key, std::uint16_t hops) const;
   // Validates the keys (range, channel) and sums the row lengths of the entries with `flag`.
   [[nodiscard]] std::size_t flagged_values(const std::vector<key_type>& keys, const std::vector<std::uint8_t>& flags,
                                            std::uint8_t flag) const;
@@ -99,7 +94,7 @@ class sync_manager {
   std::mutex mutex_;  // guards inbox_, stop_ and the round counter's waiters
   std::condition_variable wake_, round_done_;
   std::deque<wire::message> inbox_;
-  std::vector<deferred> deferred_;
+  parking_lot parked_{std::chrono::milliseconds{1}};  // requests for keys in transit here
   bool stop_ = false;
   std::atomic<std::uint64_t> rounds_{0};
   std::thread thread_;

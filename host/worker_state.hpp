@@ -41,7 +41,7 @@ struct pending_pull {
 
 class worker_state {
  public:
-  explicit worker_state(int id) : id_{id} {}
+  worker_state(int id, ticket_source& tickets) : id_{id}, requests_{tickets} {}
 
   [[nodiscard]] int id() const noexcept { return id_; }
   [[nodiscard]] clock_type clock() const noexcept { return clock_.load(std::memory_order_acquire); }
@@ -61,9 +61,25 @@ class worker_state {
   /// Candidates pre-drawn for the `local` sampling scheme, consumed from the back.
   std::vector<key_type>& local_candidates() noexcept { return local_candidates_; }
 
-  /// Pulls waiting for remote rows, by ticket id. Lock pending_mutex() to touch them.
+  /// Pulls waiting for remote rows, by ticket id. Lock pending_mutex() to touch them. Once a
+  /// request fails or is abandoned its entry goes, so that no answer is ever written into a
+  /// buffer the caller may have freed.
   std::unordered_map<std::uint64_t, pending_pull>& pending_pulls() noexcept { return pending_pulls_; }
   std::mutex& pending_mutex() noexcept { return pending_mutex_; }
+  void forget_pending_pull(std::uint64_t ticket) {
+    std::lock_guard guard{pending_mutex_};
+    pending_pulls_.erase(ticket);
+  }
+
+  /// The cluster failed or the node shut down: no answer will be applied any more, and every
+  /// wait throws `reason`.
+  void fail_requests(std::exception_ptr reason) {
+    {
+      std::lock_guard guard{pending_mutex_};
+      pending_pulls_.clear();
+    }
+    requests_.fail(std::move(reason));
+  }
 
  private:
   int id_;

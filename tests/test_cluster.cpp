@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
+#include <string>
 #include <thread>
 
 #include <zmq.hpp>
@@ -24,10 +26,17 @@ struct counting_handler final : message_handler {
   std::atomic<int> messages{0};
   std::atomic<int> failures{0};
   void on_message(wire::message&& message) override {
-    if (message.head.request == 666) throw std::runtime_error("handler refuses request 666");
+    if (message.head.request == 666) throw wire::malformed_message("handler finds request 666 malformed");
+    if (message.head.request == 667) throw std::runtime_error("store full while applying request 667");
     ++messages;
   }
-  void on_failure(const std::string&) override { ++failures; }
+  void on_failure(const std::string& reason) override {
+    std::lock_guard guard{mutex};
+    last_failure = reason;
+    ++failures;
+  }
+  std::mutex mutex;
+  std::string last_failure;
 };
 
 struct two_nodes {
@@ -62,7 +71,7 @@ TEST(Cluster, JoinsRunsBarriersAndDeliversMessages) {
   two_nodes c;
   for (int i = 0; i < 5; ++i) c.barrier_both();
   std::vector<std::uint64_t> keys{1, 2, 3};
-  ASSERT_TRUE(c.nodes[0]->send(1, {.kind = static_cast<std::uint16_t>(wire::kind::write_ack), .origin = 1}, keys).ok());
+  ASSERT_TRUE(c.nodes[0]->send(1, {.kind = static_cast<std::uint8_t>(wire::kind::write_ack), .origin = 1}, keys).ok());
   for (int i = 0; i < 200 && c.handlers[1].messages == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(c.handlers[1].messages, 1);
   c.nodes[1]->leave(true);
@@ -85,10 +94,10 @@ TEST(Cluster, MalformedFramesAreDroppedCountedAndHarmless) {
   std::vector<std::byte> junk(100, std::byte{0x5a});
   garbage.send(zmq::buffer(junk), zmq::send_flags::none);                   // bad magic
   auto impostor = stranger("somebody");
-  auto frame = wire::encode({.kind = static_cast<std::uint16_t>(wire::kind::heartbeat), .sender = 1});
+  auto frame = wire::encode({.kind = static_cast<std::uint8_t>(wire::kind::heartbeat), .sender = 1});
   impostor.send(zmq::buffer(frame), zmq::send_flags::none);                 // claims to be node 1
-  // A well-formed frame from the real node 1 that the handler refuses to apply.
-  ASSERT_TRUE(c.nodes[1]->send(0, {.kind = static_cast<std::uint16_t>(wire::kind::pull_request), .request = 666}).ok());
+  // A well-formed frame from the real node 1 that the handler's validation refuses.
+  ASSERT_TRUE(c.nodes[1]->send(0, {.kind = static_cast<std::uint8_t>(wire::kind::pull_request), .request = 666}).ok());
   for (int i = 0; i < 400 && c.nodes[0]->traffic().malformed < 4; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(c.nodes[0]->traffic().malformed.load(), 4u);
@@ -96,6 +105,29 @@ TEST(Cluster, MalformedFramesAreDroppedCountedAndHarmless) {
   EXPECT_EQ(c.handlers[0].failures, 0);
   c.nodes[1]->leave(true);
   c.nodes[0]->leave(true);
+}
+
+TEST(Cluster, AMessageTheHandlerCannotApplyFailsTheClusterLoudlyAndStopsDispatching) {
+  two_nodes c;
+  auto waiting = std::async(std::launch::async, [&] { c.nodes[0]->barrier(); });  // node 1 never comes
+  ASSERT_TRUE(c.nodes[1]->send(0, {.kind = static_cast<std::uint8_t>(wire::kind::push_request), .request = 667}).ok());
+  try {
+    waiting.get();
+    ADD_FAILURE() << "the barrier returned although the cluster failed";
+  } catch (const gapm::comm_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("could not apply push_request from node 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("store full while applying request 667"), std::string::npos) << what;
+  }
+  EXPECT_EQ(c.handlers[0].failures, 1);
+  EXPECT_EQ(c.nodes[0]->traffic().malformed.load(), 0u);
+  // Once failed, nothing more reaches the handler: a late answer finds no buffer to write.
+  ASSERT_TRUE(c.nodes[1]->send(0, {.kind = static_cast<std::uint8_t>(wire::kind::pull_response)}).ok());
+  const auto received = c.nodes[0]->traffic().messages_received.load();
+  for (int i = 0; i < 400 && c.nodes[0]->traffic().messages_received == received; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(c.handlers[0].messages, 0);
 }
 
 TEST(Cluster, AbortiveLeaveFailsThePeerAndWakesItsBarrier) {

@@ -12,7 +12,7 @@ namespace {
 using namespace gapm::detail;
 
 wire::header pull_header() {
-  return {.kind = static_cast<std::uint16_t>(wire::kind::pull_request), .sender = 1, .origin = 1, .worker = 0,
+  return {.kind = static_cast<std::uint8_t>(wire::kind::pull_request), .sender = 1, .origin = 1, .worker = 0,
           .request = 42, .count = 2};
 }
 

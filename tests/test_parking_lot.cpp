@@ -1,0 +1,49 @@
+// parking_lot: messages wait for a key in transit and come back whole, when due or woken.
+#include "host/parking_lot.hpp"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace gapm::detail;
+using namespace std::chrono_literals;
+
+wire::message numbered(std::uint64_t n) {
+  const std::vector<std::uint64_t> payload{n, n + 1};
+  return wire::make_message(wire::header{.request = n, .count = 2}, payload);
+}
+
+TEST(ParkingLot, MessagesComeBackWholeWhenDueAndTheOthersStayIntact) {
+  parking_lot lot(1h);
+  lot.park(numbered(1), 1h);
+  lot.park(numbered(2), 0s);  // due at once
+  lot.park(numbered(3), 1h);
+  auto due = lot.take_due();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].head.request, 2u);
+  EXPECT_EQ(due[0].payload.size(), 16u);
+  EXPECT_FALSE(lot.empty());
+  lot.wake();
+  due = lot.take_due();
+  ASSERT_EQ(due.size(), 2u);
+  for (const auto& message : due) EXPECT_EQ(message.payload.size(), 16u) << "request " << message.head.request;
+  EXPECT_TRUE(lot.empty());
+}
+
+TEST(ParkingLot, TheTimeWaitedAddsUpInTheHeader) {
+  parking_lot lot(1ms);
+  lot.park(numbered(7));
+  std::this_thread::sleep_for(20ms);
+  auto due = lot.take_due();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_GE(due[0].head.waited_ms, 20);
+  EXPECT_NO_THROW((void)wire::parked(due[0].head, 7));
+  due[0].head.waited_ms = wire::max_wait_ms;
+  EXPECT_THROW((void)wire::parked(due[0].head, 7), std::runtime_error);  // the key never came
+}
+
+}  // namespace
