@@ -12,7 +12,7 @@ namespace gapm::detail {
 
 class intent_map {
  public:
-  intent_map() : slots_(16) {}
+  intent_map() : slots_(min_slots) {}
 
   /// Records that `worker` intends `key` until `end`, keeping the larger end.
   void merge(key_type key, int worker, clock_type end) {
@@ -52,6 +52,17 @@ class intent_map {
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
+  [[nodiscard]] std::size_t memory_bytes() const noexcept { return slots_.size() * sizeof(slot); }
+
+  /// Gives memory back once most entries are gone (below 1/8 full: to 1/4 full), so that a
+  /// moving working set does not leave the table at its peak size.
+  void shrink_if_sparse() {
+    if (slots_.size() <= min_slots || size_ * 8 >= slots_.size()) return;
+    std::size_t target = min_slots;
+    while (target < size_ * 4) target *= 2;
+    rehash(target);
+  }
 
  private:
   struct slot {
@@ -72,8 +83,12 @@ class intent_map {
     return i;
   }
 
-  void grow() {
-    std::vector<slot> old(slots_.size() * 2);
+  static constexpr std::size_t min_slots = 16;
+
+  void grow() { rehash(slots_.size() * 2); }
+
+  void rehash(std::size_t slots) {
+    std::vector<slot> old(slots);
     old.swap(slots_);
     size_ = 0;
     for (const slot& s : old)

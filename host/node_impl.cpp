@@ -241,7 +241,11 @@ Stats node_impl<T>::stats() const {
   s.replicas_dropped = replicas_dropped_.load();
   s.relocations = relocations_.load();
   s.replica_rounds = replica_rounds_.load();
-  for (const auto& manager : sync_managers_) s.sync_rounds += manager->rounds();
+  for (const auto& manager : sync_managers_) {
+    s.sync_rounds += manager->rounds();
+    s.intent_entries += manager->intent_entries();
+    s.intent_bytes += manager->intent_bytes();
+  }
   if (!sync_managers_.empty() && s.uptime_s > 0)
     s.sync_rounds_per_sec = static_cast<double>(s.sync_rounds) / s.uptime_s / static_cast<double>(sync_managers_.size());
   return s;

@@ -24,6 +24,8 @@ std::string Stats::to_json() const {
   field("pushes_local", pushes_local);
   field("pushes_remote", pushes_remote);
   field("intent_keys", intent_keys);
+  field("intent_entries", intent_entries);
+  field("intent_bytes", intent_bytes);
   field("replicas_created", replicas_created);
   field("replicas_dropped", replicas_dropped);
   field("replica_rounds", replica_rounds);
@@ -51,7 +53,7 @@ std::string Stats::summary() const {
   std::snprintf(text, sizeof text,
                 "pulls  %llu local (%.1f%%), %llu remote\n"
                 "pushes %llu local (%.1f%%), %llu remote\n"
-                "intent keys %llu; replicas created %llu, dropped %llu; relocations %llu\n"
+                "intent keys %llu (%llu registered, %llu KiB); replicas created %llu, dropped %llu; relocations %llu\n"
                 "sync rounds %llu (%.1f/s per channel); mean forwarding hops %.2f\n"
                 "sent %llu msgs / %llu B; received %llu msgs / %llu B\n"
                 "slots %llu of %llu used; uptime %.1f s\n",
@@ -60,7 +62,8 @@ std::string Stats::summary() const {
                 static_cast<unsigned long long>(pushes_local),
                 percent(pushes_local, pushes_local + pushes_remote),
                 static_cast<unsigned long long>(pushes_remote),
-                static_cast<unsigned long long>(intent_keys),
+                static_cast<unsigned long long>(intent_keys), static_cast<unsigned long long>(intent_entries),
+                static_cast<unsigned long long>(intent_bytes / 1024),
                 static_cast<unsigned long long>(replicas_created),
                 static_cast<unsigned long long>(replicas_dropped),
                 static_cast<unsigned long long>(relocations),

@@ -144,6 +144,8 @@ void sync_manager<T>::start_round() {
   intents_.register_due(clocks_, [&](key_type k) {
     if (states.role(k) == key_role::absent) reacquire_.insert(k);  // wanted here, held elsewhere
   });
+  intent_entries_.store(intents_.size(), std::memory_order_relaxed);
+  intent_bytes_.store(intents_.memory_bytes(), std::memory_order_relaxed);
 
   // Keys with intent here but absent: ask their owners (they become pending replicas).
   std::vector<key_type> wanted(reacquire_.begin(), reacquire_.end());

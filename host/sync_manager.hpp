@@ -50,6 +50,9 @@ class sync_manager {
   void enqueue(wire::message&& message);
   /// Rounds completed so far.
   [[nodiscard]] std::uint64_t rounds() const noexcept { return rounds_.load(); }
+  /// The channel's registered intents (entries, bytes) as of its last round.
+  [[nodiscard]] std::uint64_t intent_entries() const noexcept { return intent_entries_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t intent_bytes() const noexcept { return intent_bytes_.load(std::memory_order_relaxed); }
   /// Blocks until rounds() >= target, the cluster fails or the manager stops.
   void wait_for_round(std::uint64_t target);
   void stop() noexcept;
@@ -97,6 +100,7 @@ class sync_manager {
   parking_lot parked_{std::chrono::milliseconds{1}};  // requests for keys in transit here
   bool stop_ = false;
   std::atomic<std::uint64_t> rounds_{0};
+  std::atomic<std::uint64_t> intent_entries_{0}, intent_bytes_{0};
   std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 // intent_table: the intent contract (SPEC behaviour 1) and just-in-time registration.
 #include "host/intent_table.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -50,6 +51,49 @@ TEST(IntentTable, ExpiredIntentsAreIgnoredAndFinishedWorkersExpireAll) {
   EXPECT_TRUE(table.has_intent(8, clocks));
   clocks[1] = gapm::WORKER_FINISHED;  // finalize(): every intent of the worker expires
   EXPECT_FALSE(table.has_intent(8, clocks));
+}
+
+TEST(IntentTable, EndedIntentsFreeTheirEntriesAndTheMapShrinks) {
+  // A moving working set: every clock, 1,000 new keys for 3 clocks. Nobody looks the keys up
+  // (as for keys whose main copy is here), yet ended intents must not pile up.
+  auto table = eager_table(1);
+  std::vector<clock_type> clocks{0};
+  std::size_t peak_bytes = 0;
+  for (clock_type c = 0; c < 200; ++c) {
+    std::vector<key_type> keys(1000);
+    for (key_type i = 0; i < 1000; ++i) keys[i] = static_cast<key_type>(c) * 1000 + i;
+    table.submit(0, intent(keys, c, c + 3));
+    clocks[0] = c;
+    table.register_due(clocks, [](key_type) {});
+    EXPECT_LE(table.size(), 4000u) << "clock " << c;
+    peak_bytes = std::max(peak_bytes, table.memory_bytes());
+  }
+  clocks[0] = 1000;  // everything has ended
+  table.register_due(clocks, [](key_type) {});
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_LT(table.memory_bytes(), peak_bytes / 16);
+}
+
+TEST(IntentTable, ALongLivedIntentEndsWhenItsWorkerFinishes) {
+  auto table = eager_table(1);
+  table.submit(0, intent({1, 2, 3}, 0, gapm::CLOCK_MAX));
+  table.register_due({0}, [](key_type) {});
+  table.register_due({1000000}, [](key_type) {});
+  EXPECT_EQ(table.size(), 3u);
+  table.register_due({gapm::WORKER_FINISHED}, [](key_type) {});
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(IntentTable, AnExtendedIntentOutlivesTheShorterOne) {
+  auto table = eager_table(1);
+  table.submit(0, intent({5}, 0, 10));
+  table.submit(0, intent({5}, 0, 50));
+  table.register_due({0}, [](key_type) {});
+  table.register_due({20}, [](key_type) {});
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_TRUE(table.has_intent(5, {20}));
+  table.register_due({50}, [](key_type) {});
+  EXPECT_EQ(table.size(), 0u);
 }
 
 TEST(IntentTable, KeepsOnlyItsChannelsKeys) {

@@ -96,6 +96,10 @@ TEST(MultiNode, ReplicaDeltasTooSmallForANormOrNanAreNeverLost) {
   expect_all_pass(run_cluster(scenarios, {"tiny_deltas"}, 2), "tiny_deltas");
 }
 
+TEST(MultiNode, ExpiredIntentsFreeTheirMemoryWhateverTheKeysRole) {
+  expect_all_pass(run_cluster(scenarios, {"intent_memory"}, 2), "intent_memory");
+}
+
 TEST(MultiNode, MismatchedOptionsFailEveryNodeNamingTheDifference) {
   auto results = run_cluster(scenarios, {"mismatch"}, 3, {"GAPM_RENDEZVOUS_TIMEOUT_S=20"});
   for (const auto& r : results) {

@@ -14,6 +14,8 @@ struct Stats {
   std::uint64_t pushes_local = 0;  ///< keys pushed (or set) into the local store
   std::uint64_t pushes_remote = 0; ///< keys pushed (or set) to another node
   std::uint64_t intent_keys = 0;   ///< keys named in intent() calls
+  std::uint64_t intent_entries = 0;  ///< (key, worker) intents registered and not yet ended
+  std::uint64_t intent_bytes = 0;    ///< memory the registered intents take
   std::uint64_t replicas_created = 0;
   std::uint64_t replicas_dropped = 0;
   std::uint64_t replica_rounds = 0;  ///< sum over sync rounds of the replicas alive: replica memory x time
