@@ -11,6 +11,7 @@
 #include <gapm/errors.hpp>
 
 #include "host/expects.hpp"
+#include "host/memory_plan.hpp"
 #include "host/memory_space.hpp"
 #include "host/store_factory.hpp"
 
@@ -44,18 +45,16 @@ node_impl<T>::node_impl(Options options)
       store_kind_{resolve_store_kind(options_.store)},
       workers_(static_cast<std::size_t>(options_.workers)),
       worker_barrier_{options_.workers} {
-  // Allocate (zero-filled) every key this node is home for: key % world_size == rank.
-  std::vector<key_type> home;
-  for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
-    const key_type begin = keys_.table_begin(t);
-    const table_spec& table = keys_.table(t);
-    stores_.push_back(make_store<T>(store_kind_, begin, table, options_, env_.local_rank));
-    home.clear();
-    for (key_type k = begin; k < begin + table.num_keys; ++k)
-      if (home_of(k) == env_.rank) home.push_back(k);
-    GAPM_EXPECTS(stores_.back()->insert(home.data(), home.size()), "table ", t, " needs ", home.size(),
-                 " row slots for its home keys, but option 'capacity' allows ",
-                 stores_.back()->index().capacity());
+  // Nothing is allocated before the plan is known to fit; what still fails says what it was.
+  const memory_plan_input plan{&keys_, env_.rank, env_.world_size, sizeof(T), store_kind_ == store_kind::cpu};
+  check_memory_plan(plan, available_memory_bytes());
+  try {
+    allocate_home_keys();
+    if (env_.world_size > 1) states_ = std::make_unique<key_states>(keys_.num_keys(), env_.rank, env_.world_size);
+  } catch (const std::bad_alloc&) {
+    throw error(concat("gapm: node ", env_.rank, ": out of host memory while allocating the tables (",
+                       keys_.num_keys(), " keys; ", human_bytes(static_cast<double>(available_memory_bytes())),
+                       " available now)"));
   }
   if (env_.world_size > 1) {
     node_hello self;
@@ -68,7 +67,6 @@ node_impl<T>::node_impl(Options options)
 #endif
     self.value_type = value_name<T>();
     self.options = options_.to_string();
-    states_ = std::make_unique<key_states>(keys_.num_keys(), env_.rank, env_.world_size);
     // Intent-driven management: one sync manager per channel (none for the classic,
     // statically partitioned parameter server). They exist before the cluster delivers the
     // first message, and run once it can carry theirs.
@@ -78,6 +76,23 @@ node_impl<T>::node_impl(Options options)
     cluster_ = std::make_unique<cluster>(env_, options_, std::move(self), static_cast<message_handler&>(*this));
     cluster_->start();  // only now: the handlers answer through cluster_
     for (auto& manager : sync_managers_) manager->start();
+  }
+}
+
+template <class T>
+void node_impl<T>::allocate_home_keys() {
+  // Allocate (zero-filled) every key this node is home for: key % world_size == rank.
+  std::vector<key_type> home;
+  for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
+    const key_type begin = keys_.table_begin(t);
+    const table_spec& table = keys_.table(t);
+    stores_.push_back(make_store<T>(store_kind_, begin, table, options_, env_.local_rank));
+    home.clear();
+    for (key_type k = begin; k < begin + table.num_keys; ++k)
+      if (home_of(k) == env_.rank) home.push_back(k);
+    GAPM_EXPECTS(stores_.back()->insert(home.data(), home.size()), "table ", t, " needs ", home.size(),
+                 " row slots for its home keys, but option 'capacity' allows ",
+                 stores_.back()->index().capacity());
   }
 }
 

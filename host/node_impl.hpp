@@ -146,6 +146,7 @@ class node_impl final : private message_handler {
   }
   friend class sync_manager<T>;
 
+  void allocate_home_keys();
   [[nodiscard]] std::string save_path(const std::string& path) const;
   [[nodiscard]] bool owns(key_type key) const noexcept;  // the main copy is here
 

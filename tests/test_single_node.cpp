@@ -262,4 +262,14 @@ TEST(SingleNode, WorksForEveryValueType) {
   }
 }
 
+TEST(SingleNode, TablesThatDoNotFitInMemoryFailWithAClearErrorBeforeAnyAllocation) {
+  gapm::Options huge;
+  huge.set("tables", "1000000000000x1024");
+  expect_error<gapm::error>([&] { gapm::Node<float> node(huge); }, "table 0 (1000000000000 keys x 1024 values of 4 bytes) needs");
+  expect_error<gapm::error>([&] { gapm::Node<float> node(huge); }, "are available");
+  gapm::Options wide;
+  wide.set("tables", "100x16,1000x4294967295");
+  expect_error<gapm::error>([&] { gapm::Node<double> node(wide); }, "table 1 (1000 keys x 4294967295 values of 8 bytes)");
+}
+
 }  // namespace
