@@ -73,9 +73,9 @@ void cluster::fail(const std::string& reason) {
     failure_ = "gapm: node " + std::to_string(rank_) + ": " + reason;
     failed_.store(true, std::memory_order_release);
   }
-  state_changed_.notify_all();
   std::cerr << failure_ << "\n";
-  handler_.on_failure(failure_);
+  handler_.on_failure(failure_);  // the node's waiters first: by the time anyone wakes, all is failed
+  state_changed_.notify_all();
 }
 
 void cluster::fail_applying(const char* what, int from, const std::string& cause) noexcept {

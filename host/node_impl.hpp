@@ -15,6 +15,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -41,6 +42,13 @@ namespace gapm::detail {
 /// How a value-carrying operation changes the store.
 enum class write_kind { add, assign };
 
+/// How a worker operation was called.
+struct call_mode {
+  stream_view stream{};
+  bool blocking = true;                      ///< synchronise the stream before returning
+  std::optional<std::size_t> buffer_values;  ///< span overloads: the value buffer's length, checked
+};
+
 template <class T>
 class node_impl final : private message_handler {
  public:
@@ -58,11 +66,10 @@ class node_impl final : private message_handler {
   worker_state& register_worker(int id);
   void deregister_worker(worker_state& worker) noexcept;
 
-  // Worker operations (node_ops.cpp). `blocking` synchronises the stream before returning.
-  Ticket pull(worker_state& worker, const key_type* keys, std::size_t n, T* out, stream_view stream,
-              bool blocking);
+  // Worker operations (node_ops.cpp).
+  Ticket pull(worker_state& worker, const key_type* keys, std::size_t n, T* out, call_mode mode = {});
   Ticket write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows,
-               stream_view stream, bool blocking);
+               call_mode mode = {});
 
   void intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start, clock_type end);
 
@@ -96,7 +103,13 @@ class node_impl final : private message_handler {
   }
   [[nodiscard]] bool is_local(key_type key) const noexcept;  // readable here
   [[nodiscard]] bool writable(write_kind kind, key_type key) const noexcept;
-  void bump_versions(const key_type* keys, std::size_t n);  // main copies changed
+  // Main copies changed: their versions advance (after the values; see write()).
+  void bump_versions(const key_type* keys, std::size_t n);
+  [[nodiscard]] bool any_main_copy(const key_type* keys, std::size_t n) const noexcept;
+  // Validates keys (host copy if they are device memory) and, for the span overloads, the
+  // value buffer's length; returns the host keys.
+  const key_type* checked_keys(worker_state& worker, const key_type* keys, std::size_t n, const char* operation,
+                               std::optional<std::size_t> buffer_values);
   void check_stream(stream_view stream) const;
   void synchronize(stream_view stream);
   // op(store, keys, count, value_offset) per table run, then the stores' work is complete.

@@ -139,21 +139,39 @@ void node_impl<T>::bump_versions(const key_type* keys, std::size_t n) {
 }
 
 template <class T>
+bool node_impl<T>::any_main_copy(const key_type* keys, std::size_t n) const noexcept {
+  return states_ && std::any_of(keys, keys + n, [&](key_type k) { return states_->role(k) == key_role::main; });
+}
+
+template <class T>
 void node_impl<T>::send_or_fail(int peer, const wire::header& head, const auto&... parts) {
   if (auto result = deliver(peer, head, parts...); !result.ok())
     throw comm_error("gapm: node " + std::to_string(env_.rank) + ": " + result.error);
 }
 
 template <class T>
-Ticket node_impl<T>::pull(worker_state& worker, const key_type* keys, std::size_t n, T* out,
-                          stream_view stream, bool blocking) {
+const key_type* node_impl<T>::checked_keys(worker_state& worker, const key_type* keys, std::size_t n,
+                                           const char* operation, std::optional<std::size_t> buffer_values) {
+  const key_type* hkeys = host_keys(worker, keys, n);
+  const std::uint64_t values = keys_.check_keys(hkeys, n, operation);
+  GAPM_EXPECTS(!buffer_values || *buffer_values == values, operation, ": the value buffer holds ", *buffer_values,
+               " values, but the ", n, " keys' rows need ", values);
+  return hkeys;
+}
+
+template <class T>
+Ticket node_impl<T>::pull(worker_state& worker, const key_type* keys, std::size_t n, T* out, call_mode mode) {
   check_usable(worker, "pull");
-  if (n == 0) return {};
+  const stream_view stream = mode.stream;
+  if (n == 0) {
+    GAPM_EXPECTS(!mode.buffer_values || *mode.buffer_values == 0, "pull: the value buffer holds ",
+                 *mode.buffer_values, " values, but no key was given");
+    return {};
+  }
   GAPM_EXPECTS(keys != nullptr, "pull: keys is null (n = ", n, ")");
   GAPM_EXPECTS(out != nullptr, "pull: out is null (n = ", n, ")");
   check_stream(stream);
-  const key_type* hkeys = host_keys(worker, keys, n);
-  keys_.check_keys(hkeys, n, "pull");
+  const key_type* hkeys = checked_keys(worker, keys, n, "pull", mode.buffer_values);
   std::shared_lock structure{structure_mutex_};  // the keys' roles hold while we read them
   if (!std::all_of(hkeys, hkeys + n, [&](key_type k) { return is_local(k); }))
     return pull_remote(worker, hkeys, n, out, stream);
@@ -162,7 +180,7 @@ Ticket node_impl<T>::pull(worker_state& worker, const key_type* keys, std::size_
   for_each_table_run(hkeys, n, [&](std::size_t table, std::size_t first, std::size_t count, std::size_t offset) {
     stores_[table]->gather(keys + first, count, out + offset, stream);
   });
-  if (blocking) synchronize(stream);
+  if (mode.blocking) synchronize(stream);
   worker_counters::bump(worker.counters().pulls_local, n);
   return {};
 }
@@ -251,15 +269,19 @@ Ticket node_impl<T>::pull_remote(worker_state& worker, const key_type* keys, std
 
 template <class T>
 Ticket node_impl<T>::write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n,
-                           const T* rows, stream_view stream, bool blocking) {
+                           const T* rows, call_mode mode) {
   const char* operation = kind == write_kind::add ? "push" : "set";
   check_usable(worker, operation);
-  if (n == 0) return {};
+  const stream_view stream = mode.stream;
+  if (n == 0) {
+    GAPM_EXPECTS(!mode.buffer_values || *mode.buffer_values == 0, operation, ": the value buffer holds ",
+                 *mode.buffer_values, " values, but no key was given");
+    return {};
+  }
   GAPM_EXPECTS(keys != nullptr, operation, ": keys is null (n = ", n, ")");
   GAPM_EXPECTS(rows != nullptr, operation, ": values are null (n = ", n, ")");
   check_stream(stream);
-  const key_type* hkeys = host_keys(worker, keys, n);
-  keys_.check_keys(hkeys, n, operation);
+  const key_type* hkeys = checked_keys(worker, keys, n, operation, mode.buffer_values);
   const std::size_t requested = n;
 
   // A set with a repeated key keeps the last row; the GPU assigns in parallel, so reduce to
@@ -294,7 +316,11 @@ Ticket node_impl<T>::write(worker_state& worker, write_kind kind, const key_type
     if (kind == write_kind::add) stores_[table]->scatter_add(keys + first, count, rows + offset, stream);
     else stores_[table]->assign(keys + first, count, rows + offset, stream);
   });
-  if (blocking || !unique_rows.empty() || states_) synchronize(stream);  // staged rows die with this scope
+  // A main copy's version may only advance once its values have: a replica's refresh reads
+  // the version first and would otherwise take the old value as up to date. So a write into
+  // main copies completes before the call returns (also for push_async); staged rows die
+  // with this scope.
+  if (mode.blocking || !unique_rows.empty() || any_main_copy(hkeys, n)) synchronize(stream);
   bump_versions(hkeys, n);
   worker_counters::bump(worker.counters().pushes_local, requested);
   return {};
@@ -364,9 +390,9 @@ Ticket node_impl<T>::write_remote(worker_state& worker, write_kind kind, const k
   template int node_impl<T>::first_hop(key_type) const noexcept;                                          \
   template bool node_impl<T>::writable(write_kind, key_type) const noexcept;                              \
   template void node_impl<T>::bump_versions(const key_type*, std::size_t);                                \
-  template Ticket node_impl<T>::pull(worker_state&, const key_type*, std::size_t, T*, stream_view, bool); \
+  template Ticket node_impl<T>::pull(worker_state&, const key_type*, std::size_t, T*, call_mode);          \
   template Ticket node_impl<T>::write(worker_state&, write_kind, const key_type*, std::size_t, const T*,  \
-                                      stream_view, bool);
+                                      call_mode);
 
 GAPM_INSTANTIATE_NODE_OPS(float)
 GAPM_INSTANTIATE_NODE_OPS(double)

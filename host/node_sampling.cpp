@@ -75,7 +75,7 @@ Ticket node_impl<T>::pull_sample(worker_state& worker, SampleId id, key_type* ke
     }
   }
   sample.used += n;
-  return pull(worker, keys_out, n, values_out, {}, true);
+  return pull(worker, keys_out, n, values_out);
 }
 
 template <class T>

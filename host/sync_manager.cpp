@@ -17,6 +17,11 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
+// How long a main copy that arrived stays before it may move on: long enough for the
+// receive thread to serve the requests that waited for it (a few microseconds when it is not
+// starved), short against a sync round trip. Entries for it wait in the channel's parking lot.
+constexpr auto dwell = std::chrono::microseconds(500);
+
 constexpr std::uint8_t has_delta = 1, wants_refresh = 2;   // request flags
 constexpr std::uint8_t has_value = 1, relocates = 2;       // response flags
 
@@ -140,6 +145,7 @@ void sync_manager<T>::send_or_loop(int node, const wire::header& head, const aut
 template <class T>
 void sync_manager<T>::start_round() {
   auto& states = *node_.states_;
+  std::erase_if(arrived_, [now = steady::now()](const auto& arrival) { return now - arrival.second >= dwell; });
   clocks_ = node_.worker_clocks();
   intents_.register_due(clocks_, [&](key_type k) {
     if (states.role(k) == key_role::absent) reacquire_.insert(k);  // wanted here, held elsewhere
@@ -271,6 +277,15 @@ void sync_manager<T>::start_round() {
 }
 
 template <class T>
+bool sync_manager<T>::just_arrived(key_type key) {
+  auto it = arrived_.find(key);
+  if (it == arrived_.end()) return false;
+  if (steady::now() - it->second < dwell) return true;
+  arrived_.erase(it);
+  return false;
+}
+
+template <class T>
 void sync_manager<T>::complete_round_if_done() {
   if (!round_open_ || acks_ < static_cast<std::uint64_t>(node_.world_size() - 1) || entries_handled_ < entries_sent_)
     return;
@@ -347,9 +362,16 @@ void sync_manager<T>::serve_request(wire::message&& message) {
       }
       continue;
     }
+    const bool refresh = (f & wants_refresh) && origin != node_.rank();  // our own request came back: just merge
+    if (refresh && just_arrived(k)) {
+      // The key arrived a moment ago: it stays a little, so that the requests that waited for
+      // it here are served before it moves on (else they chase it from node to node).
+      later.push_back(i);
+      continue;
+    }
     ++handled;
     if (f & has_delta) merge.push_back(i);
-    if (!(f & wants_refresh) || origin == node_.rank()) continue;  // our own request came back: just merge
+    if (!refresh) continue;
     bool other_intent = has_local_intent(k, clocks_);
     for (std::size_t r = 0; r < node_intent_.size() && !other_intent; ++r)
       other_intent = static_cast<int>(r) != origin && node_intent_[r].contains(k);
@@ -563,6 +585,7 @@ void sync_manager<T>::apply_response(const wire::message& message) {
       if (states.role(k) == key_role::replica) node_.replicas_dropped_.fetch_add(1, std::memory_order_relaxed);
       states.version(k) = (*versions)[i] + 1;
       states.received(k, (*counters)[i]);
+      arrived_[k] = steady::now();
       states.set_role(k, key_role::main);
       replicas_.erase(k);
       if (states.home_of(k) == node_.rank()) states.update_owner(k, node_.rank(), (*counters)[i]);

@@ -83,6 +83,8 @@ class sync_manager {
   intent_table intents_;
   std::set<key_type> replicas_;          // pending and ready replicas of this channel
   std::unordered_set<key_type> reacquire_;  // keys given away while local intent remained
+  std::unordered_map<key_type, std::chrono::steady_clock::time_point> arrived_;  // main copies, when they came
+  bool just_arrived(key_type key);
   std::unordered_map<key_type, std::vector<T>> unsent_deltas_;  // below sync.threshold
   std::vector<std::unordered_set<key_type>> node_intent_;  // by peer: keys it last asked to refresh
   std::vector<clock_type> clocks_;

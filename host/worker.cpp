@@ -7,18 +7,6 @@
 #include "host/node_impl.hpp"
 
 namespace gapm {
-namespace {
-
-// The span overloads check what the pointer overloads must trust.
-template <class Impl>
-void check_row_span(const Impl& impl, std::span<const key_type> keys, std::size_t values, const char* operation) {
-  const std::uint64_t expected = impl.keys().check_keys(keys.data(), keys.size(), operation);
-  GAPM_EXPECTS(values == expected, operation, ": the value buffer holds ", values, " values, but the ",
-               keys.size(), " keys' rows need ", expected);
-}
-
-}  // namespace
-
 template <class T>
 Worker<T>::Worker(Node<T>& node, int id) : node_{&node}, state_{&node.impl_->register_worker(id)} {}
 
@@ -46,48 +34,44 @@ int Worker<T>::id() const noexcept { return state_ == nullptr ? -1 : state_->id(
 
 template <class T>
 Ticket Worker<T>::pull(const key_type* keys, std::size_t n, T* out) {
-  return node_->impl_->pull(*state_, keys, n, out, {}, true);
+  return node_->impl_->pull(*state_, keys, n, out);
 }
 
 template <class T>
 Ticket Worker<T>::pull(std::span<const key_type> keys, std::span<T> out) {
-  node_->impl_->check_usable(*state_, "pull");
-  check_row_span(*node_->impl_, keys, out.size(), "pull");
-  return pull(keys.data(), keys.size(), out.data());
+  return node_->impl_->pull(*state_, keys.data(), keys.size(), out.data(), {.stream = {}, .blocking = true, .buffer_values = out.size()});
 }
 
 template <class T>
 Ticket Worker<T>::push(const key_type* keys, std::size_t n, const T* deltas) {
-  return node_->impl_->write(*state_, detail::write_kind::add, keys, n, deltas, {}, true);
+  return node_->impl_->write(*state_, detail::write_kind::add, keys, n, deltas);
 }
 
 template <class T>
 Ticket Worker<T>::push(std::span<const key_type> keys, std::span<const T> deltas) {
-  node_->impl_->check_usable(*state_, "push");
-  check_row_span(*node_->impl_, keys, deltas.size(), "push");
-  return push(keys.data(), keys.size(), deltas.data());
+  return node_->impl_->write(*state_, detail::write_kind::add, keys.data(), keys.size(), deltas.data(),
+                             {.stream = {}, .blocking = true, .buffer_values = deltas.size()});
 }
 
 template <class T>
 Ticket Worker<T>::set(const key_type* keys, std::size_t n, const T* values) {
-  return node_->impl_->write(*state_, detail::write_kind::assign, keys, n, values, {}, true);
+  return node_->impl_->write(*state_, detail::write_kind::assign, keys, n, values);
 }
 
 template <class T>
 Ticket Worker<T>::set(std::span<const key_type> keys, std::span<const T> values) {
-  node_->impl_->check_usable(*state_, "set");
-  check_row_span(*node_->impl_, keys, values.size(), "set");
-  return set(keys.data(), keys.size(), values.data());
+  return node_->impl_->write(*state_, detail::write_kind::assign, keys.data(), keys.size(), values.data(),
+                             {.stream = {}, .blocking = true, .buffer_values = values.size()});
 }
 
 template <class T>
 Ticket Worker<T>::pull_async(const key_type* keys, std::size_t n, T* out, stream_view stream) {
-  return node_->impl_->pull(*state_, keys, n, out, stream, false);
+  return node_->impl_->pull(*state_, keys, n, out, {.stream = stream, .blocking = false, .buffer_values = std::nullopt});
 }
 
 template <class T>
 Ticket Worker<T>::push_async(const key_type* keys, std::size_t n, const T* deltas, stream_view stream) {
-  return node_->impl_->write(*state_, detail::write_kind::add, keys, n, deltas, stream, false);
+  return node_->impl_->write(*state_, detail::write_kind::add, keys, n, deltas, {.stream = stream, .blocking = false, .buffer_values = std::nullopt});
 }
 
 template <class T>

@@ -119,6 +119,7 @@ TEST(Cluster, AMessageTheHandlerCannotApplyFailsTheClusterLoudlyAndStopsDispatch
     EXPECT_NE(what.find("could not apply push_request from node 1"), std::string::npos) << what;
     EXPECT_NE(what.find("store full while applying request 667"), std::string::npos) << what;
   }
+  for (int i = 0; i < 200 && c.handlers[0].failures == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(c.handlers[0].failures, 1);
   EXPECT_EQ(c.nodes[0]->traffic().malformed.load(), 0u);
   // Once failed, nothing more reaches the handler: a late answer finds no buffer to write.
