@@ -1,6 +1,7 @@
 #include "comm/cluster.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <span>
 #include <iostream>
 
@@ -90,7 +91,7 @@ void cluster::count_malformed(const std::string& what) {
   std::cerr << "gapm: node " << rank_ << ": dropped a malformed message: " << what << "\n";
 }
 
-void cluster::barrier() {
+std::uint64_t cluster::barrier(std::uint64_t contribution) {
   std::uint64_t generation = 0;
   {
     std::lock_guard guard{state_mutex_};
@@ -98,36 +99,46 @@ void cluster::barrier() {
     generation = ++barrier_generation_;
   }
   if (rank_ == 0) {
-    enter_barrier(0, generation);
-  } else if (auto result = send(0, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_enter),
-                                    .request = generation});
+    enter_barrier(0, generation, contribution);
+  } else if (auto result = send(0, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_enter), .request = generation},
+                                std::span<const std::uint64_t>(&contribution, 1));
              !result.ok()) {
     fail("barrier: " + result.error);
   }
   std::unique_lock lock{state_mutex_};
   state_changed_.wait(lock, [&] { return released_generation_ >= generation || !failure_.empty(); });
   if (released_generation_ < generation) throw comm_error(failure_);
+  return released_value_;
 }
 
-void cluster::enter_barrier(int node, std::uint64_t generation) {
-  bool complete = false;
+void cluster::enter_barrier(int node, std::uint64_t generation, std::uint64_t contribution) {
+  std::uint64_t result = 0;
   {
     std::lock_guard guard{state_mutex_};
-    (void)node;
-    complete = ++barrier_arrivals_[generation] == world_size_;
-    if (complete) barrier_arrivals_.erase(generation);
+    auto& arrivals = barrier_arrivals_[generation];
+    arrivals.nodes.insert(node);  // a node counts once per generation, however often it says so
+    arrivals.minimum = std::min(arrivals.minimum, contribution);
+    if (static_cast<int>(arrivals.nodes.size()) < world_size_) return;
+    result = arrivals.minimum;
+    barrier_arrivals_.erase(generation);
   }
-  if (!complete) return;
   for (int peer = 1; peer < world_size_; ++peer)
-    if (auto result = send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_release),
-                                  .request = generation});
-        !result.ok()) {
-      fail("barrier: " + result.error);
+    if (auto result_of_send = send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_release),
+                                          .request = generation},
+                                   std::span<const std::uint64_t>(&result, 1));
+        !result_of_send.ok()) {
+      fail("barrier: " + result_of_send.error);
       return;
     }
+  release_barrier(generation, result);
+}
+
+void cluster::release_barrier(std::uint64_t generation, std::uint64_t value) {
   {
     std::lock_guard guard{state_mutex_};
-    released_generation_ = std::max(released_generation_, generation);
+    if (generation <= released_generation_) return;
+    released_generation_ = generation;
+    released_value_ = value;
   }
   state_changed_.notify_all();
 }
@@ -178,14 +189,16 @@ void cluster::handle(wire::message&& message) {
       return;
     }
     case wire::kind::barrier_enter:
-      if (rank_ == 0) enter_barrier(sender, message.head.request);
-      return;
     case wire::kind::barrier_release: {
-      {
-        std::lock_guard guard{state_mutex_};
-        released_generation_ = std::max(released_generation_, message.head.request);
-      }
-      state_changed_.notify_all();
+      std::uint64_t value = 0;
+      if (message.payload.size() != sizeof value) throw wire::malformed_message("barrier: payload is not one value");
+      std::memcpy(&value, message.payload.data(), sizeof value);
+      const bool enter = message.kind() == wire::kind::barrier_enter;
+      if (enter ? rank_ != 0 || sender == 0 : sender != 0)
+        throw wire::malformed_message(enter ? "barrier_enter to a node that does not run barriers"
+                                            : "barrier_release from a node that does not run barriers");
+      if (enter) enter_barrier(sender, message.head.request, value);
+      else release_barrier(message.head.request, value);
       return;
     }
     default:

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,8 +74,10 @@ class cluster {
     return send_frame(peer, wire::encode(head, parts...));
   }
 
-  /// Waits until every node has entered the same barrier. Throws comm_error on failure.
-  void barrier();
+  /// Waits until every node has entered the same barrier and returns the smallest
+  /// `contribution` of all nodes: a vote (1 = yes) or rank 0's word to all (the others give
+  /// the maximum). Throws comm_error on failure.
+  std::uint64_t barrier(std::uint64_t contribution = std::numeric_limits<std::uint64_t>::max());
 
   /// Leaves the cluster: tells the peers (clean = after a shutdown barrier, so they do not
   /// treat it as a failure), stops the receive loop and closes the transport. Idempotent.
@@ -113,7 +117,8 @@ class cluster {
   void receive_loop();
   void handle(wire::message&& message);
   void fail_applying(const char* what, int from, const std::string& cause) noexcept;
-  void enter_barrier(int node, std::uint64_t generation);  // rank 0 only
+  void enter_barrier(int node, std::uint64_t generation, std::uint64_t contribution);  // rank 0 only
+  void release_barrier(std::uint64_t generation, std::uint64_t value);
   void send_heartbeats_and_check_peers(std::chrono::steady_clock::time_point now);
 
   int rank_;
@@ -137,7 +142,12 @@ class cluster {
   std::atomic<bool> failed_{false};              // failure_ is set: a lock-free check
   std::uint64_t barrier_generation_ = 0;         // barriers this node entered
   std::uint64_t released_generation_ = 0;        // barriers released
-  std::map<std::uint64_t, int> barrier_arrivals_;  // rank 0: generation -> nodes arrived
+  std::uint64_t released_value_ = 0;             // what the last released barrier returns
+  struct barrier_arrivals {
+    std::set<int> nodes;
+    std::uint64_t minimum = std::numeric_limits<std::uint64_t>::max();
+  };
+  std::map<std::uint64_t, barrier_arrivals> barrier_arrivals_;  // rank 0: by generation
   bool leaving_clean_ = false;
 
   std::atomic<bool> stop_{false};

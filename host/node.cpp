@@ -43,7 +43,7 @@ void Node<T>::set_sampler(std::function<key_type()> sample_key) { impl_->set_sam
 template <class T>
 Stats Node<T>::stats() const { return impl_->stats(); }
 template <class T>
-void Node<T>::save(const std::string& path) const { impl_->save(path); }
+void Node<T>::save(const std::string& path) { impl_->save(path); }
 template <class T>
 void Node<T>::load(const std::string& path) { impl_->load(path); }
 

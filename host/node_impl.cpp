@@ -12,30 +12,11 @@
 
 #include "host/expects.hpp"
 #include "host/memory_plan.hpp"
+#include "host/value_type.hpp"
 #include "host/memory_space.hpp"
 #include "host/store_factory.hpp"
 
 namespace gapm::detail {
-namespace {
-
-// Value type tags written into saved files, so that a float file never loads as int64.
-template <class T>
-constexpr std::uint32_t value_tag() {
-  if constexpr (std::is_same_v<T, float>) return 1;
-  else if constexpr (std::is_same_v<T, double>) return 2;
-  else return 3;
-}
-
-constexpr char save_magic[8] = {'G', 'A', 'P', 'M', 'S', 'A', 'V', '1'};
-
-template <class T>
-const char* value_name() {
-  if constexpr (std::is_same_v<T, float>) return "float";
-  else if constexpr (std::is_same_v<T, double>) return "double";
-  else return "int64";
-}
-
-}  // namespace
 
 template <class T>
 node_impl<T>::node_impl(Options options)
@@ -269,101 +250,6 @@ Stats node_impl<T>::stats() const {
 template <class T>
 bool node_impl<T>::owns(key_type key) const noexcept {
   return !states_ || states_->role(key) == key_role::main;
-}
-
-template <class T>
-std::string node_impl<T>::save_path(const std::string& path) const {
-  return env_.world_size == 1 ? path : path + ".rank" + std::to_string(env_.rank);
-}
-
-// File layout: magic, value tag, table count, tables (num_keys, row_length), record count,
-// then records of (key, row). Records hold the main copies of this node.
-template <class T>
-void node_impl<T>::save(const std::string& path) const {
-  const std::string file = save_path(path);
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) throw error("gapm: save: cannot open '" + file + "' for writing");
-  auto put = [&](const auto& value) { out.write(reinterpret_cast<const char*>(&value), sizeof value); };
-  out.write(save_magic, sizeof save_magic);
-  put(value_tag<T>());
-  put(static_cast<std::uint64_t>(keys_.num_tables()));
-  std::uint64_t records = 0;
-  for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
-    put(keys_.table(t).num_keys);
-    put(keys_.table(t).row_length);
-    const auto& slots = stores_[t]->index().slots();
-    for (std::size_t i = 0; i < slots.size(); ++i)
-      records += slots[i] >= 0 && owns(stores_[t]->index().first_key() + i);
-  }
-  put(records);
-  std::vector<T> row;
-  for (std::size_t t = 0; t < keys_.num_tables(); ++t) {
-    auto& store = *stores_[t];
-    row.resize(store.row_length());
-    const auto& slots = store.index().slots();
-    for (std::size_t i = 0; i < slots.size(); ++i) {
-      const key_type key = store.index().first_key() + i;
-      if (slots[i] < 0 || !owns(key)) continue;  // replicas are not saved: their owners save them
-      store.gather(&key, 1, row.data(), {});
-      store.synchronize({});
-      put(key);
-      out.write(reinterpret_cast<const char*>(row.data()), static_cast<std::streamsize>(row.size() * sizeof(T)));
-    }
-  }
-  out.flush();
-  if (!out) throw error("gapm: save: writing '" + file + "' failed");
-}
-
-template <class T>
-void node_impl<T>::load(const std::string& path) {
-  const std::string file = save_path(path);
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw error("gapm: load: cannot open '" + file + "'");
-  auto get = [&](auto& value) {
-    in.read(reinterpret_cast<char*>(&value), sizeof value);
-    if (!in) throw error("gapm: load: '" + file + "' is truncated");
-  };
-  char magic[sizeof save_magic];
-  in.read(magic, sizeof magic);
-  if (!in || std::memcmp(magic, save_magic, sizeof magic) != 0)
-    throw error("gapm: load: '" + file + "' is not a gapm save file");
-  std::uint32_t tag = 0;
-  get(tag);
-  if (tag != value_tag<T>()) throw error("gapm: load: '" + file + "' holds another value type");
-  std::uint64_t tables = 0;
-  get(tables);
-  if (tables != keys_.num_tables()) throw error("gapm: load: '" + file + "' has a different number of tables");
-  for (std::size_t t = 0; t < tables; ++t) {
-    table_spec spec;
-    get(spec.num_keys);
-    get(spec.row_length);
-    if (!(spec == keys_.table(t)))
-      throw error(concat("gapm: load: table ", t, " of '", file, "' is ", spec.num_keys, "x", spec.row_length,
-                         ", this node has ", keys_.table(t).num_keys, "x", keys_.table(t).row_length));
-  }
-  std::uint64_t records = 0;
-  get(records);
-  // Read and check everything before the first write, so a bad file changes nothing.
-  std::vector<std::vector<key_type>> keys(tables);
-  std::vector<std::vector<T>> rows(tables);
-  for (std::uint64_t r = 0; r < records; ++r) {
-    key_type key = 0;
-    get(key);
-    if (key >= keys_.num_keys()) throw error(concat("gapm: load: '", file, "' has key ", key, " out of range"));
-    const std::size_t t = keys_.table_of(key);
-    if (!stores_[t]->contains(key) || !owns(key))
-      throw error(concat("gapm: load: '", file, "' has key ", key, ", whose main copy this node does not hold"));
-    keys[t].push_back(key);
-    auto& table_rows = rows[t];
-    table_rows.resize(table_rows.size() + keys_.table(t).row_length);
-    in.read(reinterpret_cast<char*>(table_rows.data() + table_rows.size() - keys_.table(t).row_length),
-            static_cast<std::streamsize>(keys_.table(t).row_length * sizeof(T)));
-    if (!in) throw error("gapm: load: '" + file + "' is truncated");
-  }
-  for (std::size_t t = 0; t < tables; ++t) {
-    stores_[t]->assign(keys[t].data(), keys[t].size(), rows[t].data(), {});
-    stores_[t]->synchronize({});
-  }
 }
 
 template class node_impl<float>;

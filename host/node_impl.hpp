@@ -1,6 +1,6 @@
 // node_impl<T>: the runtime behind Node<T> and Worker<T>.
 //
-// Files: node_impl.cpp (lifetime, workers, barriers, stats, save/load), node_ops.cpp (the
+// Files: node_impl.cpp (lifetime, workers, barriers, stats), node_snapshot.cpp (save/load), node_ops.cpp (the
 // worker-side pull/push/set: local fast path, remote requests), node_serve.cpp (the receive
 // side: serving peers' requests, applying their answers), sync_manager.cpp (the adaptive
 // layer: intents, replicas, relocations, one thread per sync channel).
@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,7 @@
 #include "host/local_barrier.hpp"
 #include "host/parking_lot.hpp"
 #include "host/sampler.hpp"
+#include "host/snapshot_files.hpp"
 #include "host/store_backend.hpp"
 #include "host/sync_manager.hpp"
 #include "host/worker_state.hpp"
@@ -90,7 +92,8 @@ class node_impl final : private message_handler {
   /// clean: a cluster-wide barrier first, so that no node leaves while others need it.
   void shutdown(bool clean) noexcept;
   [[nodiscard]] Stats stats() const;
-  void save(const std::string& path) const;
+  // Snapshots (node_snapshot.cpp): collective, while no worker pulls or pushes.
+  void save(const std::string& path);
   void load(const std::string& path);
 
  private:
@@ -160,8 +163,19 @@ class node_impl final : private message_handler {
   friend class sync_manager<T>;
 
   void allocate_home_keys();
-  [[nodiscard]] std::string save_path(const std::string& path) const;
   [[nodiscard]] bool owns(key_type key) const noexcept;  // the main copy is here
+
+  // --- node_snapshot.cpp ---------------------------------------------------------------------
+  /// Every node in the same call: the smallest contribution of all (see cluster::barrier).
+  std::uint64_t agree(std::uint64_t contribution = std::numeric_limits<std::uint64_t>::max());
+  /// Replicas flushed into the main copies, then no main copy moves until thaw().
+  void freeze_structure();
+  void thaw_structure() noexcept;
+  /// The main copies held here, in key order (structure frozen).
+  [[nodiscard]] std::vector<key_type> main_copies() const;
+  void write_snapshot_part(const std::string& file, std::uint64_t id, const snapshot::layout& shape);
+  void publish_snapshot(const std::string& path, std::uint64_t id, const snapshot::layout& shape);
+  [[nodiscard]] snapshot::layout snapshot_shape() const;
 
   Options options_;
   cluster_env env_;

@@ -86,6 +86,23 @@ void sync_manager<T>::wait_for_round(std::uint64_t target) {
 }
 
 template <class T>
+void sync_manager<T>::resume() noexcept {
+  paused_.store(false, std::memory_order_release);
+  wake_.notify_one();
+}
+
+template <class T>
+void sync_manager<T>::wait_idle() {
+  std::unique_lock lock{mutex_};
+  while (round_open_.load(std::memory_order_acquire) && !stop_) {
+    round_done_.wait_for(lock, std::chrono::milliseconds(50));
+    lock.unlock();
+    node_.cluster_->throw_if_failed();  // a dead peer never completes a round
+    lock.lock();
+  }
+}
+
+template <class T>
 void sync_manager<T>::run() {
   std::vector<wire::message> batch;
   while (true) {
@@ -111,7 +128,7 @@ void sync_manager<T>::run() {
     // Requests for keys in transit to this node wait and are tried again.
     for (auto& message : parked_.take_due())
       if (!apply(message)) return;
-    if (!round_open_ && steady::now() >= next_round_) {
+    if (!round_open_ && !paused_.load(std::memory_order_acquire) && steady::now() >= next_round_) {
       next_round_ = steady::now() + interval_;
       if (!cluster.guarded("a sync round", -1, [&] { start_round(); })) return;
     }
@@ -209,8 +226,10 @@ void sync_manager<T>::start_round() {
     node_.replicas_dropped_.fetch_add(drop.size(), std::memory_order_relaxed);
   }
 
-  // Decide which deltas travel (sync.threshold), group entries by destination.
-  const double threshold = node_.options_.sync_threshold;
+  // Decide which deltas travel (sync.threshold; a flush sends everything held back), group
+  // entries by destination.
+  const bool flush = flush_.exchange(false, std::memory_order_acq_rel);
+  const double threshold = flush && node_.options_.sync_threshold > 0 ? 0.0 : node_.options_.sync_threshold;
   std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(node_.world_size()));
   std::vector<std::vector<std::uint8_t>> flags_to(keys_to.size());
   std::vector<std::vector<std::int64_t>> versions_to(keys_to.size());
@@ -289,9 +308,9 @@ template <class T>
 void sync_manager<T>::complete_round_if_done() {
   if (!round_open_ || acks_ < static_cast<std::uint64_t>(node_.world_size() - 1) || entries_handled_ < entries_sent_)
     return;
-  round_open_ = false;
   {
-    std::lock_guard guard{mutex_};
+    std::lock_guard guard{mutex_};  // waiters check both under it
+    round_open_ = false;
     rounds_.fetch_add(1);
   }
   round_done_.notify_all();

@@ -57,6 +57,14 @@ class sync_manager {
   void wait_for_round(std::uint64_t target);
   void stop() noexcept;
 
+  // Snapshots (Node::save / load) need every main copy to stay where it is: pause() lets no
+  // new round start, wait_idle() returns once no round of this channel is open, resume()
+  // undoes pause(). request_flush() makes the next round send every held-back delta.
+  void pause() noexcept { paused_.store(true, std::memory_order_release); }
+  void resume() noexcept;
+  void wait_idle();
+  void request_flush() noexcept { flush_.store(true, std::memory_order_release); }
+
  private:
   struct entry {  // one key of an outgoing sync request
     key_type key;
@@ -90,7 +98,8 @@ class sync_manager {
   std::vector<clock_type> clocks_;
 
   // Round state.
-  bool round_open_ = false;
+  std::atomic<bool> round_open_{false};
+  std::atomic<bool> paused_{false}, flush_{false};
   std::uint64_t round_id_ = 0;
   std::uint64_t entries_sent_ = 0, entries_handled_ = 0, acks_ = 0;
   std::chrono::steady_clock::time_point next_round_;

@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config ccache   # toolchain
   libzmq3-dev cppzmq-dev                    # ZeroMQ transport
+  zlib1g-dev                                # CRC-32 of snapshot files
   googletest libgtest-dev libgmock-dev      # tests
   libbenchmark-dev                          # benchmarks
   wordnet-base                              # the real data of the KGE sample

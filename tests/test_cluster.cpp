@@ -79,6 +79,18 @@ TEST(Cluster, JoinsRunsBarriersAndDeliversMessages) {
   EXPECT_EQ(c.handlers[0].failures + c.handlers[1].failures, 0);
 }
 
+TEST(Cluster, ABarrierReturnsTheSmallestContributionToEveryNode) {
+  two_nodes c;
+  auto second = std::async(std::launch::async, [&] { return c.nodes[1]->barrier(5); });
+  EXPECT_EQ(c.nodes[0]->barrier(7), 5u);
+  EXPECT_EQ(second.get(), 5u);
+  second = std::async(std::launch::async, [&] { return c.nodes[1]->barrier(); });  // rank 0 speaks for all
+  EXPECT_EQ(c.nodes[0]->barrier(42), 42u);
+  EXPECT_EQ(second.get(), 42u);
+  c.nodes[1]->leave(true);
+  c.nodes[0]->leave(true);
+}
+
 TEST(Cluster, MalformedFramesAreDroppedCountedAndHarmless) {
   two_nodes c;
   zmq::context_t context;

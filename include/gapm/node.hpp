@@ -61,11 +61,20 @@ class Node {
   /// Counters since start (see Stats).
   [[nodiscard]] Stats stats() const;
 
-  /// Writes the main copies this node owns to `path` (one file per node: `path` with
-  /// `.rank<r>` appended when the world size is above one). Throws error on I/O failure.
-  void save(const std::string& path) const;
-  /// Reads what save() wrote into the main copies; the tables must match. Throws error for
-  /// a missing, truncated or mismatched file, leaving the store unchanged.
+  /// Writes a snapshot of every key's value to `path`, restorable with load() on any number of
+  /// nodes. Collective: every node calls it with the same path (on a file system all nodes
+  /// share), while no worker of any node pulls or pushes (e.g. between Worker::barrier()
+  /// calls, or after finalize()). Replicas are flushed first, so the snapshot holds every
+  /// update made before the call. Files: the manifest at `path` and one part per node beside
+  /// it; all carry their length and a checksum and are renamed into place when complete, so a
+  /// crash leaves the previous snapshot intact. Throws gapm::error when a file cannot be
+  /// written (on every node), comm_error when the cluster fails.
+  void save(const std::string& path);
+  /// Replaces every key's value with the snapshot at `path` (written by save() on this or any
+  /// other number of nodes with the same tables and value type). Collective, like save().
+  /// Every node verifies every file first; a missing, damaged or mismatched snapshot throws
+  /// gapm::error on every node and changes nothing. Returns when every replica has the loaded
+  /// values.
   void load(const std::string& path);
 
  private:
