@@ -100,6 +100,14 @@ TEST(MultiNode, ExpiredIntentsFreeTheirMemoryWhateverTheKeysRole) {
   expect_all_pass(run_cluster(scenarios, {"intent_memory"}, 2), "intent_memory");
 }
 
+class ReadYourWrites : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReadYourWrites, AfterWaitSyncAWorkerReadsAllItsOwnWrites) {
+  expect_all_pass(run_cluster(scenarios, {"read_your_writes"}, 3, {"GAPM_TECHNIQUES=" + GetParam()}), "read_your_writes");
+}
+
+INSTANTIATE_TEST_SUITE_P(Techniques, ReadYourWrites, ::testing::Values("all", "replication_only", "relocation_only"));
+
 TEST(MultiNode, MismatchedOptionsFailEveryNodeNamingTheDifference) {
   auto results = run_cluster(scenarios, {"mismatch"}, 3, {"GAPM_RENDEZVOUS_TIMEOUT_S=20"});
   for (const auto& r : results) {
