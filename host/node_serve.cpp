@@ -114,9 +114,12 @@ void node_impl<T>::serve_pull(const wire::message& message) {
   for (key_type k : *keys)
     if (k >= keys_.num_keys()) malformed(concat("pull request: key ", k, " is out of range"));
 
-  // Serve what is readable here (a main copy or a ready replica), pass the rest on.
+  // Serve what this node holds, pass the rest on: another node's pull is served by the main
+  // copy only, since a replica here may not yet have the writes its worker has flushed.
+  const bool from_elsewhere = head.origin != env_.rank;
   std::shared_lock structure{structure_mutex_};
-  const batch_routes routes(*states_, env_.world_size, *keys, hints, [&](key_type k) { return is_local(k); });
+  const batch_routes routes(*states_, env_.world_size, *keys, hints,
+                            [&](key_type k) { return from_elsewhere ? owns(k) : is_local(k); });
   if (!routes.here.empty()) {
     const auto held = pick<key_type>(*keys, routes.here);
     std::size_t values = 0;
@@ -156,8 +159,12 @@ void node_impl<T>::serve_write(const wire::message& message) {
   check_origin(head);
 
   // Apply what may be written here, pass the rest on (it is acknowledged where it lands).
+  // Another node's write goes to the main copy, never into a replica here: acknowledged, it
+  // must be part of the main copy, or its writer's wait_sync() would not cover it.
+  const bool from_elsewhere = head.origin != env_.rank;
   std::shared_lock structure{structure_mutex_};
-  const batch_routes routes(*states_, env_.world_size, *keys, hints, [&](key_type k) { return writable(kind, k); });
+  const batch_routes routes(*states_, env_.world_size, *keys, hints,
+                            [&](key_type k) { return from_elsewhere ? owns(k) : writable(kind, k); });
   if (!routes.here.empty()) {
     const auto here = pick<key_type>(*keys, routes.here);
     write_rows(kind, here.data(), here.size(), pick_rows<T>(*rows, offsets, routes.here).data());
