@@ -1,7 +1,9 @@
-// Unit tests of the KGE sample's parts: the WordNet parser, the split and its cache.
+// Unit tests of the KGE sample's parts: the WordNet parser, the split and its cache, the
+// ComplEx gradients (against finite differences), the AdaGrad deltas and the filtered ranking.
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -10,7 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include "complex_model.hpp"
 #include "dataset.hpp"
+#include "evaluation.hpp"
 #include "random.hpp"
 #include "wordnet.hpp"
 
@@ -179,6 +183,84 @@ TEST(Cache, RoundTripsAndIsReadInsteadOfWordNet) {
   // Another split is another cache: this one does not count.
   kge::dataset other;
   EXPECT_FALSE(kge::read_cache(cache.path(), {.valid = 2, .test = 2, .seed = 5}, other));
+}
+
+// The summed loss of a batch, for finite differences.
+double batch_loss_of(const kge::batch_view& batch, const kge::loss_settings& loss) {
+  std::vector<float> ignored(batch.slots * batch.shape.embedding(), 0.0f);
+  const auto l = kge::complex_gradients(batch, loss, ignored.data());
+  return l.data + l.regularizer;
+}
+
+TEST(ComplEx, ScoreIsTheRealPartOfTheTrilinearProduct) {
+  // dim 1: h = 1 + 2i, r = 3 - i, t = -2 + 0.5i: Re(h * r * conj(t)) = Re((5 + 5i)(-2 - 0.5i)) = -7.5
+  const float h[] = {1, 2}, r[] = {3, -1}, t[] = {-2, 0.5f};
+  EXPECT_FLOAT_EQ(kge::complex_score(h, r, t, 1), -7.5f);
+}
+
+TEST(ComplEx, GradientsMatchFiniteDifferences) {
+  const kge::row_shape shape{.dim = 3};
+  constexpr std::size_t slots = 7;
+  std::vector<float> rows(slots * shape.row());
+  kge::split_mix rng{11};
+  for (auto& v : rows) v = rng.unit() - 0.5f;
+  // Slot 0 is a head and also a negative; slot 2 is a negative and the tail of another triple.
+  const std::vector<std::uint32_t> heads = {0, 1, 3}, relations = {5, 6, 5}, tails = {2, 3, 0},
+                                   negatives = {0, 2, 4};
+  kge::batch_view batch{.shape = shape, .rows = rows.data(), .slots = slots, .heads = heads.data(),
+                        .relations = relations.data(), .tails = tails.data(), .n = heads.size(),
+                        .negatives = negatives.data(), .k = negatives.size()};
+  const kge::loss_settings loss{.l2 = 0.01f};
+  std::vector<float> grads(slots * shape.embedding(), 0.0f);
+  (void)kge::complex_gradients(batch, loss, grads.data());
+
+  const float step = 1e-2f;
+  for (std::size_t s = 0; s < slots; ++s)
+    for (std::size_t j = 0; j < shape.embedding(); ++j) {
+      float& x = rows[s * shape.row() + j];
+      const float saved = x;
+      x = saved + step;
+      const double up = batch_loss_of(batch, loss);
+      x = saved - step;
+      const double down = batch_loss_of(batch, loss);
+      x = saved;
+      EXPECT_NEAR(grads[s * shape.embedding() + j], (up - down) / (2 * step), 2e-3) << "slot " << s << " coord " << j;
+    }
+}
+
+TEST(AdaGrad, DeltasAreTheStepAndTheSquaredGradient) {
+  const kge::row_shape shape{.dim = 1};
+  const float rows[] = {0.5f, -0.5f, 3.0f, 0.0f};  // embedding (re, im), accumulator
+  const float grads[] = {1.0f, -2.0f};
+  float deltas[4];
+  kge::adagrad_deltas(rows, grads, 1, shape, 0.1f, 0.0f, deltas);
+  EXPECT_FLOAT_EQ(deltas[0], -0.1f * 1.0f / 2.0f);  // sqrt(3 + 1)
+  EXPECT_FLOAT_EQ(deltas[1], 0.1f * 2.0f / 2.0f);   // sqrt(0 + 4)
+  EXPECT_FLOAT_EQ(deltas[2], 1.0f);
+  EXPECT_FLOAT_EQ(deltas[3], 4.0f);
+}
+
+TEST(Evaluation, RanksFilteredWithHalfTies) {
+  // dim 1, real embeddings x = 1, 2, 3, 4 and relation 1: score(h, r, t) = x_h * x_t.
+  const std::vector<float> entities = {1, 0, 2, 0, 3, 0, 4, 0};
+  const std::vector<float> relations = {1, 0};
+  const std::vector<kge::triple> train = {{0, 0, 3}}, test = {{0, 0, 1}};
+  const std::vector<kge::triple>* splits[] = {&train, &test};
+  const kge::filter_index filter(1, splits);
+  const kge::embedding_view model{.entities = entities.data(), .num_entities = 4, .relations = relations.data(), .dim = 1};
+  const auto sums = kge::evaluate(model, test, filter);
+  // Tail (0, r, ?): scores 1 2 3 4, truth 2; entity 3 is filtered: rank 2. Head (?, r, 1): 2 4 6 8, rank 4.
+  EXPECT_DOUBLE_EQ(sums.queries, 2);
+  EXPECT_DOUBLE_EQ(sums.reciprocal_rank, 1.0 / 2 + 1.0 / 4);
+  EXPECT_DOUBLE_EQ(sums.hits1, 0);
+  EXPECT_DOUBLE_EQ(sums.hits3, 1);
+  EXPECT_DOUBLE_EQ(sums.hits10, 2);
+
+  // A constant model earns nothing: every entity ties with the truth.
+  const std::vector<float> zeros(8, 0.0f);
+  const kge::embedding_view constant{.entities = zeros.data(), .num_entities = 4, .relations = relations.data(), .dim = 1};
+  const auto tied = kge::evaluate(constant, test, filter);
+  EXPECT_DOUBLE_EQ(tied.reciprocal_rank, 1.0 / 2.0 + 1.0 / 2.5);  // tail: 1 + 2/2 (one filtered); head: 1 + 3/2
 }
 
 }  // namespace
