@@ -44,7 +44,6 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-constexpr float init_scale = 0.1f;  // initial embeddings uniform in [-init_scale, init_scale]
 constexpr std::size_t row_chunk = 4096;  // keys per pull or push when initialising or gathering
 
 double seconds_since(clock_type::time_point start) {
@@ -87,7 +86,7 @@ void initialise(gapm::Worker<float>& worker, const node_context& ctx) {
     if ((k / nodes) % workers != static_cast<std::uint64_t>(worker.id())) continue;
     kge::split_mix rng{kge::mix(ctx.settings.seed, k, 0x1417)};
     batch.push_back(k);
-    for (std::size_t j = 0; j < keys.shape.embedding(); ++j) rows.push_back(init_scale * (2 * rng.unit() - 1));
+    for (std::size_t j = 0; j < keys.shape.embedding(); ++j) rows.push_back(ctx.settings.init * (2 * rng.unit() - 1));
     rows.resize(rows.size() + keys.shape.embedding(), 0.0f);  // accumulator starts at 0
     if (batch.size() == row_chunk) flush();
   }

@@ -15,8 +15,9 @@ namespace {
 constexpr const char* usage = R"(usage: kge [options] [--gapm.NAME=VALUE ...]
   --epochs=N          training epochs (8)
   --dim=N             complex embedding dimension; rows hold 4*dim floats (64)
-  --lr=X              AdaGrad learning rate (0.1)
-  --l2=X              l2 regularisation weight per positive triple (1e-6)
+  --lr=X              AdaGrad learning rate (0.2)
+  --l2=X              l2 regularisation weight per positive triple (1e-3)
+  --init=X            initial embeddings uniform in [-X, X] (0.1)
   --batch=N           positive triples per batch and clock (1000)
   --negatives=N       negatives per batch, each scored as tail and as head of every positive (64)
   --lookahead=N       signal intent this many batches ahead (4)
@@ -49,6 +50,7 @@ settings parse_settings(int argc, const char* const* argv) {
       {"dim", [&](auto n, auto v) { s.dim = number<std::size_t>(n, v); }},
       {"lr", [&](auto n, auto v) { s.lr = number<float>(n, v); }},
       {"l2", [&](auto n, auto v) { s.l2 = number<float>(n, v); }},
+      {"init", [&](auto n, auto v) { s.init = number<float>(n, v); }},
       {"batch", [&](auto n, auto v) { s.batch = number<std::size_t>(n, v); }},
       {"negatives", [&](auto n, auto v) { s.negatives = number<std::size_t>(n, v); }},
       {"lookahead", [&](auto n, auto v) { s.lookahead = number<long>(n, v); }},

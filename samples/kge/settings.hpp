@@ -13,8 +13,9 @@ namespace kge {
 struct settings {
   int epochs = 8;
   std::size_t dim = 64;            ///< complex dimension: rows hold 4*dim floats
-  float lr = 0.1f;                 ///< AdaGrad learning rate
-  float l2 = 1e-6f;                ///< l2 regularisation weight
+  float lr = 0.2f;                 ///< AdaGrad learning rate
+  float l2 = 1e-3f;                ///< l2 regularisation weight
+  float init = 0.1f;               ///< initial embeddings uniform in [-init, init]
   std::size_t batch = 1000;        ///< positive triples per batch (one clock)
   std::size_t negatives = 64;      ///< negatives per positive, shared by a batch, each as tail and as head
   long lookahead = 4;              ///< intent for batch b + lookahead is signalled during batch b
