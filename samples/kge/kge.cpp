@@ -15,7 +15,7 @@
 // of the logistic loss, and pushes the AdaGrad step as an additive delta.
 //
 // Run (2 local nodes x 2 workers, about 5 minutes on 2 cores):
-//   gapm-run -n 2 -- kge [--epochs=8 --dim=64 ...] [--gapm.techniques=none ...]
+//   gapm-run -n 2 -- kge [--epochs=12 --dim=64 ...] [--gapm.techniques=none ...]
 // See `kge --help` for the options. Rank 0 prints the data set, one line per epoch (mean loss
 // over the cluster, time, triples/s, share of pulls served locally), then the filtered MRR and
 // Hits@1/3/10 on the validation and test split; every node prints its gapm counters at exit.

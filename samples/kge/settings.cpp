@@ -13,7 +13,7 @@ namespace kge {
 namespace {
 
 constexpr const char* usage = R"(usage: kge [options] [--gapm.NAME=VALUE ...]
-  --epochs=N          training epochs (8)
+  --epochs=N          training epochs (12)
   --dim=N             complex embedding dimension; rows hold 4*dim floats (64)
   --lr=X              AdaGrad learning rate (0.2)
   --l2=X              l2 regularisation weight per positive triple (1e-3)

@@ -11,7 +11,7 @@ namespace kge {
 
 /// Training, evaluation and data settings, with the defaults of the README's main job.
 struct settings {
-  int epochs = 8;
+  int epochs = 12;
   std::size_t dim = 64;            ///< complex dimension: rows hold 4*dim floats
   float lr = 0.2f;                 ///< AdaGrad learning rate
   float l2 = 1e-3f;                ///< l2 regularisation weight
