@@ -27,8 +27,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -43,14 +43,14 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using wall_clock = std::chrono::steady_clock;
 constexpr std::size_t row_chunk = 4096;  // keys per pull or push when initialising or gathering
 
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
+double seconds_since(wall_clock::time_point start) {
+  return std::chrono::duration<double>(wall_clock::now() - start).count();
 }
 
-// What the cluster shares with rank 0's printing thread.
+// What rank 0's first worker learns, for main's --expect-* checks.
 struct run_report {
   std::vector<double> epoch_losses;
   double test_mrr = 0;
@@ -168,7 +168,7 @@ void train_and_evaluate(node_context& ctx, int id) {
   worker.barrier();
   kge::trainer trainer(worker, ctx.train, ctx.keys, ctx.settings, index, count);
   gapm::Stats last = ctx.node.stats();
-  auto epoch_start = clock_type::now();
+  auto epoch_start = wall_clock::now();
   for (int epoch = 0; epoch < ctx.settings.epochs; ++epoch) {
     const auto sums = trainer.run_epoch();
     double local = 0, remote = 0;
@@ -184,7 +184,7 @@ void train_and_evaluate(node_context& ctx, int id) {
     worker.barrier();
     if (printer) {
       const double seconds = seconds_since(epoch_start);
-      epoch_start = clock_type::now();
+      epoch_start = wall_clock::now();
       const auto c = read_counter(worker, ctx.keys.epoch_counter(epoch));
       const double loss = c[0] / c[1];
       ctx.report.epoch_losses.push_back(loss);
@@ -197,7 +197,7 @@ void train_and_evaluate(node_context& ctx, int id) {
   // Quiescence: every delta has reached every copy, then each node gathers the embeddings.
   worker.wait_sync();
   worker.barrier();
-  const auto eval_start = clock_type::now();
+  const auto eval_start = wall_clock::now();
   gather_embeddings(worker, ctx);
   worker.barrier();
   evaluate_split(worker, ctx, ctx.valid, kge::key_layout::valid_counter, "valid", index, count);
@@ -253,7 +253,7 @@ void print_data(const kge::dataset& data, const std::filesystem::path& cache, st
 int main(int argc, char** argv) try {
   const kge::settings s = kge::parse_settings(argc, argv);
   const auto cache = s.cache.empty() ? kge::default_cache_dir() : s.cache;
-  const auto data_start = clock_type::now();
+  const auto data_start = wall_clock::now();
   const kge::dataset data = kge::load_dataset(cache, s.wordnet);
   const double data_seconds = seconds_since(data_start);
 
