@@ -1,5 +1,5 @@
-// Unit tests of the MF sample's pure parts: the MatrixMarket reader and writer and the
-// generator.
+// Unit tests of the MF sample's pure parts: the MatrixMarket reader and writer, the
+// generator, the key layout, the data split, the DSGD block schedule and the update.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,6 +13,8 @@
 #include <string>
 
 #include "matrix_market.hpp"
+#include "mf_layout.hpp"
+#include "mf_model.hpp"
 #include "zipf_generator.hpp"
 
 namespace {
@@ -141,8 +143,7 @@ TEST(Generator, ColumnsAreSkewed) {
   config.cols = 1000;
   config.train_points = 50000;
   config.zipf = 1.1;
-  std::vector<std::uint32_t> counts(config.cols, 0);
-  for (const auto& e : mf::generate_zipf_matrix(config).train.entries) ++counts[e.col];
+  const auto counts = mf::column_counts(mf::generate_zipf_matrix(config).train);
   const auto top = *std::max_element(counts.begin(), counts.end());
   // The most popular column gets about 50000 * p(0) cells; a uniform column would get 50.
   const double expected = 50000 * mf::zipf_distribution(1000, 1.1).probability(0);
@@ -155,6 +156,142 @@ TEST(Generator, RejectsImpossibleDensity) {
   config.cols = 10;
   config.train_points = 60;
   EXPECT_THROW((void)mf::generate_zipf_matrix(config), std::invalid_argument);
+}
+
+// --- layout, split, schedule ------------------------------------------------------------
+
+TEST(Layout, KeysFollowAdaPM) {
+  const auto layout = mf::key_layout::make(10, 7, 3);
+  EXPECT_EQ(layout.rows_per_block, 4u);
+  EXPECT_EQ(layout.cols_per_block, 3u);
+  EXPECT_EQ(layout.first_col_key, 12u);  // ceil(10 / 3) * 3
+  EXPECT_EQ(layout.num_keys, 10u + 7u + 50000u);
+  EXPECT_EQ(layout.row_key(9), 9u);
+  EXPECT_EQ(layout.col_key(0), 12u);
+  EXPECT_EQ(layout.col_key(6), 18u);
+  EXPECT_EQ(layout.first_row(2), 8u);
+  EXPECT_EQ(layout.sum_key(0), layout.num_keys - 1);
+  EXPECT_EQ(mf::key_layout::key_count(10, 7), layout.num_keys);
+  EXPECT_THROW((void)mf::key_layout::make(0, 7, 3), std::invalid_argument);
+}
+
+TEST(Layout, SplitGivesEachWorkerItsRowsInColumnBlocks) {
+  const mf::sparse_matrix m = random_matrix(103, 41, 3000, 9);
+  const auto layout = mf::key_layout::make(m.rows, m.cols, 4);
+  const auto col_nnz = mf::column_counts(m);
+  std::size_t total = 0;
+  for (std::uint64_t w = 0; w < 4; ++w) {
+    mf::worker_data data = mf::split_for_worker(m, layout, w);
+    total += data.points.size();
+    ASSERT_EQ(data.block_starts.size(), 5u);
+    EXPECT_EQ(data.block_starts.front(), 0u);
+    EXPECT_EQ(data.block_starts.back(), data.points.size());
+    std::vector<std::uint32_t> row_nnz(layout.rows_per_block, 0);
+    for (std::uint64_t b = 0; b < 4; ++b) {
+      auto block = data.block(b);
+      EXPECT_TRUE(std::is_sorted(block.begin(), block.end(), [](const auto& x, const auto& y) { return x.row < y.row; }));
+      for (const auto& e : block) {
+        EXPECT_GE(e.row, w * layout.rows_per_block);
+        EXPECT_LT(e.row, (w + 1) * layout.rows_per_block);
+        EXPECT_GE(e.col, b * layout.cols_per_block);
+        EXPECT_LT(e.col, (b + 1) * layout.cols_per_block);
+        ++row_nnz[e.row - data.first_row];
+      }
+    }
+    EXPECT_EQ(data.row_nnz, row_nnz);
+  }
+  EXPECT_EQ(total, m.entries.size());
+  std::uint64_t counted = 0;
+  for (auto c : col_nnz) counted += c;
+  EXPECT_EQ(counted, m.entries.size());
+}
+
+// Every sub-epoch gives each worker a different block, and over an epoch every worker
+// visits every block: a Latin square.
+void expect_latin_square(const mf::block_schedule& schedule) {
+  const std::uint64_t n = schedule.workers();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::set<std::uint64_t> in_row, in_col;
+    for (std::uint64_t j = 0; j < n; ++j) {
+      in_row.insert(schedule.block(i, j));
+      in_col.insert(schedule.block(j, i));
+    }
+    EXPECT_EQ(in_row.size(), n);
+    EXPECT_EQ(in_col.size(), n);
+  }
+}
+
+TEST(BlockSchedule, StartsDiagonalAndStaysConflictFree) {
+  mf::block_schedule schedule(5);
+  for (std::uint64_t s = 0; s < 5; ++s)
+    for (std::uint64_t w = 0; w < 5; ++w) EXPECT_EQ(schedule.block(s, w), (s + w) % 5);
+  mf::block_schedule other(5);
+  bool changed = false;
+  for (std::uint32_t epoch = 1; epoch <= 6; ++epoch) {
+    const mf::block_schedule before = schedule;
+    schedule.repermute(epoch);
+    other.repermute(epoch);
+    expect_latin_square(schedule);
+    for (std::uint64_t s = 0; s < 5; ++s)
+      for (std::uint64_t w = 0; w < 5; ++w) {
+        EXPECT_EQ(schedule.block(s, w), other.block(s, w)) << "not deterministic";
+        changed |= schedule.block(s, w) != before.block(s, w);
+      }
+  }
+  EXPECT_TRUE(changed);
+}
+
+TEST(BlockSchedule, OneWorkerHasOneBlock) {
+  mf::block_schedule schedule(1);
+  schedule.repermute(3);
+  EXPECT_EQ(schedule.block(0, 0), 0u);
+}
+
+// --- model ---------------------------------------------------------------------------------
+
+TEST(Model, AdagradDeltasFollowAdaPMsOrder) {
+  // rank 1: w = 0.5, acc_w = 0.25, h = 2, acc_h = 1, x = 3.
+  const double rows[4] = {0.5, 0.25, 2.0, 1.0};
+  double deltas[4];
+  const mf::update_config config{0.1, 0.05, 1e-6};
+  mf::adagrad_deltas(rows, deltas, 1, 3.0, 4.0, 10.0, config);
+  const double error_term = -2.0 * (3.0 - 1.0);
+  const double gw = error_term * 2.0 + 2 * 0.05 * 0.5 / 4.0;
+  const double gh = error_term * 0.5 + 2 * 0.05 * 2.0 / 10.0;
+  EXPECT_DOUBLE_EQ(deltas[1], gw * gw);
+  EXPECT_DOUBLE_EQ(deltas[3], gh * gh);
+  EXPECT_DOUBLE_EQ(deltas[0], -0.1 * gw / std::sqrt(0.25 + gw * gw + 1e-6));
+  EXPECT_DOUBLE_EQ(deltas[2], -0.1 * gh / std::sqrt(1.0 + gh * gh + 1e-6));
+}
+
+TEST(Model, StepsReduceTheError) {
+  const std::uint32_t rank = 4;
+  std::vector<double> rows = mf::initial_rows(2, rank, 1);  // [w | 0], [h | 0]
+  const std::vector<mf::matrix_entry> point = {{0, 0, 1.5}};
+  auto error = [&] { return mf::squared_error(point, rows.data(), 0, rows.data() + 2 * rank, rank); };
+  const double before = error();
+  std::vector<double> deltas(4 * rank);
+  for (int step = 0; step < 50; ++step) {
+    mf::adagrad_deltas(rows.data(), deltas.data(), rank, 1.5, 1, 1, {0.05, 0.0, 1e-6});
+    for (std::size_t k = 0; k < rows.size(); ++k) rows[k] += deltas[k];
+  }
+  EXPECT_LT(error(), before / 10);
+}
+
+TEST(Model, InitialRowsAndNorms) {
+  const auto rows = mf::initial_rows(1000, 10, 134827);
+  EXPECT_EQ(rows, mf::initial_rows(1000, 10, 134827));
+  double accumulators = 0;
+  for (std::size_t k = 0; k < 1000; ++k)
+    for (std::size_t z = 10; z < 20; ++z) accumulators += std::abs(rows[k * 20 + z]);
+  EXPECT_EQ(accumulators, 0.0);
+  // Entries have variance 1/sqrt(10): the norm of 10,000 entries is about 10,000 / sqrt(10).
+  EXPECT_NEAR(mf::factor_norm2(rows.data(), 1000, 10), 10000 / std::sqrt(10.0), 200);
+}
+
+TEST(Model, BoldDriver) {
+  EXPECT_DOUBLE_EQ(mf::bold_driver(0.1, 1.0, 2.0), 0.105);
+  EXPECT_DOUBLE_EQ(mf::bold_driver(0.1, 2.0, 2.0), 0.05);
 }
 
 }  // namespace
