@@ -15,6 +15,7 @@
 #include "matrix_market.hpp"
 #include "mf_layout.hpp"
 #include "mf_model.hpp"
+#include "mf_options.hpp"
 #include "zipf_generator.hpp"
 
 namespace {
@@ -292,6 +293,26 @@ TEST(Model, InitialRowsAndNorms) {
 TEST(Model, BoldDriver) {
   EXPECT_DOUBLE_EQ(mf::bold_driver(0.1, 1.0, 2.0), 0.105);
   EXPECT_DOUBLE_EQ(mf::bold_driver(0.1, 2.0, 2.0), 0.05);
+}
+
+// --- options -------------------------------------------------------------------------------
+
+TEST(Options, SkipsGapmOptionsAndNamesBadOnes) {
+  const char* argv[] = {"mf", "--data", "d", "--gapm.workers", "2", "--gapm.techniques=none",
+                        "--algorithm=plain", "--lookahead", "50", "--generate", "10", "20", "30", "--intent=false"};
+  bool help = false;
+  const mf::app_options o = mf::parse_app_options(static_cast<int>(std::size(argv)), argv, help);
+  EXPECT_FALSE(help);
+  EXPECT_EQ(o.data_dir, "d");
+  EXPECT_EQ(o.training, mf::algorithm::plain);
+  EXPECT_EQ(o.lookahead, 50u);
+  EXPECT_TRUE(o.generate);
+  EXPECT_EQ(o.generator.cols, 20u);
+  EXPECT_FALSE(o.intent);
+  const char* bad[] = {"mf", "--data", "d", "--epochz", "3"};
+  EXPECT_THROW((void)mf::parse_app_options(5, bad, help), std::invalid_argument);
+  const char* bad_value[] = {"mf", "--data", "d", "--algorithm=sgd"};
+  EXPECT_THROW((void)mf::parse_app_options(4, bad_value, help), std::invalid_argument);
 }
 
 }  // namespace
