@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -136,6 +137,7 @@ int main(int argc, char** argv) {
     if (options.generate) {
       if (node.rank() == 0) {
         const auto start = steady::now();
+        std::filesystem::create_directories(options.data_dir);
         const mf::generated_data data = mf::generate_zipf_matrix(options.generator);
         mf::write_matrix_market(train_path, data.train);
         mf::write_matrix_market(test_path, data.test);
