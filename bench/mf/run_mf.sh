@@ -28,16 +28,18 @@ if [ "$(cat "$data/generated-with" 2>/dev/null)" != "$generate_args" ] || [ ! -f
 fi
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+log=$(mktemp)
+trap 'rm -f "$results" "$log"' EXIT
 for run in $runs; do
   algorithm=${run%%:*}
   techniques=${run#*:}
   echo "== $algorithm, techniques=$techniques" >&2
   start=$SECONDS
-  line=$("$build/tools/gapm-run" -n "$nodes" -- "$build/samples/mf/mf" --data "$data" --epochs "$epochs" \
-           --algorithm="$algorithm" --gapm.techniques="$techniques" --gapm.print_stats=false |
-         tee /dev/stderr | sed -n 's/^\[0\] RESULT //p')
-  echo "$line wall_s=$((SECONDS - start))" >> "$results"
+  # Progress goes to stderr through the inherited descriptor (tee /dev/stderr would reopen,
+  # and truncate, a log file that stderr is redirected to).
+  "$build/tools/gapm-run" -n "$nodes" -- "$build/samples/mf/mf" --data "$data" --epochs "$epochs" \
+    --algorithm="$algorithm" --gapm.techniques="$techniques" --gapm.print_stats=false 2>&1 | tee "$log" >&2
+  echo "$(sed -n 's/^\[0\] RESULT //p' "$log") wall_s=$((SECONDS - start))" >> "$results"
 done
 
 echo
