@@ -12,7 +12,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "host/intent_table.hpp"
+#include "host/adaptive/intent_table.hpp"
 
 namespace {
 

@@ -15,7 +15,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "host/cpu_store.hpp"
+#include "host/store/cpu_store.hpp"
 #include "ratio_reporter.hpp"
 #if GAPM_WITH_CUDA
 #include <cuda_runtime_api.h>

@@ -8,7 +8,7 @@
 #include <gapm/errors.hpp>
 
 #include "comm/zmq_transport.hpp"
-#include "host/expects.hpp"
+#include "host/common/expects.hpp"
 
 namespace gapm::detail {
 namespace {

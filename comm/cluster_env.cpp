@@ -5,7 +5,7 @@
 #include <optional>
 #include <string_view>
 
-#include "host/expects.hpp"
+#include "host/common/expects.hpp"
 
 namespace gapm::detail {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <gapm/errors.hpp>
 
-#include "host/expects.hpp"
+#include "host/common/expects.hpp"
 
 namespace gapm::detail {
 namespace {

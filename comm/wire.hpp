@@ -36,7 +36,7 @@ inline constexpr std::uint8_t last_kind = static_cast<std::uint8_t>(kind::direct
 /// Header flags.
 enum flag : std::uint8_t {
   redelivered = 1,  ///< not the first delivery: it waited here for a key in transit
-  has_hints = 2,    ///< the payload ends with one routing hint per key (host/routing.hpp)
+  has_hints = 2,    ///< the payload ends with one routing hint per key (host/adaptive/routing.hpp)
 };
 
 /// Fixed 48-byte header; all fields little-endian (the only byte order gapm runs on).

@@ -12,8 +12,8 @@
 #include "cuda/cuda_error.hpp"
 #include "cuda/device_buffer.hpp"
 #include "cuda/row_kernels.hpp"
-#include "host/expects.hpp"
-#include "host/memory_space.hpp"
+#include "host/common/expects.hpp"
+#include "host/store/memory_space.hpp"
 
 namespace gapm::detail {
 

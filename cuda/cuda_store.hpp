@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "host/store_backend.hpp"
+#include "host/store/store_backend.hpp"
 
 namespace gapm::detail {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "cuda/cuda_error.hpp"
-#include "host/memory_space.hpp"
+#include "host/store/memory_space.hpp"
 
 namespace gapm::detail {
 

@@ -1,5 +1,5 @@
 // action_timer: Poisson windows and the clock-rate estimate (SPEC behaviour 4).
-#include "host/action_timer.hpp"
+#include "host/adaptive/action_timer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // cpu_store: every row operation, slot management and the replica arithmetic.
-#include "host/cpu_store.hpp"
+#include "host/store/cpu_store.hpp"
 
 #include <cstdint>
 #include <thread>

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "cuda/cuda_store.hpp"
-#include "host/cpu_store.hpp"
+#include "host/store/cpu_store.hpp"
 
 namespace {
 

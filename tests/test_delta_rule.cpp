@@ -1,10 +1,10 @@
-// Which replica deltas travel (host/delta_rule.hpp): "changed" is never decided by a norm.
+// Which replica deltas travel (host/adaptive/delta_rule.hpp): "changed" is never decided by a norm.
 #include <cmath>
 #include <limits>
 
 #include <gtest/gtest.h>
 
-#include "host/delta_rule.hpp"
+#include "host/adaptive/delta_rule.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // intent_map against std::map on random merges and erases (seed printed).
-#include "host/intent_map.hpp"
+#include "host/adaptive/intent_map.hpp"
 
 #include <iostream>
 #include <map>

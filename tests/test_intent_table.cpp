@@ -1,5 +1,5 @@
 // intent_table: the intent contract (SPEC behaviour 1) and just-in-time registration.
-#include "host/intent_table.hpp"
+#include "host/adaptive/intent_table.hpp"
 
 #include <algorithm>
 #include <memory>

@@ -1,5 +1,5 @@
 // parking_lot: messages wait for a key in transit and come back whole, when due or woken.
-#include "host/parking_lot.hpp"
+#include "host/adaptive/parking_lot.hpp"
 
 #include <chrono>
 #include <thread>

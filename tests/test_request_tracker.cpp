@@ -1,5 +1,5 @@
 // request_tracker: tickets complete when every key is answered; failures wake all waiters.
-#include "host/request_tracker.hpp"
+#include "host/runtime/request_tracker.hpp"
 
 #include <memory>
 #include <stdexcept>

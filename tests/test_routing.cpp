@@ -1,8 +1,8 @@
-// The routing rule (host/routing.hpp) as a pure function: requests follow the newest dated
+// The routing rule (host/adaptive/routing.hpp) as a pure function: requests follow the newest dated
 // knowledge, and wait only where the key is provably on its way.
 #include <gtest/gtest.h>
 
-#include "host/routing.hpp"
+#include "host/adaptive/routing.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Snapshot files (host/snapshot_files.hpp) on one node: every kind of damage is refused before
+// Snapshot files (host/runtime/snapshot_files.hpp) on one node: every kind of damage is refused before
 // a single value changes, and an intact snapshot restores exactly.
 #include <gapm/gapm.hpp>
 

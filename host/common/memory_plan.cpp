@@ -1,0 +1,105 @@
+#include "host/common/memory_plan.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <gapm/errors.hpp>
+
+#include "host/common/expects.hpp"
+
+namespace gapm::detail {
+namespace {
+
+constexpr std::uint64_t kib = 1024;
+
+// Per key of the key space: the slot index (4) and its free list (4), and with several nodes
+// the key's role, version, relocation counter, forwarding pointer and location cache (25),
+// plus the home's directory (12 per home key).
+constexpr std::uint64_t index_bytes_per_key = 8;
+constexpr std::uint64_t state_bytes_per_key = 25;
+constexpr std::uint64_t directory_bytes_per_home_key = 12;
+
+// a * b, saturating: a row length of 2^32 - 1 times 10^12 keys must not wrap around.
+std::uint64_t times(std::uint64_t a, std::uint64_t b) {
+  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) return std::numeric_limits<std::uint64_t>::max();
+  return a * b;
+}
+
+std::uint64_t plus(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max() : a + b;
+}
+
+std::uint64_t meminfo_kib(const std::string& field) {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
+  return 0;
+}
+
+std::uint64_t cgroup_room() {
+  std::ifstream max_file("/sys/fs/cgroup/memory.max"), current_file("/sys/fs/cgroup/memory.current");
+  std::string max_text;
+  std::uint64_t current = 0;
+  if (!(max_file >> max_text) || max_text == "max" || !(current_file >> current))
+    return std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t limit = std::stoull(max_text);
+  return limit > current ? limit - current : 0;
+}
+
+}  // namespace
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 6) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, units[unit]);
+  return text;
+}
+
+std::uint64_t planned_bytes(const memory_plan_input& in, std::size_t t, std::string& what) {
+  const table_spec& table = in.keys->table(t);
+  const auto world = static_cast<std::uint64_t>(in.world_size);
+  const std::uint64_t home_keys = table.num_keys / world + (static_cast<std::uint64_t>(in.rank) < table.num_keys % world);
+  const std::uint64_t rows = in.rows_on_host ? times(times(home_keys, table.row_length), in.value_bytes) : 0;
+  std::uint64_t bookkeeping = times(table.num_keys, index_bytes_per_key);
+  if (in.world_size > 1)
+    bookkeeping = plus(bookkeeping, plus(times(table.num_keys, state_bytes_per_key), times(home_keys, directory_bytes_per_home_key)));
+  std::ostringstream os;
+  if (in.rows_on_host) os << "rows of its " << home_keys << " home keys " << human_bytes(static_cast<double>(rows)) << ", ";
+  os << "bookkeeping for " << table.num_keys << " keys " << human_bytes(static_cast<double>(bookkeeping));
+  what = os.str();
+  return plus(rows, bookkeeping);
+}
+
+std::uint64_t available_memory_bytes() {
+  const std::uint64_t meminfo = times(plus(meminfo_kib("MemAvailable"), meminfo_kib("SwapFree")), kib);
+  const std::uint64_t cgroup = cgroup_room();
+  if (meminfo == 0) return cgroup;  // no /proc/meminfo: trust the cgroup (or nothing)
+  return std::min(meminfo, cgroup);
+}
+
+void check_memory_plan(const memory_plan_input& in, std::uint64_t available) {
+  std::uint64_t total = 0;
+  for (std::size_t t = 0; t < in.keys->num_tables(); ++t) {
+    std::string what;
+    const std::uint64_t bytes = planned_bytes(in, t, what);
+    total = plus(total, bytes);
+    if (total <= available) continue;
+    const table_spec& table = in.keys->table(t);
+    throw error(concat("gapm: node ", in.rank, " of ", in.world_size, ": table ", t, " (", table.num_keys, " keys x ",
+                       table.row_length, " values of ", in.value_bytes, " bytes) needs ",
+                       human_bytes(static_cast<double>(bytes)), " of host memory on this node (", what, ")",
+                       t > 0 ? concat(", ", human_bytes(static_cast<double>(total)), " with the tables before it")
+                             : std::string(),
+                       ", but only ", human_bytes(static_cast<double>(available)),
+                       " are available (option 'tables'; more nodes share the rows)"));
+  }
+}
+
+}  // namespace gapm::detail

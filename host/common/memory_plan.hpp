@@ -1,0 +1,35 @@
+// memory_plan: what a node will allocate in host memory, checked before it allocates
+// anything, so that an impossible configuration fails with a message that names the table and
+// the bytes instead of a bare std::bad_alloc (or the kernel's OOM killer) halfway through.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "host/common/key_space.hpp"
+
+namespace gapm::detail {
+
+struct memory_plan_input {
+  const key_space* keys = nullptr;
+  int rank = 0;
+  int world_size = 1;
+  std::size_t value_bytes = 4;  ///< sizeof(T)
+  bool rows_on_host = true;     ///< false when the rows live in GPU memory
+};
+
+/// Host bytes the node needs at start for table `t` (its home keys' rows and the per-key
+/// bookkeeping); `what` receives a short breakdown.
+[[nodiscard]] std::uint64_t planned_bytes(const memory_plan_input& in, std::size_t t, std::string& what);
+
+/// Memory this process can still allocate: MemAvailable + SwapFree, lowered by a cgroup limit.
+[[nodiscard]] std::uint64_t available_memory_bytes();
+
+/// Throws gapm::error naming the first table that does not fit (and the totals) when the
+/// plan exceeds `available` bytes.
+void check_memory_plan(const memory_plan_input& in, std::uint64_t available);
+
+/// "1.5 GiB": bytes for people.
+[[nodiscard]] std::string human_bytes(double bytes);
+
+}  // namespace gapm::detail

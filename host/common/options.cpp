@@ -1,0 +1,293 @@
+// Options: textual names, parsing from argv and the environment, validation.
+#include <gapm/options.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include "host/common/expects.hpp"
+
+extern char** environ;
+
+namespace gapm {
+namespace {
+
+// --- value codecs ------------------------------------------------------------------------
+
+template <class Int>
+Int parse_int(std::string_view name, std::string_view text) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  GAPM_EXPECTS(ec == std::errc{} && end == text.data() + text.size(),
+               "option '", name, "': '", text, "' is not a valid integer");
+  return value;
+}
+
+double parse_double(std::string_view name, std::string_view text) {
+  if (text == "inf") return std::numeric_limits<double>::infinity();
+  std::string owned(text);
+  char* end = nullptr;
+  double value = std::strtod(owned.c_str(), &end);
+  GAPM_EXPECTS(!owned.empty() && end == owned.c_str() + owned.size() && !std::isnan(value),
+               "option '", name, "': '", text, "' is not a valid number");
+  return value;
+}
+
+bool parse_bool(std::string_view name, std::string_view text) {
+  if (text == "true" || text == "1" || text == "on" || text == "yes") return true;
+  if (text == "false" || text == "0" || text == "off" || text == "no") return false;
+  throw logic_error(detail::concat("gapm: option '", name, "': '", text,
+                                   "' is not a boolean (true/false/1/0)"));
+}
+
+// One enum <-> text table per enum, so parsing and printing cannot drift apart.
+template <class Enum>
+struct enum_name {
+  Enum value;
+  std::string_view text;
+};
+
+template <class Enum, std::size_t N>
+Enum parse_enum(std::string_view name, std::string_view text,
+                const enum_name<Enum> (&table)[N]) {
+  for (const auto& entry : table)
+    if (entry.text == text) return entry.value;
+  std::string choices;
+  for (const auto& entry : table) choices += (choices.empty() ? "" : " | ") + std::string(entry.text);
+  throw logic_error(detail::concat("gapm: option '", name, "': '", text,
+                                   "' is not one of ", choices));
+}
+
+template <class Enum, std::size_t N>
+std::string print_enum(Enum value, const enum_name<Enum> (&table)[N]) {
+  for (const auto& entry : table)
+    if (entry.value == value) return std::string(entry.text);
+  return "?";
+}
+
+constexpr enum_name<technique_mode> technique_names[] = {
+    {technique_mode::all, "all"},
+    {technique_mode::replication_only, "replication_only"},
+    {technique_mode::relocation_only, "relocation_only"},
+    {technique_mode::none, "none"}};
+constexpr enum_name<sampling_mode> scheme_names[] = {
+    {sampling_mode::naive, "naive"},
+    {sampling_mode::preloc, "preloc"},
+    {sampling_mode::pool, "pool"},
+    {sampling_mode::local, "local"}};
+constexpr enum_name<store_kind> store_names[] = {
+    {store_kind::auto_select, "auto"}, {store_kind::cpu, "cpu"}, {store_kind::cuda, "cuda"}};
+
+std::vector<table_spec> parse_tables(std::string_view name, std::string_view text) {
+  std::vector<table_spec> tables;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    auto x = item.find('x');
+    GAPM_EXPECTS(x != std::string_view::npos, "option '", name, "': '", item,
+                 "' is not NUM_KEYSxROW_LENGTH (e.g. 1000x16)");
+    table_spec table{parse_int<std::uint64_t>(name, item.substr(0, x)),
+                     parse_int<std::uint32_t>(name, item.substr(x + 1))};
+    tables.push_back(table);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return tables;
+}
+
+std::string print_tables(const std::vector<table_spec>& tables) {
+  std::string text;
+  for (const auto& t : tables)
+    text += (text.empty() ? "" : ",") + std::to_string(t.num_keys) + "x" + std::to_string(t.row_length);
+  return text;
+}
+
+std::string print_double(double value) {
+  if (std::isinf(value)) return "inf";
+  std::ostringstream os;
+  os.precision(17);
+  os << value;
+  return os.str();
+}
+
+// --- the option table ------------------------------------------------------------------
+
+struct option_codec {
+  std::string name;
+  std::function<void(Options&, std::string_view)> set;
+  std::function<std::string(const Options&)> get;
+};
+
+#define GAPM_OPTION(NAME, FIELD, PARSE, PRINT)                                            \
+  option_codec {                                                                          \
+    NAME, [](Options& o, std::string_view v) { o.FIELD = PARSE; },                        \
+        [](const Options& o) { return PRINT; }                                            \
+  }
+
+const std::vector<option_codec>& codecs() {
+  static const std::vector<option_codec> table = {
+      GAPM_OPTION("tables", tables, parse_tables("tables", v), print_tables(o.tables)),
+      GAPM_OPTION("workers", workers, parse_int<int>("workers", v), std::to_string(o.workers)),
+      GAPM_OPTION("techniques", techniques, parse_enum("techniques", v, technique_names),
+                  print_enum(o.techniques, technique_names)),
+      GAPM_OPTION("time_intent_actions", time_intent_actions, parse_bool("time_intent_actions", v),
+                  std::string(o.time_intent_actions ? "true" : "false")),
+      GAPM_OPTION("location_caches", location_caches, parse_bool("location_caches", v),
+                  std::string(o.location_caches ? "true" : "false")),
+      GAPM_OPTION("sync.channels", sync_channels, parse_int<int>("sync.channels", v),
+                  std::to_string(o.sync_channels)),
+      GAPM_OPTION("sync.max_per_sec", sync_max_per_sec, parse_double("sync.max_per_sec", v),
+                  print_double(o.sync_max_per_sec)),
+      GAPM_OPTION("sync.threshold", sync_threshold, parse_double("sync.threshold", v),
+                  print_double(o.sync_threshold)),
+      GAPM_OPTION("timing.initial_estimate", timing_initial_estimate,
+                  parse_double("timing.initial_estimate", v), print_double(o.timing_initial_estimate)),
+      GAPM_OPTION("timing.smoothing", timing_smoothing, parse_double("timing.smoothing", v),
+                  print_double(o.timing_smoothing)),
+      GAPM_OPTION("timing.quantile", timing_quantile, parse_double("timing.quantile", v),
+                  print_double(o.timing_quantile)),
+      GAPM_OPTION("sampling.scheme", sampling_scheme, parse_enum("sampling.scheme", v, scheme_names),
+                  print_enum(o.sampling_scheme, scheme_names)),
+      GAPM_OPTION("sampling.pool_size", sampling_pool_size,
+                  parse_int<std::size_t>("sampling.pool_size", v), std::to_string(o.sampling_pool_size)),
+      GAPM_OPTION("sampling.reuse", sampling_reuse, parse_int<std::size_t>("sampling.reuse", v),
+                  std::to_string(o.sampling_reuse)),
+      GAPM_OPTION("sampling.batch_size", sampling_batch_size,
+                  parse_int<std::size_t>("sampling.batch_size", v), std::to_string(o.sampling_batch_size)),
+      GAPM_OPTION("store", store, parse_enum("store", v, store_names), print_enum(o.store, store_names)),
+      GAPM_OPTION("capacity", capacity, parse_int<std::uint64_t>("capacity", v), std::to_string(o.capacity)),
+      GAPM_OPTION("capacity_fraction", capacity_fraction, parse_double("capacity_fraction", v),
+                  print_double(o.capacity_fraction)),
+      GAPM_OPTION("print_stats", print_stats, parse_bool("print_stats", v),
+                  std::string(o.print_stats ? "true" : "false")),
+      GAPM_OPTION("rendezvous_timeout_s", rendezvous_timeout_s,
+                  parse_double("rendezvous_timeout_s", v), print_double(o.rendezvous_timeout_s)),
+      GAPM_OPTION("peer_timeout_s", peer_timeout_s, parse_double("peer_timeout_s", v),
+                  print_double(o.peer_timeout_s)),
+  };
+  return table;
+}
+#undef GAPM_OPTION
+
+const option_codec& codec(std::string_view name) {
+  for (const auto& c : codecs())
+    if (c.name == name) return c;
+  throw logic_error(detail::concat("gapm: unknown option '", name, "'"));
+}
+
+// GAPM_SYNC_MAX_PER_SEC -> sync.max_per_sec: match against the known names, since both '.'
+// and '_' appear in them.
+std::string name_from_env(std::string_view variable) {
+  for (const auto& c : codecs()) {
+    std::string expected = "GAPM_";
+    for (char ch : c.name) expected += ch == '.' ? '_' : static_cast<char>(std::toupper(ch));
+    if (expected == variable) return c.name;
+  }
+  throw logic_error(detail::concat("gapm: unknown option in environment variable '", variable, "'"));
+}
+
+// Environment variables with the GAPM_ prefix that belong to the launcher, not to Options.
+bool is_launcher_variable(std::string_view variable) {
+  return variable == "GAPM_RUN_ID" || variable == "GAPM_VERBOSE";
+}
+
+}  // namespace
+
+void Options::set(std::string_view name, std::string_view value) {
+  Options changed = *this;  // parse into a copy: a malformed value changes nothing
+  codec(name).set(changed, value);
+  *this = std::move(changed);
+}
+
+std::string Options::get(std::string_view name) const { return codec(name).get(*this); }
+
+const std::vector<std::string>& Options::names() {
+  static const std::vector<std::string> all = [] {
+    std::vector<std::string> out;
+    for (const auto& c : codecs()) out.push_back(c.name);
+    return out;
+  }();
+  return all;
+}
+
+Options Options::parse(int argc, const char* const* argv, Options base) {
+  constexpr std::string_view prefix = "--gapm.";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with(prefix)) continue;
+    arg.remove_prefix(prefix.size());
+    auto eq = arg.find('=');
+    if (eq != std::string_view::npos) {
+      base.set(arg.substr(0, eq), arg.substr(eq + 1));
+    } else {
+      GAPM_EXPECTS(i + 1 < argc, "option '", arg, "' has no value");
+      base.set(arg, argv[++i]);
+    }
+  }
+  return base;
+}
+
+Options Options::parse(int argc, const char* const* argv) { return parse(argc, argv, Options{}); }
+
+Options Options::from_env() { return from_env(Options{}); }
+
+Options Options::from_env(Options base) {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view text = *entry;
+    if (!text.starts_with("GAPM_")) continue;
+    auto eq = text.find('=');
+    std::string_view variable = text.substr(0, eq);
+    if (is_launcher_variable(variable)) continue;
+    base.set(name_from_env(variable), eq == std::string_view::npos ? "" : text.substr(eq + 1));
+  }
+  return base;
+}
+
+void Options::validate() const {
+  GAPM_EXPECTS(!tables.empty(), "option 'tables' is empty: give at least one table (e.g. tables=1000x16)");
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    GAPM_EXPECTS(tables[i].num_keys > 0, "option 'tables': table ", i, " has no keys");
+    GAPM_EXPECTS(tables[i].row_length > 0, "option 'tables': table ", i, " has row length 0");
+    GAPM_EXPECTS(total + tables[i].num_keys > total, "option 'tables': the key count overflows");
+    total += tables[i].num_keys;
+  }
+  GAPM_EXPECTS(workers >= 1, "option 'workers' must be at least 1, got ", workers);
+  GAPM_EXPECTS(sync_channels >= 1 && std::has_single_bit(static_cast<unsigned>(sync_channels)),
+               "option 'sync.channels' must be a power of two, got ", sync_channels);
+  GAPM_EXPECTS(sync_max_per_sec >= 0, "option 'sync.max_per_sec' must be >= 0, got ", sync_max_per_sec);
+  GAPM_EXPECTS(sync_threshold >= 0 || sync_threshold == -1,
+               "option 'sync.threshold' must be -1, 0, positive or inf, got ", sync_threshold);
+  GAPM_EXPECTS(timing_initial_estimate > 0, "option 'timing.initial_estimate' must be > 0, got ",
+               timing_initial_estimate);
+  GAPM_EXPECTS(timing_smoothing >= 0 && timing_smoothing <= 1,
+               "option 'timing.smoothing' must be in [0, 1], got ", timing_smoothing);
+  GAPM_EXPECTS(timing_quantile > 0 && timing_quantile < 1,
+               "option 'timing.quantile' must be in (0, 1), got ", timing_quantile);
+  GAPM_EXPECTS(sampling_pool_size >= 1, "option 'sampling.pool_size' must be at least 1");
+  GAPM_EXPECTS(sampling_reuse >= 1, "option 'sampling.reuse' must be at least 1");
+  GAPM_EXPECTS(sampling_batch_size >= 1, "option 'sampling.batch_size' must be at least 1");
+  GAPM_EXPECTS(capacity_fraction > 0 && capacity_fraction <= 1,
+               "option 'capacity_fraction' must be in (0, 1], got ", capacity_fraction);
+  GAPM_EXPECTS(rendezvous_timeout_s > 0, "option 'rendezvous_timeout_s' must be > 0");
+  GAPM_EXPECTS(peer_timeout_s > 0, "option 'peer_timeout_s' must be > 0");
+}
+
+std::string Options::to_string() const {
+  std::string text;
+  for (const auto& c : codecs()) text += c.name + "=" + c.get(*this) + "\n";
+  return text;
+}
+
+std::uint64_t Options::num_keys() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& t : tables) total += t.num_keys;
+  return total;
+}
+
+}  // namespace gapm

@@ -1,0 +1,156 @@
+#include "host/store/cpu_store.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <new>
+
+#include <sys/mman.h>
+
+#include <gapm/errors.hpp>
+
+namespace gapm::detail {
+
+template <class T>
+cpu_store<T>::cpu_store(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length,
+                        std::uint64_t capacity)
+    : store_backend<T>{first_key, num_keys, row_length, capacity},
+      value_chunks_((capacity + rows_per_chunk - 1) / rows_per_chunk),
+      sync_chunks_(value_chunks_.size()),
+      stripes_{std::make_unique<stripe_lock[]>(num_stripes)} {}
+
+template <class T>
+typename cpu_store<T>::chunk_ptr cpu_store<T>::allocate_chunk() const {
+  constexpr std::size_t huge_page = 2u << 20;
+  const std::size_t bytes = rows_per_chunk * this->row_length_ * sizeof(T);
+  const std::size_t rounded = (bytes + huge_page - 1) / huge_page * huge_page;
+  void* memory = std::aligned_alloc(huge_page, rounded);
+  if (memory == nullptr) throw std::bad_alloc();
+  ::madvise(memory, rounded, MADV_HUGEPAGE);  // a hint: without THP the chunk still works
+  std::memset(memory, 0, rounded);
+  return chunk_ptr{static_cast<T*>(memory)};
+}
+
+template <class T>
+void cpu_store<T>::ensure_chunks(const std::vector<slot_type>& slots) {
+  for (slot_type slot : slots) {
+    auto& chunk = value_chunks_[slot / rows_per_chunk];
+    if (!chunk) chunk = allocate_chunk();
+  }
+}
+
+template <class T>
+bool cpu_store<T>::insert(const key_type* keys, std::size_t n) {
+  std::vector<key_type> added_keys;
+  std::vector<slot_type> added_slots;
+  if (!this->index_.insert(keys, n, added_keys, added_slots)) return false;
+  ensure_chunks(added_slots);
+  const std::uint32_t len = this->row_length_;
+  for (slot_type slot : added_slots) {  // a reused slot may hold an old row
+    T* row = value_chunks_[slot / rows_per_chunk].get() + (slot % rows_per_chunk) * len;
+    std::fill_n(row, len, T{});
+  }
+  std::lock_guard guard{sync_alloc_mutex_};
+  for (slot_type slot : added_slots)
+    if (auto& sync = sync_chunks_[slot / rows_per_chunk])
+      std::fill_n(sync.get() + (slot % rows_per_chunk) * len, len, T{});
+  return true;
+}
+
+template <class T>
+void cpu_store<T>::erase(const key_type* keys, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) this->index_.erase(keys[i]);
+}
+
+template <class T>
+template <class Op>
+void cpu_store<T>::for_each_row(const key_type* keys, std::size_t n, bool with_sync, Op op) {
+  const std::size_t len = this->row_length_;
+  // sync_state chunks are created here, so replica sync calls hold the allocation mutex
+  // (they come from the sync threads, a few calls per round; pulls and pushes never take it).
+  std::unique_lock<std::mutex> sync_guard;
+  if (with_sync) sync_guard = std::unique_lock{sync_alloc_mutex_};
+  auto row_of = [&](std::size_t slot) {
+    return value_chunks_[slot / rows_per_chunk].get() + (slot % rows_per_chunk) * len;
+  };
+  // Rows are scattered: prefetch the row (its first lines) and its lock a few keys ahead so
+  // that the memory latency of one row hides behind the work on the previous ones.
+  constexpr std::size_t distance = 8;
+  const std::size_t lines = std::min<std::size_t>((len * sizeof(T) + 63) / 64, 4);
+  auto prefetch = [&](std::size_t i) {
+    const auto slot = static_cast<std::size_t>(this->index_.slot_of(keys[i]));
+    const char* row = reinterpret_cast<const char*>(row_of(slot));
+    for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(row + 64 * line, 1);
+    __builtin_prefetch(&stripes_[slot % num_stripes], 1);
+  };
+  for (std::size_t i = 0; i < std::min(distance, n); ++i) prefetch(i);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + distance < n) prefetch(i + distance);
+    const auto slot = static_cast<std::size_t>(this->index_.slot_of(keys[i]));
+    T* sync = nullptr;
+    if (with_sync) {
+      auto& chunk = sync_chunks_[slot / rows_per_chunk];
+      if (!chunk) chunk = allocate_chunk();
+      sync = chunk.get() + (slot % rows_per_chunk) * len;
+    }
+    stripe_lock& lock = stripes_[slot % num_stripes];
+    lock.lock();
+    op(row_of(slot), sync, i);
+    lock.unlock();
+  }
+}
+
+template <class T>
+void cpu_store<T>::gather(const key_type* keys, std::size_t n, T* out, stream_view) {
+  const std::size_t len = this->row_length_;
+  for_each_row(keys, n, false, [&](const T* row, T*, std::size_t i) {
+    std::memcpy(out + i * len, row, len * sizeof(T));
+  });
+}
+
+template <class T>
+void cpu_store<T>::scatter_add(const key_type* keys, std::size_t n, const T* deltas, stream_view) {
+  const std::size_t len = this->row_length_;
+  for_each_row(keys, n, false, [&](T* row, T*, std::size_t i) {
+    const T* delta = deltas + i * len;
+    for (std::size_t j = 0; j < len; ++j) row[j] += delta[j];
+  });
+}
+
+template <class T>
+void cpu_store<T>::assign(const key_type* keys, std::size_t n, const T* values, stream_view) {
+  const std::size_t len = this->row_length_;
+  for_each_row(keys, n, false, [&](T* row, T*, std::size_t i) {
+    std::memcpy(row, values + i * len, len * sizeof(T));
+  });
+}
+
+template <class T>
+void cpu_store<T>::extract_delta(const key_type* keys, std::size_t n, T* deltas, stream_view) {
+  const std::size_t len = this->row_length_;
+  for_each_row(keys, n, true, [&](T* row, T* sync, std::size_t i) {
+    T* delta = deltas + i * len;
+    for (std::size_t j = 0; j < len; ++j) {
+      delta[j] = row[j] - sync[j];
+      sync[j] = row[j];
+    }
+  });
+}
+
+template <class T>
+void cpu_store<T>::refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view) {
+  const std::size_t len = this->row_length_;
+  for_each_row(keys, n, true, [&](T* row, T* sync, std::size_t i) {
+    const T* fresh = main + i * len;
+    for (std::size_t j = 0; j < len; ++j) {
+      row[j] = fresh[j] + (row[j] - sync[j]);
+      sync[j] = fresh[j];
+    }
+  });
+}
+
+template class cpu_store<float>;
+template class cpu_store<double>;
+template class cpu_store<std::int64_t>;
+
+}  // namespace gapm::detail

@@ -1,0 +1,66 @@
+// cpu_store<T>: rows in host memory. The reference backend and the GPU kernels' test oracle.
+//
+// Rows live in fixed-size chunks that are allocated on first use, so a node pays memory only
+// for the slots it fills and row addresses never move. Each row operation holds one of
+// 4096 striped spin locks for its row, which makes every row read and update atomic.
+#pragma once
+
+#include <cstdlib>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "host/store/store_backend.hpp"
+
+namespace gapm::detail {
+
+template <class T>
+class cpu_store final : public store_backend<T> {
+ public:
+  cpu_store(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length, std::uint64_t capacity);
+
+  [[nodiscard]] std::string_view name() const noexcept override { return "cpu"; }
+  bool insert(const key_type* keys, std::size_t n) override;
+  void erase(const key_type* keys, std::size_t n) override;
+  void gather(const key_type* keys, std::size_t n, T* out, stream_view stream) override;
+  void scatter_add(const key_type* keys, std::size_t n, const T* deltas, stream_view stream) override;
+  void assign(const key_type* keys, std::size_t n, const T* values, stream_view stream) override;
+  void extract_delta(const key_type* keys, std::size_t n, T* deltas, stream_view stream) override;
+  void refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view stream) override;
+  void synchronize(stream_view) override {}
+
+ private:
+  static constexpr std::size_t rows_per_chunk = 1 << 14;
+  static constexpr std::size_t num_stripes = 4096;
+
+  // Held for the few nanoseconds one row takes, so waiters spin rather than sleep.
+  struct alignas(64) stripe_lock {
+    std::atomic<bool> locked{false};
+    void lock() noexcept {
+      while (locked.exchange(true, std::memory_order_acquire))
+        while (locked.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+    }
+    void unlock() noexcept { locked.store(false, std::memory_order_release); }
+  };
+
+  // Zero-filled chunk memory, 2 MiB aligned and marked for transparent huge pages: rows
+  // are read at random, and 4 KiB pages would cost a TLB miss on nearly every row.
+  struct chunk_deleter {
+    void operator()(T* chunk) const noexcept { std::free(chunk); }
+  };
+  using chunk_ptr = std::unique_ptr<T[], chunk_deleter>;
+  [[nodiscard]] chunk_ptr allocate_chunk() const;
+
+  // Runs op(value_row, sync_row_or_null, i) for every key, holding the row's lock.
+  template <class Op>
+  void for_each_row(const key_type* keys, std::size_t n, bool with_sync, Op op);
+  void ensure_chunks(const std::vector<slot_type>& slots);
+
+  std::vector<chunk_ptr> value_chunks_;
+  std::vector<chunk_ptr> sync_chunks_;  // replica sync_state, allocated on first use
+  std::mutex sync_alloc_mutex_;
+  std::unique_ptr<stripe_lock[]> stripes_;
+};
+
+}  // namespace gapm::detail

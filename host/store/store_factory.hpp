@@ -1,0 +1,24 @@
+// make_store: picks and builds the store backend of one table.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <gapm/options.hpp>
+
+#include "host/store/store_backend.hpp"
+
+namespace gapm::detail {
+
+/// Resolves store_kind::auto_select (cuda when the build has CUDA and a device is visible).
+/// Throws unsupported_error when `cuda` is asked for but cannot be had, saying why.
+[[nodiscard]] store_kind resolve_store_kind(store_kind requested);
+
+/// The backend for keys [first_key, first_key + table.num_keys) of one table. `device` is the
+/// GPU ordinal used by the CUDA backend.
+template <class T>
+[[nodiscard]] std::unique_ptr<store_backend<T>> make_store(store_kind kind, key_type first_key,
+                                                           const table_spec& table,
+                                                           const Options& options, int device);
+
+}  // namespace gapm::detail
