@@ -1,6 +1,7 @@
 #include "comm/cluster.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <span>
 #include <iostream>
@@ -50,7 +51,9 @@ void cluster::start() {
 
 cluster::~cluster() { leave(false); }
 
-comm_result cluster::send_frame(int peer, const std::vector<std::byte>& frame) {
+comm_result cluster::send_frame(int peer, std::vector<std::byte> frame) {
+  if (frame.size() < sizeof(wire::header)) return comm_result::failure("a frame shorter than its header");
+  std::memcpy(frame.data() + offsetof(wire::header, sender), &rank_, sizeof rank_);
   if (departed_[static_cast<std::size_t>(peer)].load())
     return comm_result::failure("node " + std::to_string(peer) + " has left the cluster");
   auto result = transport_->send(peer, frame);

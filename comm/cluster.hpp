@@ -73,6 +73,8 @@ class cluster {
     head.sender = rank_;
     return send_frame(peer, wire::encode(head, parts...));
   }
+  /// Sends an encoded frame to `peer`, stamping this node as its sender.
+  [[nodiscard]] comm_result send_frame(int peer, std::vector<std::byte> frame);
 
   /// Waits until every node has entered the same barrier and returns the smallest
   /// `contribution` of all nodes: a vote (1 = yes) or rank 0's word to all (the others give
@@ -113,7 +115,6 @@ class cluster {
   }
 
  private:
-  comm_result send_frame(int peer, const std::vector<std::byte>& frame);
   void receive_loop();
   void handle(wire::message&& message);
   void fail_applying(const char* what, int from, const std::string& cause) noexcept;

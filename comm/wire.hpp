@@ -56,6 +56,16 @@ struct header {
 
   [[nodiscard]] bool first_delivery() const noexcept { return hops == 0 && !(flags & redelivered); }
   [[nodiscard]] bool carries_hints() const noexcept { return (flags & has_hints) != 0; }
+
+  // Fields that mean different things by kind, under their names.
+  /// Pull, push and set requests and their answers: the origin's ticket.
+  [[nodiscard]] std::uint64_t ticket() const noexcept { return request; }
+  /// Sync messages: the channel (where requests carry the waiting worker) ...
+  [[nodiscard]] int channel() const noexcept { return worker; }
+  /// ... and the origin's round.
+  [[nodiscard]] std::uint64_t round() const noexcept { return request; }
+  /// Barrier messages: the barrier's generation.
+  [[nodiscard]] std::uint64_t generation() const noexcept { return request; }
 };
 static_assert(sizeof(header) == 48 && std::is_trivially_copyable_v<header>);
 
@@ -111,14 +121,18 @@ template <class... Arrays>
   return frame;
 }
 
-/// A message as decode() would return it, built locally (for delivery to this very node).
-template <class... Arrays>
-[[nodiscard]] message make_message(const header& head, const Arrays&... parts) {
-  auto frame = encode(head, parts...);
+/// The message a frame built on this node holds (for delivery to this very node: no checks).
+[[nodiscard]] inline message local_message(const std::vector<std::byte>& frame) {
   message msg;
   std::memcpy(&msg.head, frame.data(), sizeof(header));
   msg.payload.assign(frame.begin() + static_cast<std::ptrdiff_t>(sizeof(header)), frame.end());
   return msg;
+}
+
+/// A message as decode() would return it, built locally (for delivery to this very node).
+template <class... Arrays>
+[[nodiscard]] message make_message(const header& head, const Arrays&... parts) {
+  return local_message(encode(head, parts...));
 }
 
 /// Checks magic, version, kind, sender range and the payload size; the error says what is wrong.

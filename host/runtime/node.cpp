@@ -39,13 +39,13 @@ void Node<T>::barrier() { impl_->node_barrier(); }
 template <class T>
 void Node<T>::shutdown() { impl_->shutdown(true); }
 template <class T>
-void Node<T>::set_sampler(std::function<key_type()> sample_key) { impl_->set_sampler(std::move(sample_key)); }
+void Node<T>::set_sampler(std::function<key_type()> sample_key) { impl_->sampling().set_sampler(std::move(sample_key)); }
 template <class T>
 Stats Node<T>::stats() const { return impl_->stats(); }
 template <class T>
-void Node<T>::save(const std::string& path) { impl_->save(path); }
+void Node<T>::save(const std::string& path) { impl_->snapshot().save(path); }
 template <class T>
-void Node<T>::load(const std::string& path) { impl_->load(path); }
+void Node<T>::load(const std::string& path) { impl_->snapshot().load(path); }
 
 template class Node<float>;
 template class Node<double>;

@@ -34,49 +34,49 @@ int Worker<T>::id() const noexcept { return state_ == nullptr ? -1 : state_->id(
 
 template <class T>
 Ticket Worker<T>::pull(const key_type* keys, std::size_t n, T* out) {
-  return node_->impl_->pull(*state_, keys, n, out);
+  return node_->impl_->ops().pull(*state_, keys, n, out);
 }
 
 template <class T>
 Ticket Worker<T>::pull(std::span<const key_type> keys, std::span<T> out) {
-  return node_->impl_->pull(*state_, keys.data(), keys.size(), out.data(), {.stream = {}, .blocking = true, .buffer_values = out.size()});
+  return node_->impl_->ops().pull(*state_, keys.data(), keys.size(), out.data(), {.stream = {}, .blocking = true, .buffer_values = out.size()});
 }
 
 template <class T>
 Ticket Worker<T>::push(const key_type* keys, std::size_t n, const T* deltas) {
-  return node_->impl_->write(*state_, detail::write_kind::add, keys, n, deltas);
+  return node_->impl_->ops().write(*state_, detail::write_kind::add, keys, n, deltas);
 }
 
 template <class T>
 Ticket Worker<T>::push(std::span<const key_type> keys, std::span<const T> deltas) {
-  return node_->impl_->write(*state_, detail::write_kind::add, keys.data(), keys.size(), deltas.data(),
+  return node_->impl_->ops().write(*state_, detail::write_kind::add, keys.data(), keys.size(), deltas.data(),
                              {.stream = {}, .blocking = true, .buffer_values = deltas.size()});
 }
 
 template <class T>
 Ticket Worker<T>::set(const key_type* keys, std::size_t n, const T* values) {
-  return node_->impl_->write(*state_, detail::write_kind::assign, keys, n, values);
+  return node_->impl_->ops().write(*state_, detail::write_kind::assign, keys, n, values);
 }
 
 template <class T>
 Ticket Worker<T>::set(std::span<const key_type> keys, std::span<const T> values) {
-  return node_->impl_->write(*state_, detail::write_kind::assign, keys.data(), keys.size(), values.data(),
+  return node_->impl_->ops().write(*state_, detail::write_kind::assign, keys.data(), keys.size(), values.data(),
                              {.stream = {}, .blocking = true, .buffer_values = values.size()});
 }
 
 template <class T>
 Ticket Worker<T>::pull_async(const key_type* keys, std::size_t n, T* out, stream_view stream) {
-  return node_->impl_->pull(*state_, keys, n, out, {.stream = stream, .blocking = false, .buffer_values = std::nullopt});
+  return node_->impl_->ops().pull(*state_, keys, n, out, {.stream = stream, .blocking = false, .buffer_values = std::nullopt});
 }
 
 template <class T>
 Ticket Worker<T>::push_async(const key_type* keys, std::size_t n, const T* deltas, stream_view stream) {
-  return node_->impl_->write(*state_, detail::write_kind::add, keys, n, deltas, {.stream = stream, .blocking = false, .buffer_values = std::nullopt});
+  return node_->impl_->ops().write(*state_, detail::write_kind::add, keys, n, deltas, {.stream = stream, .blocking = false, .buffer_values = std::nullopt});
 }
 
 template <class T>
 void Worker<T>::intent(const key_type* keys, std::size_t n, clock_type start, clock_type end) {
-  node_->impl_->intent(*state_, keys, n, start, end);
+  node_->impl_->ops().intent(*state_, keys, n, start, end);
 }
 
 template <class T>
@@ -86,16 +86,16 @@ void Worker<T>::intent(std::span<const key_type> keys, clock_type start, clock_t
 
 template <class T>
 SampleId Worker<T>::prepare_sample(std::size_t k, clock_type start, clock_type end) {
-  return node_->impl_->prepare_sample(*state_, k, start, end);
+  return node_->impl_->sampling().prepare_sample(*state_, k, start, end);
 }
 
 template <class T>
 Ticket Worker<T>::pull_sample(SampleId id, key_type* keys_out, std::size_t n, T* values_out) {
-  return node_->impl_->pull_sample(*state_, id, keys_out, n, values_out);
+  return node_->impl_->sampling().pull_sample(*state_, id, keys_out, n, values_out);
 }
 
 template <class T>
-void Worker<T>::finish_sample(SampleId id) { node_->impl_->finish_sample(*state_, id); }
+void Worker<T>::finish_sample(SampleId id) { node_->impl_->sampling().finish_sample(*state_, id); }
 
 template <class T>
 void Worker<T>::advance_clock() { node_->impl_->advance_clock(*state_); }

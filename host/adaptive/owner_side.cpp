@@ -1,0 +1,166 @@
+#include "host/adaptive/owner_side.hpp"
+
+#include <mutex>
+#include <shared_mutex>
+
+#include "host/adaptive/placement.hpp"
+#include "host/common/expects.hpp"
+
+namespace gapm::detail {
+
+template <class T>
+void owner_side<T>::serve(const wire::message& message) {
+  const wire::header& head = message.head;
+  const int origin = head.origin;
+  if (origin < 0 || origin >= ctx_.world_size || (origin == ctx_.rank && head.first_delivery()))
+    throw wire::malformed_message("sync request: bad origin " + std::to_string(origin));
+  const auto request = sync_request<T>::decode(message, ctx_.keys, ctx_.options.sync_channels, channel_);
+
+  if (head.first_delivery()) state_.refresh_asked[static_cast<std::size_t>(origin)].clear();  // its latest round
+  state_.clocks = ctx_.worker_clocks();
+  const plan p = classify(request, origin);
+
+  sync_response<T> answer;
+  answer.handled = p.handled;
+  answer.acknowledges = head.first_delivery();
+  merge_and_replicate(request, p, answer);
+  relocate(request, p, origin, answer);
+  // The origin hears what was handled here; a forwarded request that handled nothing here
+  // owes it nothing.
+  if (answer.handled > 0 || answer.acknowledges)
+    (void)ctx_.send(origin, answer.encode({.origin = origin, .worker = channel_, .request = head.round()}));
+
+  for (std::size_t to = 0; to < p.forward.size(); ++to) {
+    if (p.forward[to].empty()) continue;
+    const auto part = request.pick(p.forward[to], p.forward_hints[to]);
+    (void)ctx_.send(static_cast<int>(to), part.encode(wire::forwarded(head, part.keys.front())));
+  }
+  if (!p.parked.empty()) {  // a re-delivery, not a new direct message: no second acknowledgement
+    const auto part = request.pick(p.parked);
+    wire::header wait = wire::parked(head, part.keys.front());
+    wait.sender = ctx_.rank;
+    parked_.park(wire::local_message(part.encode(wait)));
+  }
+}
+
+template <class T>
+typename owner_side<T>::plan owner_side<T>::classify(const sync_request<T>& request, int origin) {
+  // Roles of this channel's keys change on this thread only: no lock needed to read them.
+  plan p;
+  p.forward.resize(static_cast<std::size_t>(ctx_.world_size));
+  p.forward_hints.resize(p.forward.size());
+  auto& asked = state_.refresh_asked;
+  for (std::uint32_t i = 0; i < request.size(); ++i) {
+    const key_type k = request.keys[i];
+    if (ctx_.states.role(k) != key_role::main) {
+      const next_hop hop = route_request(ctx_.states.knowledge(k), request.hints[i]);
+      if (hop.what == next_hop::action::wait) {
+        p.parked.push_back(i);  // on its way here
+      } else {
+        p.forward[static_cast<std::size_t>(hop.node)].push_back(i);
+        p.forward_hints[static_cast<std::size_t>(hop.node)].push_back(hop.hint);
+      }
+      continue;
+    }
+    const bool refresh = request.wants_refresh(i) && origin != ctx_.rank;  // our own entry came back: merge only
+    if (refresh && just_arrived(k)) {  // it stays a moment, for the requests that waited for it
+      p.parked.push_back(i);
+      continue;
+    }
+    ++p.handled;
+    if (request.has_delta(i)) p.merge.push_back(i);
+    if (!refresh) continue;
+    bool others_intend = false;
+    for (std::size_t r = 0; r < asked.size() && !others_intend; ++r)
+      others_intend = static_cast<int>(r) != origin && asked[r].contains(k);
+    const placement decision = place(ctx_.options.techniques, state_.intended_here(k), others_intend);
+    asked[static_cast<std::size_t>(origin)].insert(k);
+    (decision == placement::relocate ? p.relocate : p.replicate).push_back(i);
+  }
+  return p;
+}
+
+template <class T>
+void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const plan& p, sync_response<T>& answer) {
+  // Every delta first; then the refresh answers, reading each version before its value, so a
+  // push that lands in between makes the replica look behind next round (one more transfer),
+  // never up to date without the push.
+  std::shared_lock shared{ctx_.structure};
+  if (!p.merge.empty()) {
+    std::vector<key_type> keys;
+    std::vector<T> rows;
+    for (std::uint32_t i : p.merge) {
+      keys.push_back(request.keys[i]);
+      rows.insert(rows.end(), request.delta(i).begin(), request.delta(i).end());
+    }
+    ctx_.rows.add(keys.data(), keys.size(), rows.data());
+    for (key_type k : keys) ctx_.states.version(k).fetch_add(1);
+  }
+  std::vector<key_type> behind;
+  for (std::uint32_t i : p.replicate) {
+    const key_type k = request.keys[i];
+    const std::int64_t version = ctx_.states.version(k).load();
+    const std::int64_t replica_expects = request.versions[i] + (request.has_delta(i) ? 1 : 0);
+    const bool stale = replica_expects < version;
+    answer.add(k, stale ? sync_answer::value : sync_answer::current, version);
+    if (stale) behind.push_back(k);
+  }
+  std::size_t values = 0;
+  for (key_type k : behind) values += ctx_.keys.row_length_of(k);
+  answer.values.resize(values);
+  ctx_.rows.gather(behind.data(), behind.size(), answer.values.data());
+}
+
+template <class T>
+void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int origin, sync_response<T>& answer) {
+  if (p.relocate.empty()) return;
+  // The main copy, its version and its counter travel; the home learns the new owner.
+  std::vector<key_type> moving;
+  for (std::uint32_t i : p.relocate) moving.push_back(request.keys[i]);
+  std::size_t values = 0;
+  for (key_type k : moving) values += ctx_.keys.row_length_of(k);
+  const std::size_t at = answer.values.size();
+  answer.values.resize(at + values);
+  std::vector<directory_update> to_home(static_cast<std::size_t>(ctx_.world_size));
+  {
+    std::unique_lock exclusive{ctx_.structure};
+    ctx_.rows.gather(moving.data(), moving.size(), answer.values.data() + at);
+    for (key_type k : moving) {
+      const bool still_wanted = state_.intended_here(k);  // relocation_only: ask for it back
+      ctx_.states.set_role(k, key_role::absent);
+      ctx_.rows.erase(k);
+      const std::int64_t counter = ctx_.states.handed_over(k, origin);  // the forwarding pointer
+      answer.add(k, sync_answer::relocated, ctx_.states.version(k).load(), counter);
+      const int home = ctx_.states.home_of(k);
+      if (home == ctx_.rank) {
+        ctx_.states.update_owner(k, origin, counter);
+      } else {
+        ctx_.states.cache_location(k, origin);
+        if (home != origin) {  // the new owner updates its own directory on receipt
+          auto& update = to_home[static_cast<std::size_t>(home)];
+          update.keys.push_back(k);
+          update.owners.push_back(origin);
+          update.counters.push_back(counter);
+        }
+      }
+      if (still_wanted) state_.wanted.insert(k);
+    }
+  }
+  for (std::size_t home = 0; home < to_home.size(); ++home)
+    if (!to_home[home].keys.empty()) (void)ctx_.send(static_cast<int>(home), to_home[home].encode({.origin = ctx_.rank}));
+}
+
+template <class T>
+bool owner_side<T>::just_arrived(key_type key) {
+  auto it = state_.arrived.find(key);
+  if (it == state_.arrived.end()) return false;
+  if (channel_state<T>::clock::now() - it->second < dwell) return true;
+  state_.arrived.erase(it);
+  return false;
+}
+
+template class owner_side<float>;
+template class owner_side<double>;
+template class owner_side<std::int64_t>;
+
+}  // namespace gapm::detail

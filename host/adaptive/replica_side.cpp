@@ -1,0 +1,189 @@
+#include "host/adaptive/replica_side.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+
+#include "host/adaptive/delta_rule.hpp"
+
+namespace gapm::detail {
+
+template <class T>
+void replica_side<T>::ask_for_wanted_keys() {
+  std::vector<key_type> wanted(state_.wanted.begin(), state_.wanted.end());
+  state_.wanted.clear();
+  std::sort(wanted.begin(), wanted.end());
+  for (key_type k : wanted) {
+    if (ctx_.states.role(k) != key_role::absent || !state_.intended_here(k)) continue;
+    std::unique_lock structure{ctx_.structure};
+    if (!ctx_.rows.insert(k)) continue;  // the slot pool is full: accesses stay remote
+    ctx_.states.version(k) = -1;
+    ctx_.states.set_role(k, key_role::pending);
+    state_.replicas.insert(k);
+  }
+}
+
+template <class T>
+void replica_side<T>::add(std::vector<sync_request<T>>& to, key_type key, std::uint8_t ask, std::int64_t version,
+                          std::span<const T> delta) {
+  const int node = ctx_.first_hop(key);
+  if (node == ctx_.rank) {  // the directory points here: the main copy is on its way
+    if (ask & sync_ask::delta) state_.held_deltas[key].assign(delta.begin(), delta.end());
+    return;
+  }
+  to[static_cast<std::size_t>(node)].add(key, ask, version, delta);
+}
+
+template <class T>
+void replica_side<T>::add_held_delta(key_type key, std::span<T> delta) {
+  auto it = state_.held_deltas.find(key);
+  if (it == state_.held_deltas.end()) return;
+  for (std::size_t j = 0; j < delta.size(); ++j) delta[j] += it->second[j];
+  state_.held_deltas.erase(it);
+}
+
+template <class T>
+std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
+  auto& states = ctx_.states;
+  std::erase_if(state_.arrived, [now = channel_state<T>::clock::now()](const auto& arrival) {
+    return now - arrival.second >= std::chrono::microseconds(500);  // owner_side::dwell, long past
+  });
+  state_.clocks = ctx_.worker_clocks();
+  state_.intents.register_due(state_.clocks, [&](key_type k) {
+    if (states.role(k) == key_role::absent) state_.wanted.insert(k);  // intended here, held elsewhere
+  });
+  ask_for_wanted_keys();
+
+  // This channel's replicas: pending ones ask, ready ones keep (delta + refresh) or drop.
+  std::vector<key_type> pending, keep, drop;
+  for (auto it = state_.replicas.begin(); it != state_.replicas.end();) {
+    const key_type k = *it;
+    const key_role role = states.role(k);
+    if (role == key_role::main || role == key_role::absent) {  // upgraded by a relocation
+      it = state_.replicas.erase(it);
+      continue;
+    }
+    (role == key_role::pending ? pending : state_.intended_here(k) ? keep : drop).push_back(k);
+    ++it;
+  }
+  ctx_.counters.replica_rounds.fetch_add(keep.size() + drop.size(), std::memory_order_relaxed);
+
+  // Deltas, exactly once: value - sync_state. A dropped replica's last delta is taken under
+  // the exclusive lock, so no push can land between it and the freeing of the slot.
+  auto values_of = [&](const std::vector<key_type>& keys) {
+    std::size_t values = 0;
+    for (key_type k : keys) values += ctx_.keys.row_length_of(k);
+    return values;
+  };
+  std::vector<T> keep_deltas(values_of(keep)), drop_deltas(values_of(drop));
+  {
+    std::shared_lock structure{ctx_.structure};
+    ctx_.rows.extract_deltas(keep.data(), keep.size(), keep_deltas.data());
+  }
+  if (!drop.empty()) {
+    std::unique_lock structure{ctx_.structure};
+    for (key_type k : drop) states.set_role(k, key_role::absent);
+    ctx_.rows.extract_deltas(drop.data(), drop.size(), drop_deltas.data());
+    for (key_type k : drop) {
+      ctx_.rows.erase(k);
+      state_.replicas.erase(k);
+    }
+    ctx_.counters.replicas_dropped.fetch_add(drop.size(), std::memory_order_relaxed);
+  }
+
+  // Which deltas travel (sync.threshold; a flush sends what was held back), by first hop.
+  const double threshold = flush && ctx_.options.sync_threshold > 0 ? 0.0 : ctx_.options.sync_threshold;
+  std::vector<sync_request<T>> to(static_cast<std::size_t>(ctx_.world_size));
+  for (key_type k : pending) add(to, k, sync_ask::refresh, -1, {});
+  std::span<T> delta(keep_deltas);
+  for (key_type k : keep) {
+    const auto mine = delta.first(ctx_.keys.row_length_of(k));
+    delta = delta.subspan(mine.size());
+    add_held_delta(k, mine);
+    const delta_action action = classify_delta(mine.data(), mine.size(), threshold);
+    const std::int64_t version = states.version(k).load();
+    if (action == delta_action::send) {
+      add(to, k, sync_ask::delta | sync_ask::refresh, version, mine);
+      states.version(k) = version + 1;  // the owner's merge will make it this: no needless refresh
+    } else {
+      if (action == delta_action::hold) state_.held_deltas[k].assign(mine.begin(), mine.end());
+      add(to, k, sync_ask::refresh, version, {});
+    }
+  }
+  delta = std::span<T>(drop_deltas);
+  for (key_type k : drop) {
+    const auto mine = delta.first(ctx_.keys.row_length_of(k));
+    delta = delta.subspan(mine.size());
+    add_held_delta(k, mine);
+    if (final_delta_travels(mine.data(), mine.size(), threshold)) add(to, k, sync_ask::delta, 0, mine);
+  }
+  return to;
+}
+
+template <class T>
+void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
+  auto& states = ctx_.states;
+  // Sort the answers: replicas to refresh (one batched merge) and main copies moving here.
+  std::vector<std::size_t> refreshed, moved;
+  std::vector<key_type> merge_keys;
+  std::vector<T> merge_rows;
+  std::vector<const T*> moved_values;
+  const T* value = answer.values.data();
+  for (std::size_t i = 0; i < answer.keys.size(); ++i) {
+    const key_type k = answer.keys[i];
+    const std::size_t length = ctx_.keys.row_length_of(k);
+    const key_role role = states.role(k);
+    if (role == key_role::pending || role == key_role::replica) {  // always so in an open round
+      if (answer.answers[i] == sync_answer::relocated) {
+        moved.push_back(i);
+        moved_values.push_back(value);
+      } else {
+        refreshed.push_back(i);
+        if (answer.answers[i] == sync_answer::value) {
+          merge_keys.push_back(k);
+          merge_rows.insert(merge_rows.end(), value, value + length);
+        }
+      }
+    }
+    if (answer.answers[i] != sync_answer::current) value += length;
+  }
+
+  if (!refreshed.empty()) {
+    std::shared_lock shared{ctx_.structure};
+    ctx_.rows.refresh(merge_keys.data(), merge_keys.size(), merge_rows.data());
+    for (std::size_t i : refreshed) {  // ready once the value is merged
+      const key_type k = answer.keys[i];
+      if (states.role(k) == key_role::pending) ctx_.counters.replicas_created.fetch_add(1, std::memory_order_relaxed);
+      states.version(k) = answer.versions[i];
+      states.set_role(k, key_role::replica);
+      if (states.home_of(k) != ctx_.rank) states.cache_location(k, sender);
+    }
+  }
+  if (!moved.empty()) {
+    std::unique_lock exclusive{ctx_.structure};
+    for (std::size_t m = 0; m < moved.size(); ++m) {
+      const std::size_t i = moved[m];
+      const key_type k = answer.keys[i];
+      ctx_.rows.refresh(&k, 1, moved_values[m]);  // main + unsent local pushes: they join the main copy
+      if (auto held = state_.held_deltas.find(k); held != state_.held_deltas.end()) {
+        ctx_.rows.add(&k, 1, held->second.data());  // extracted below sync.threshold, never sent
+        state_.held_deltas.erase(held);
+      }
+      if (states.role(k) == key_role::replica) ctx_.counters.replicas_dropped.fetch_add(1, std::memory_order_relaxed);
+      states.version(k) = answer.versions[i] + 1;
+      states.received(k, answer.counters[i]);
+      state_.arrived[k] = channel_state<T>::clock::now();
+      states.set_role(k, key_role::main);
+      state_.replicas.erase(k);
+      if (states.home_of(k) == ctx_.rank) states.update_owner(k, ctx_.rank, answer.counters[i]);
+      ctx_.counters.relocations.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (!refreshed.empty() || !moved.empty()) ctx_.keys_arrived();  // requests waiting for them go on
+}
+
+template class replica_side<float>;
+template class replica_side<double>;
+template class replica_side<std::int64_t>;
+
+}  // namespace gapm::detail

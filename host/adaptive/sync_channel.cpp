@@ -1,0 +1,181 @@
+#include "host/adaptive/sync_channel.hpp"
+
+#include <gapm/errors.hpp>
+
+namespace gapm::detail {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+intent_table make_intents(const Options& options, int channel) {
+  return intent_table{options.workers, channel, options.sync_channels,
+                      action_timer{options.timing_initial_estimate, options.timing_smoothing, options.timing_quantile,
+                                   options.time_intent_actions}};
+}
+
+std::chrono::nanoseconds round_interval(double max_per_sec) {
+  return max_per_sec > 0 ? std::chrono::nanoseconds{static_cast<std::int64_t>(1e9 / max_per_sec)}
+                         : std::chrono::nanoseconds{0};
+}
+
+}  // namespace
+
+template <class T>
+sync_channel<T>::sync_channel(sync_context<T>& context, int channel)
+    : ctx_{context},
+      channel_{channel},
+      state_{make_intents(context.options, channel), context.world_size},
+      next_round_{steady::now()},
+      interval_{round_interval(context.options.sync_max_per_sec)} {}
+
+template <class T>
+sync_channel<T>::~sync_channel() {
+  stop();
+}
+
+template <class T>
+void sync_channel<T>::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+template <class T>
+void sync_channel<T>::stop() noexcept {
+  {
+    std::lock_guard guard{mutex_};
+    stop_ = true;
+  }
+  wake_.notify_all();
+  round_done_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+template <class T>
+void sync_channel<T>::enqueue(wire::message&& message) {
+  {
+    std::lock_guard guard{mutex_};
+    inbox_.push_back(std::move(message));
+  }
+  wake_.notify_one();
+}
+
+template <class T>
+void sync_channel<T>::wait_for_round(std::uint64_t target) {
+  std::unique_lock lock{mutex_};
+  while (rounds_.load() < target && !stop_) {
+    round_done_.wait_for(lock, std::chrono::milliseconds(50));
+    lock.unlock();
+    ctx_.net.throw_if_failed();  // a dead peer never completes a round
+    lock.lock();
+  }
+  if (rounds_.load() < target) throw logic_error("gapm: wait_sync: the node is shutting down");
+}
+
+template <class T>
+void sync_channel<T>::resume() noexcept {
+  paused_.store(false, std::memory_order_release);
+  wake_.notify_one();
+}
+
+template <class T>
+void sync_channel<T>::wait_idle() {
+  std::unique_lock lock{mutex_};
+  while (round_open_.load(std::memory_order_acquire) && !stop_) {
+    round_done_.wait_for(lock, std::chrono::milliseconds(50));
+    lock.unlock();
+    ctx_.net.throw_if_failed();
+    lock.lock();
+  }
+}
+
+template <class T>
+void sync_channel<T>::run() {
+  std::vector<wire::message> batch;
+  // Each message on its own (a malformed one is dropped and counted without taking the others
+  // along); one that cannot be applied fails the cluster, and the channel stops.
+  auto apply = [&](wire::message& message) {
+    const int sender = message.head.sender;
+    return ctx_.net.guarded(wire::kind_name(message.head.kind), sender, [&] { handle(std::move(message)); }) ||
+           !ctx_.net.failed();
+  };
+  while (true) {
+    {
+      std::unique_lock lock{mutex_};
+      const auto until = round_open_ ? steady::now() + std::chrono::milliseconds(1) : next_round_;
+      wake_.wait_until(lock, until, [&] { return stop_ || !inbox_.empty(); });
+      if (stop_) return;
+      batch.assign(std::make_move_iterator(inbox_.begin()), std::make_move_iterator(inbox_.end()));
+      inbox_.clear();
+    }
+    for (auto& message : batch)
+      if (!apply(message)) return;
+    batch.clear();
+    for (auto& message : parked_.take_due())  // entries for keys that were on their way here
+      if (!apply(message)) return;
+    if (!round_open_ && !paused_.load(std::memory_order_acquire) && steady::now() >= next_round_) {
+      next_round_ = steady::now() + interval_;
+      if (!ctx_.net.guarded("a sync round", -1, [&] { start_round(); })) return;
+    }
+  }
+}
+
+template <class T>
+void sync_channel<T>::start_round() {
+  auto requests = replicas_.build_round(flush_.exchange(false, std::memory_order_acq_rel));
+  intent_entries_.store(state_.intents.size(), std::memory_order_relaxed);
+  intent_bytes_.store(state_.intents.memory_bytes(), std::memory_order_relaxed);
+  // Every peer hears from this round, even with nothing to say.
+  ++round_id_;
+  round_open_ = true;
+  entries_sent_ = entries_handled_ = acks_ = 0;
+  for (int peer = 0; peer < ctx_.world_size; ++peer) {
+    if (peer == ctx_.rank) continue;
+    const auto& request = requests[static_cast<std::size_t>(peer)];
+    entries_sent_ += request.size();
+    send(peer, request.encode({.origin = ctx_.rank, .worker = channel_, .request = round_id_}));
+  }
+  complete_round_if_done();
+}
+
+template <class T>
+void sync_channel<T>::handle(wire::message&& message) {
+  switch (message.kind()) {
+    case wire::kind::sync_request: return owner_.serve(message);
+    case wire::kind::sync_response: return apply_response(message);
+    default: throw wire::malformed_message("sync channel: a " + std::string(wire::kind_name(message.head.kind)));
+  }
+}
+
+template <class T>
+void sync_channel<T>::apply_response(const wire::message& message) {
+  const auto answer = sync_response<T>::decode(message, ctx_.keys, ctx_.options.sync_channels, channel_);
+  if (message.head.round() != round_id_ || !round_open_)
+    throw wire::malformed_message("sync response: to a round that is not open");
+  replicas_.apply(answer, message.head.sender);
+  if (!answer.keys.empty()) parked_.wake();  // entries waiting here for keys that arrived go on
+  entries_handled_ += answer.handled;
+  acks_ += answer.acknowledges ? 1 : 0;
+  complete_round_if_done();
+}
+
+template <class T>
+void sync_channel<T>::complete_round_if_done() {
+  if (!round_open_ || acks_ < static_cast<std::uint64_t>(ctx_.world_size - 1) || entries_handled_ < entries_sent_)
+    return;
+  {
+    std::lock_guard guard{mutex_};  // waiters check both under it
+    round_open_ = false;
+    rounds_.fetch_add(1);
+  }
+  round_done_.notify_all();
+}
+
+template <class T>
+void sync_channel<T>::send(int node, std::vector<std::byte>&& frame) {
+  (void)ctx_.send(node, std::move(frame));  // a failed send fails the cluster
+}
+
+template class sync_channel<float>;
+template class sync_channel<double>;
+template class sync_channel<std::int64_t>;
+
+}  // namespace gapm::detail

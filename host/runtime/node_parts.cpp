@@ -1,0 +1,128 @@
+#include "host/runtime/node_parts.hpp"
+
+#include <algorithm>
+
+#include <gapm/errors.hpp>
+
+#include "host/common/expects.hpp"
+#include "host/common/memory_plan.hpp"
+#include "host/store/store_factory.hpp"
+
+namespace gapm::detail {
+namespace {
+
+// The key space of valid options, once the host memory it takes is known to be there.
+template <class T>
+key_space planned_key_space(const Options& options, const cluster_env& env) {
+  options.validate();
+  key_space keys{options.tables};
+  const bool rows_on_host = resolve_store_kind(options.store) == store_kind::cpu;
+  check_memory_plan({&keys, env.rank, env.world_size, sizeof(T), rows_on_host}, available_memory_bytes());
+  return keys;
+}
+
+}  // namespace
+
+template <class T>
+node_parts<T>::node_parts(Options given)
+    : options{std::move(given)},
+      env{discover_cluster_env()},
+      keys{planned_key_space<T>(options, env)},
+      store{resolve_store_kind(options.store)},
+      rows{keys, store, options, env.local_rank},
+      workers{options.workers},
+      worker_barrier{options.workers} {
+  try {
+    // Every key this node is home for (key % world_size == rank) gets a zero-filled row.
+    std::vector<key_type> home;
+    for (std::size_t t = 0; t < keys.num_tables(); ++t) {
+      home.clear();
+      for (key_type k = keys.table_begin(t); k < keys.table_begin(t + 1); ++k)
+        if (k % static_cast<key_type>(env.world_size) == static_cast<key_type>(env.rank)) home.push_back(k);
+      GAPM_EXPECTS(rows.table(t).insert(home.data(), home.size()), "table ", t, " needs ", home.size(),
+                   " row slots for its home keys, but option 'capacity' allows ", rows.table(t).index().capacity());
+    }
+    if (env.world_size > 1) states = std::make_unique<key_states>(keys.num_keys(), env.rank, env.world_size);
+  } catch (const std::bad_alloc&) {
+    throw error(concat("gapm: node ", env.rank, ": out of host memory while allocating the tables (", keys.num_keys(),
+                       " keys; ", human_bytes(static_cast<double>(available_memory_bytes())), " available now)"));
+  }
+}
+
+template <class T>
+int node_parts<T>::first_hop(key_type key) const noexcept {
+  // The home's directory, else the location cache's guess, else the home: a wrong guess costs
+  // a hop, since every node forwards by what it knows (host/adaptive/routing.hpp).
+  const int home = states->home_of(key);
+  if (home == env.rank) return states->owner(key);  // this node, when the key is on its way here
+  const int cached = states->cached_location(key);
+  return options.location_caches && cached >= 0 ? cached : home;
+}
+
+template <class T>
+void node_parts<T>::bump_versions(const key_type* keys_changed, std::size_t n) {
+  if (!states) return;
+  for (std::size_t i = 0; i < n; ++i)
+    if (states->role(keys_changed[i]) == key_role::main)
+      states->version(keys_changed[i]).fetch_add(1, std::memory_order_acq_rel);
+}
+
+template <class T>
+bool node_parts<T>::any_main_copy(const key_type* keys_written, std::size_t n) const noexcept {
+  return states && std::any_of(keys_written, keys_written + n,
+                               [&](key_type k) { return states->role(k) == key_role::main; });
+}
+
+template <class T>
+comm_result node_parts<T>::send(int node, std::vector<std::byte>&& frame) {
+  if (node != env.rank) return net->send_frame(node, frame);
+  wire::message message = wire::local_message(frame);
+  message.head.sender = env.rank;
+  deliver_here(std::move(message));
+  return comm_result::success();
+}
+
+template <class T>
+void node_parts<T>::deliver_here(wire::message&& message) {
+  const auto kind = message.kind();
+  if ((kind == wire::kind::sync_request || kind == wire::kind::sync_response) && message.head.channel() >= 0 &&
+      message.head.channel() < static_cast<int>(channels.size())) {
+    channels[static_cast<std::size_t>(message.head.channel())]->enqueue(std::move(message));
+    return;
+  }
+  parked.park(std::move(message), parking_lot::clock::duration::zero());  // the receive thread's next turn
+}
+
+template <class T>
+void node_parts<T>::check_usable(const worker_state& worker, const char* operation) const {
+  GAPM_EXPECTS(!shut_down.load(std::memory_order_relaxed), operation, ": worker ", worker.id(),
+               " used after the node was shut down");
+  GAPM_EXPECTS(!worker.finalized(), operation, ": worker ", worker.id(), " used after finalize()");
+  if (net) net->throw_if_failed();
+}
+
+template <class T>
+void node_parts<T>::make_channels() {
+  sync_view = std::make_unique<sync_context<T>>(sync_context<T>{
+      .options = options,
+      .keys = keys,
+      .rank = env.rank,
+      .world_size = env.world_size,
+      .states = *states,
+      .structure = structure,
+      .rows = rows,
+      .net = *net,
+      .counters = sync,
+      .worker_clocks = [this] { return workers.clocks(); },
+      .first_hop = [this](key_type k) { return first_hop(k); },
+      .send = [this](int node, std::vector<std::byte>&& frame) { return send(node, std::move(frame)); },
+      .keys_arrived = [this] { parked.wake(); },
+  });
+  for (int c = 0; c < options.sync_channels; ++c) channels.push_back(std::make_unique<sync_channel<T>>(*sync_view, c));
+}
+
+template struct node_parts<float>;
+template struct node_parts<double>;
+template struct node_parts<std::int64_t>;
+
+}  // namespace gapm::detail

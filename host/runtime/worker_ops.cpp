@@ -1,0 +1,276 @@
+#include "host/runtime/worker_ops.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include <gapm/errors.hpp>
+
+#include "host/common/expects.hpp"
+#include "host/store/memory_space.hpp"
+
+namespace gapm::detail {
+
+template <class T>
+void worker_ops<T>::check_stream(stream_view stream) const {
+  if (!stream.is_default() && node_.store != store_kind::cuda)
+    throw unsupported_error("gapm: a CUDA stream was given, but this node's store is '" + std::string(node_.rows.name()) +
+                            "' (streams need the CUDA build and a GPU)");
+}
+
+template <class T>
+const key_type* worker_ops<T>::checked_keys(worker_state& worker, const key_type* keys, std::size_t n,
+                                            const char* operation, std::optional<std::size_t> buffer_values) {
+  const key_type* host = keys;
+  if (space_of(keys) != memory_space::host) {
+    auto& scratch = worker.key_scratch();
+    scratch.resize(n);
+    copy_to_host(scratch.data(), keys, n * sizeof(key_type));
+    host = scratch.data();
+  }
+  const std::uint64_t values = node_.keys.check_keys(host, n, operation);
+  GAPM_EXPECTS(!buffer_values || *buffer_values == values, operation, ": the value buffer holds ", *buffer_values,
+               " values, but the ", n, " keys' rows need ", values);
+  return host;
+}
+
+template <class T>
+void worker_ops<T>::send_request(int node, std::vector<std::byte>&& frame) {
+  if (auto result = node_.send(node, std::move(frame)); !result.ok())
+    throw comm_error("gapm: node " + std::to_string(node_.rank()) + ": " + result.error);
+}
+
+template <class T>
+Ticket worker_ops<T>::pull(worker_state& worker, const key_type* keys, std::size_t n, T* out, call_mode mode) {
+  node_.check_usable(worker, "pull");
+  if (n == 0) {
+    GAPM_EXPECTS(!mode.buffer_values || *mode.buffer_values == 0, "pull: the value buffer holds ",
+                 *mode.buffer_values, " values, but no key was given");
+    return {};
+  }
+  GAPM_EXPECTS(keys != nullptr, "pull: keys is null (n = ", n, ")");
+  GAPM_EXPECTS(out != nullptr, "pull: out is null (n = ", n, ")");
+  check_stream(mode.stream);
+  const key_type* host = checked_keys(worker, keys, n, "pull", mode.buffer_values);
+  std::shared_lock structure{node_.structure};  // the keys' roles hold while we read them
+  if (!std::all_of(host, host + n, [&](key_type k) { return node_.readable(k); })) return pull_remote(worker, host, n, out);
+  // Local fast path: runs of one table are gathered straight from the caller's key buffer
+  // (device keys stay on the device), no network involved.
+  node_.rows.each_table_run(host, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
+    node_.rows.table(t).gather(keys + first, count, out + offset, mode.stream);
+  });
+  if (mode.blocking) node_.rows.synchronize(mode.stream);
+  worker_counters::bump(worker.counters().pulls_local, n);
+  return {};
+}
+
+template <class T>
+Ticket worker_ops<T>::pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out) {
+  pending_pull pending;
+  pending.value_bytes = sizeof(T);
+  pending.keys.assign(keys, keys + n);
+  pending.offsets.resize(n + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) pending.offsets[i + 1] = pending.offsets[i] + node_.keys.row_length_of(keys[i]);
+  // Rows are written by the receive thread: into the caller's buffer when it is host memory,
+  // else into host staging that is copied to the device when the last row has arrived.
+  if (space_of(out) == memory_space::device) {
+    pending.staging.resize(pending.offsets[n] * sizeof(T));
+    pending.device_out = out;
+    pending.out = pending.staging.data();
+  } else {
+    pending.out = reinterpret_cast<std::byte*>(out);
+  }
+  T* rows_out = reinterpret_cast<T*>(pending.out);
+
+  // Positions by destination; local ones are gathered right here.
+  std::vector<std::vector<key_type>> keys_to(static_cast<std::size_t>(node_.world_size()));
+  std::vector<std::vector<std::uint32_t>> positions_to(keys_to.size());
+  std::vector<key_type> local_keys;
+  std::vector<std::size_t> local_positions;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (node_.readable(keys[i])) {
+      local_keys.push_back(keys[i]);
+      local_positions.push_back(i);
+    } else {
+      const auto to = static_cast<std::size_t>(node_.first_hop(keys[i]));
+      keys_to[to].push_back(keys[i]);
+      positions_to[to].push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+  const std::size_t remote = n - local_keys.size();
+  pending.remaining = remote;
+  if (!local_keys.empty()) {
+    std::vector<T> local_rows(node_.keys.check_keys(local_keys.data(), local_keys.size(), "pull"));
+    node_.rows.gather(local_keys.data(), local_keys.size(), local_rows.data());
+    const T* row = local_rows.data();
+    for (std::size_t p : local_positions) {
+      const std::size_t length = pending.offsets[p + 1] - pending.offsets[p];
+      std::memcpy(rows_out + pending.offsets[p], row, length * sizeof(T));
+      row += length;
+    }
+  }
+  worker_counters::bump(worker.counters().pulls_local, n - remote);
+  worker_counters::bump(worker.counters().pulls_remote, remote);
+
+  const Ticket ticket = worker.requests().open(remote);
+  {
+    std::lock_guard guard{worker.pending_mutex()};
+    worker.pending_pulls().emplace(ticket.id, std::move(pending));
+  }
+  try {
+    for (std::size_t to = 0; to < keys_to.size(); ++to) {
+      if (keys_to[to].empty()) continue;
+      const wire::header head{.kind = static_cast<std::uint8_t>(wire::kind::pull_request),
+                              .origin = node_.rank(),
+                              .worker = worker.id(),
+                              .request = ticket.id,
+                              .count = keys_to[to].size()};
+      send_request(static_cast<int>(to), wire::encode(head, keys_to[to], positions_to[to]));
+    }
+  } catch (...) {
+    // The caller gets the exception, not the ticket, and may free `out` at once: answers to
+    // the requests already sent must find nothing to write into.
+    worker.forget_pending_pull(ticket.id);
+    worker.requests().abandon(ticket.id);
+    throw;
+  }
+  return ticket;
+}
+
+template <class T>
+void worker_ops<T>::keep_last_rows(const key_type*& keys, std::size_t& n, const T*& rows,
+                                   std::vector<key_type>& unique_keys, std::vector<T>& unique_rows) {
+  // The GPU assigns in parallel, so a set reduces repeated keys to their last occurrence
+  // first (rows staged on the host: a rare path).
+  std::unordered_map<key_type, std::size_t> last;
+  last.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) last[keys[i]] = i;
+  if (last.size() == n) return;
+  std::vector<std::size_t> offsets(n + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]);
+  std::vector<T> all_rows(offsets[n]);
+  copy_to_host(all_rows.data(), rows, all_rows.size() * sizeof(T));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (last[keys[i]] != i) continue;
+    unique_keys.push_back(keys[i]);
+    unique_rows.insert(unique_rows.end(), all_rows.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
+                       all_rows.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
+  }
+  keys = unique_keys.data();
+  rows = unique_rows.data();
+  n = unique_keys.size();
+}
+
+template <class T>
+Ticket worker_ops<T>::write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n,
+                            const T* rows, call_mode mode) {
+  const char* operation = kind == write_kind::add ? "push" : "set";
+  node_.check_usable(worker, operation);
+  if (n == 0) {
+    GAPM_EXPECTS(!mode.buffer_values || *mode.buffer_values == 0, operation, ": the value buffer holds ",
+                 *mode.buffer_values, " values, but no key was given");
+    return {};
+  }
+  GAPM_EXPECTS(keys != nullptr, operation, ": keys is null (n = ", n, ")");
+  GAPM_EXPECTS(rows != nullptr, operation, ": values are null (n = ", n, ")");
+  check_stream(mode.stream);
+  const key_type* host = checked_keys(worker, keys, n, operation, mode.buffer_values);
+  const std::size_t requested = n;
+  std::vector<key_type> unique_keys;
+  std::vector<T> unique_rows;
+  if (kind == write_kind::assign) {
+    keep_last_rows(host, n, rows, unique_keys, unique_rows);
+    if (!unique_keys.empty()) keys = host;
+  }
+
+  std::shared_lock structure{node_.structure};  // the keys' roles hold while we write them
+  if (!std::all_of(host, host + n, [&](key_type k) { return node_.writable(kind, k); }))
+    return write_remote(worker, kind, host, n, rows);
+  node_.rows.each_table_run(host, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
+    if (kind == write_kind::add) node_.rows.table(t).scatter_add(keys + first, count, rows + offset, mode.stream);
+    else node_.rows.table(t).assign(keys + first, count, rows + offset, mode.stream);
+  });
+  // A main copy's version may only advance once its values have: a replica's refresh reads
+  // the version first and would otherwise take the old value as up to date. So a write into
+  // main copies completes before the call returns (also for push_async); staged rows die
+  // with this scope.
+  if (mode.blocking || !unique_rows.empty() || node_.any_main_copy(host, n)) node_.rows.synchronize(mode.stream);
+  node_.bump_versions(host, n);
+  worker_counters::bump(worker.counters().pushes_local, requested);
+  return {};
+}
+
+template <class T>
+Ticket worker_ops<T>::write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n,
+                                   const T* rows) {
+  std::vector<std::size_t> offsets(n + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]);
+  std::vector<T> host_rows;
+  if (space_of(rows) == memory_space::device) {
+    host_rows.resize(offsets[n]);
+    copy_to_host(host_rows.data(), rows, host_rows.size() * sizeof(T));
+    rows = host_rows.data();
+  }
+  // Entry world_size holds the keys written here; the others go to their first hop (this node
+  // too, when a key is on its way here: the receive thread waits for it).
+  const auto here = static_cast<std::size_t>(node_.world_size());
+  std::vector<std::vector<key_type>> keys_to(here + 1);
+  std::vector<std::vector<T>> rows_to(keys_to.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto to = node_.writable(kind, keys[i]) ? here : static_cast<std::size_t>(node_.first_hop(keys[i]));
+    keys_to[to].push_back(keys[i]);
+    rows_to[to].insert(rows_to[to].end(), rows + offsets[i], rows + offsets[i + 1]);
+  }
+  const auto& local_keys = keys_to[here];
+  const std::size_t remote = n - local_keys.size();
+  if (!local_keys.empty()) {
+    if (kind == write_kind::add) node_.rows.add(local_keys.data(), local_keys.size(), rows_to[here].data());
+    else node_.rows.assign(local_keys.data(), local_keys.size(), rows_to[here].data());
+    node_.bump_versions(local_keys.data(), local_keys.size());
+  }
+
+  const Ticket ticket = worker.requests().open(remote);
+  const auto message_kind = kind == write_kind::add ? wire::kind::push_request : wire::kind::set_request;
+  try {
+    for (std::size_t to = 0; to < here; ++to) {
+      if (keys_to[to].empty()) continue;
+      const wire::header head{.kind = static_cast<std::uint8_t>(message_kind),
+                              .origin = node_.rank(),
+                              .worker = worker.id(),
+                              .request = ticket.id,
+                              .count = keys_to[to].size()};
+      send_request(static_cast<int>(to), wire::encode(head, keys_to[to], rows_to[to]));
+    }
+  } catch (...) {
+    worker.requests().abandon(ticket.id);  // the caller gets the exception, not the ticket
+    throw;
+  }
+  worker_counters::bump(worker.counters().pushes_local, local_keys.size());
+  worker_counters::bump(worker.counters().pushes_remote, remote);
+  return ticket;
+}
+
+template <class T>
+void worker_ops<T>::intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start,
+                           clock_type end) {
+  node_.check_usable(worker, "intent");
+  if (end == 0) end = start + 1;
+  GAPM_EXPECTS(start >= 0, "intent: start clock ", start, " is negative");
+  GAPM_EXPECTS(end > start, "intent: end clock ", end, " is not after start clock ", start);
+  if (n == 0) return;
+  GAPM_EXPECTS(keys != nullptr, "intent: keys is null (n = ", n, ")");
+  const key_type* host = checked_keys(worker, keys, n, "intent", std::nullopt);
+  worker_counters::bump(worker.counters().intent_keys, n);
+  // With one node every key is local, and the classic mode (techniques=none) ignores intent.
+  if (!node_.adaptive() || end <= worker.clock()) return;
+  const future_intent intent = make_future_intent(host, n, start, end);
+  for (auto& channel : node_.channels) channel->submit(worker.id(), intent);
+}
+
+template class worker_ops<float>;
+template class worker_ops<double>;
+template class worker_ops<std::int64_t>;
+
+}  // namespace gapm::detail

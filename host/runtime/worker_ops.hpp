@@ -1,0 +1,49 @@
+// worker_ops<T>: the worker side of pull, push, set and intent. Validate everything first
+// (a call that throws has changed nothing), serve what is local at once, send the rest where
+// the key is thought to live (host/adaptive/routing.hpp) and hand back a ticket for it.
+#pragma once
+
+#include <optional>
+
+#include <gapm/types.hpp>
+
+#include "host/runtime/node_parts.hpp"
+#include "host/runtime/worker_state.hpp"
+
+namespace gapm::detail {
+
+/// How a worker operation was called.
+struct call_mode {
+  stream_view stream{};
+  bool blocking = true;                      ///< synchronise the stream before returning
+  std::optional<std::size_t> buffer_values;  ///< span overloads: the value buffer's length, checked
+};
+
+template <class T>
+class worker_ops {
+ public:
+  explicit worker_ops(node_parts<T>& node) : node_{node} {}
+
+  Ticket pull(worker_state& worker, const key_type* keys, std::size_t n, T* out, call_mode mode = {});
+  Ticket write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows,
+               call_mode mode = {});
+  void intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start, clock_type end);
+
+ private:
+  // Keys in host memory (a copy when the caller's are device memory), validated; for the span
+  // overloads also the value buffer's length.
+  const key_type* checked_keys(worker_state& worker, const key_type* keys, std::size_t n, const char* operation,
+                               std::optional<std::size_t> buffer_values);
+  void check_stream(stream_view stream) const;
+  // A set with a repeated key keeps the key's last row: the rows of the last occurrences.
+  void keep_last_rows(const key_type*& keys, std::size_t& n, const T*& rows, std::vector<key_type>& unique_keys,
+                      std::vector<T>& unique_rows);
+  Ticket pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out);
+  Ticket write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows);
+  // Sends a request; the caller gets the exception (comm_error) when the cluster has failed.
+  void send_request(int node, std::vector<std::byte>&& frame);
+
+  node_parts<T>& node_;
+};
+
+}  // namespace gapm::detail

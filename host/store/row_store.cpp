@@ -1,0 +1,75 @@
+#include "host/store/row_store.hpp"
+
+#include "host/store/store_factory.hpp"
+
+namespace gapm::detail {
+
+template <class T>
+row_store<T>::row_store(const key_space& keys, store_kind kind, const Options& options, int device) : keys_{keys} {
+  for (std::size_t t = 0; t < keys.num_tables(); ++t)
+    tables_.push_back(make_store<T>(kind, keys.table_begin(t), keys.table(t), options, device));
+}
+
+template <class T>
+template <class Op>
+void row_store<T>::each_run(const key_type* keys, std::size_t n, Op op) {
+  each_table_run(keys, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
+    op(*tables_[t], keys + first, count, offset);
+  });
+  synchronize({});
+}
+
+template <class T>
+void row_store<T>::gather(const key_type* keys, std::size_t n, T* out) {
+  each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
+    s.gather(run, count, out + offset, {});
+  });
+}
+
+template <class T>
+void row_store<T>::add(const key_type* keys, std::size_t n, const T* deltas) {
+  each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
+    s.scatter_add(run, count, deltas + offset, {});
+  });
+}
+
+template <class T>
+void row_store<T>::assign(const key_type* keys, std::size_t n, const T* values) {
+  each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
+    s.assign(run, count, values + offset, {});
+  });
+}
+
+template <class T>
+void row_store<T>::extract_deltas(const key_type* keys, std::size_t n, T* deltas) {
+  each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
+    s.extract_delta(run, count, deltas + offset, {});
+  });
+}
+
+template <class T>
+void row_store<T>::refresh(const key_type* keys, std::size_t n, const T* main) {
+  each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
+    s.refresh_merge(run, count, main + offset, {});
+  });
+}
+
+template <class T>
+std::uint64_t row_store<T>::slots_used() const noexcept {
+  std::uint64_t used = 0;
+  for (const auto& t : tables_) used += t->index().size();
+  return used;
+}
+
+template <class T>
+std::uint64_t row_store<T>::slots_capacity() const noexcept {
+  std::uint64_t capacity = 0;
+  for (const auto& t : tables_) capacity += t->index().capacity();
+  return capacity;
+}
+
+template class row_store<float>;
+template class row_store<double>;
+template class row_store<std::int64_t>;
+
+}  // namespace gapm::detail
