@@ -200,8 +200,8 @@ void cluster::handle(wire::message&& message) {
       if (enter ? rank_ != 0 || sender == 0 : sender != 0)
         throw wire::malformed_message(enter ? "barrier_enter to a node that does not run barriers"
                                             : "barrier_release from a node that does not run barriers");
-      if (enter) enter_barrier(sender, message.head.request, value);
-      else release_barrier(message.head.request, value);
+      if (enter) enter_barrier(sender, message.head.generation(), value);
+      else release_barrier(message.head.generation(), value);
       return;
     }
     default:

@@ -16,10 +16,12 @@
 
 #include <gtest/gtest.h>
 
-#include "process_cluster.hpp"
+#include "scenario_results.hpp"
 
 namespace {
 
+using gapm::testing::describe;
+using gapm::testing::expect_all_pass;
 using gapm::testing::process_result;
 using gapm::testing::run_cluster;
 
@@ -33,38 +35,24 @@ struct temporary_directory {
   ~temporary_directory() { std::filesystem::remove_all(path); }
 };
 
-std::string describe(const std::vector<process_result>& results) {
-  std::string text;
-  for (std::size_t r = 0; r < results.size(); ++r)
-    text += "--- rank " + std::to_string(r) + " exit " + std::to_string(results[r].exit_code) + "\n" + results[r].output;
-  return text;
-}
-
-void expect_pass(const std::vector<process_result>& results, const std::string& scenario) {
-  for (const auto& r : results) {
-    EXPECT_EQ(r.exit_code, 0) << describe(results);
-    EXPECT_NE(r.output.find("PASS " + scenario), std::string::npos) << describe(results);
-  }
-}
-
 TEST(Checkpoint, RestoredOnFewerAndMoreNodesARunEndsExactlyAsAnUninterruptedOne) {
   temporary_directory dir;
   const std::string snapshot = "SCENARIO_SNAPSHOT=" + (dir.path / "model").string();
   auto first = run_cluster(scenarios, {"checkpoint"}, 3, {"SCENARIO_PHASE=first", snapshot});
-  expect_pass(first, "checkpoint");  // includes a load back on the live cluster, keys moved since
+  expect_all_pass(first, "checkpoint");  // includes a load back on the live cluster, keys moved since
   std::uint64_t relocations = 0;
   for (const auto& r : first)
     if (auto at = r.output.find("relocations "); at != std::string::npos) relocations += std::stoull(r.output.substr(at + 12));
   EXPECT_GT(relocations, 0u) << "the snapshot must be taken while keys live away from their home";
-  for (int nodes : {2, 4}) expect_pass(run_cluster(scenarios, {"checkpoint"}, nodes, {"SCENARIO_PHASE=second", snapshot}), "checkpoint");
-  expect_pass(run_cluster(scenarios, {"checkpoint"}, 3, {"SCENARIO_PHASE=whole"}), "checkpoint");
+  for (int nodes : {2, 4}) expect_all_pass(run_cluster(scenarios, {"checkpoint"}, nodes, {"SCENARIO_PHASE=second", snapshot}), "checkpoint");
+  expect_all_pass(run_cluster(scenarios, {"checkpoint"}, 3, {"SCENARIO_PHASE=whole"}), "checkpoint");
 }
 
 TEST(Checkpoint, ASnapshotOneNodeCannotVerifyChangesNothingOnAnyNode) {
   temporary_directory dir;
   const auto model = dir.path / "model";
   const std::string snapshot = "SCENARIO_SNAPSHOT=" + model.string();
-  expect_pass(run_cluster(scenarios, {"checkpoint"}, 2, {"SCENARIO_PHASE=first", snapshot}), "checkpoint");
+  expect_all_pass(run_cluster(scenarios, {"checkpoint"}, 2, {"SCENARIO_PHASE=first", snapshot}), "checkpoint");
   // Flip one byte in the middle of the last part.
   std::filesystem::path part;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path))
@@ -79,7 +67,7 @@ TEST(Checkpoint, ASnapshotOneNodeCannotVerifyChangesNothingOnAnyNode) {
   file.write(&byte, 1);
   file.close();
   auto results = run_cluster(scenarios, {"checkpoint_damaged"}, 2, {snapshot});
-  expect_pass(results, "checkpoint_damaged");
+  expect_all_pass(results, "checkpoint_damaged");
   EXPECT_NE(results[1].output.find("checksum does not match"), std::string::npos) << describe(results);
 }
 
@@ -110,7 +98,7 @@ TEST(Checkpoint, ASaveKilledAtAnyMomentLeavesACompleteSnapshot) {
     if (saved.find("saved 1") == std::string::npos && checked == 0) continue;  // killed before the first save ended
     std::cout << "killed after: " << saved.substr(saved.rfind("saved")) << std::flush;
     auto check = run_cluster(scenarios, {"save_check"}, 1, {snapshot});
-    expect_pass(check, "save_check");
+    expect_all_pass(check, "save_check");
     ++checked;
   }
   EXPECT_GT(checked, 0) << "no save completed before the kills";

@@ -6,30 +6,17 @@
 
 #include <gtest/gtest.h>
 
-#include "process_cluster.hpp"
+#include "scenario_results.hpp"
 
 namespace {
 
+using gapm::testing::describe;
+using gapm::testing::expect_all_pass;
 using gapm::testing::process_result;
 using gapm::testing::run_cluster;
 using gapm::testing::run_processes;
 
 const std::string scenarios = GAPM_SCENARIOS_BINARY;
-
-std::string describe(const std::vector<process_result>& results) {
-  std::string text;
-  for (std::size_t r = 0; r < results.size(); ++r)
-    text += "--- rank " + std::to_string(r) + " exit " + std::to_string(results[r].exit_code) + "\n" +
-            results[r].output;
-  return text;
-}
-
-void expect_all_pass(const std::vector<process_result>& results, const std::string& scenario) {
-  for (const auto& r : results) {
-    EXPECT_EQ(r.exit_code, 0) << describe(results);
-    EXPECT_NE(r.output.find("PASS " + scenario), std::string::npos) << describe(results);
-  }
-}
 
 TEST(MultiNode, EveryNodeReadsExactlyTheSumOfAllPushes) {
   for (int nodes : {2, 3, 4}) expect_all_pass(run_cluster(scenarios, {"sum"}, nodes), "sum");

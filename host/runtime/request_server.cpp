@@ -119,7 +119,7 @@ void request_server<T>::serve_pull(const wire::message& message) {
                         .origin = head.origin,
                         .worker = head.worker,
                         .hops = head.hops,
-                        .request = head.request,
+                        .request = head.ticket(),
                         .count = held.size()};
     (void)node_.send(head.origin, wire::encode(answer, pick<std::uint32_t>(*positions, routes.here), rows));
   }
@@ -167,7 +167,7 @@ void request_server<T>::serve_write(const wire::message& message) {
                      .origin = head.origin,
                      .worker = head.worker,
                      .hops = head.hops,
-                     .request = head.request,
+                     .request = head.ticket(),
                      .count = routes.here.size()};
     (void)node_.send(head.origin, wire::encode(ack));
   }
