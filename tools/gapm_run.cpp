@@ -110,11 +110,15 @@ int exit_code(int status) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  int n = 0, port = 0;
+struct arguments {
+  int n = 0;
+  int port = 0;
   std::string addr = "127.0.0.1";
+  char** program = nullptr;
+};
+
+arguments parse(int argc, char** argv) {
+  arguments args;
   int program = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -123,40 +127,59 @@ int main(int argc, char** argv) {
       break;
     }
     if (i + 1 >= argc) usage(("option " + arg + " needs a value").c_str());
-    if (arg == "-n") n = std::atoi(argv[++i]);
-    else if (arg == "--port") port = std::atoi(argv[++i]);
-    else if (arg == "--addr") addr = argv[++i];
+    if (arg == "-n") args.n = std::atoi(argv[++i]);
+    else if (arg == "--port") args.port = std::atoi(argv[++i]);
+    else if (arg == "--addr") args.addr = argv[++i];
     else usage(("unknown option " + arg).c_str());
   }
-  if (n < 1) usage("-n must be at least 1");
+  if (args.n < 1) usage("-n must be at least 1");
   if (program < 0 || program >= argc) usage("no program after --");
-  if (port == 0) port = rendezvous_port();
+  if (args.port == 0) args.port = rendezvous_port();
+  args.program = argv + program;
+  return args;
+}
 
-  struct sigaction on_signal{};
-  on_signal.sa_handler = [](int) { interrupted = 1; };
-  ::sigaction(SIGINT, &on_signal, nullptr);
-  ::sigaction(SIGTERM, &on_signal, nullptr);
+// Watches the children: prints their output line by line, and on the first failure (or a
+// signal to gapm-run) stops the others, SIGKILL after 5 s. Returns the first failure's code.
+class supervisor {
+ public:
+  explicit supervisor(std::vector<child>& children)
+      : children_{children}, open_outputs_{children.size()}, running_{children.size()} {}
 
-  std::vector<child> children;
-  for (int r = 0; r < n; ++r) children.push_back(start(r, n, addr, port, argv + program));
+  int run() {
+    while (open_outputs_ > 0 || running_ > 0) {
+      forward_output();
+      reap();
+      if (interrupted && !stopping_) {
+        first_failure_ = 130;
+        stop_others();
+      }
+      if (stopping_ && std::chrono::steady_clock::now() - stop_since_ > std::chrono::seconds(5))
+        for (auto& c : children_) ::kill(-c.pid, SIGKILL);
+      // Every process has exited; a grandchild still holding a pipe open does not keep us here.
+      if (running_ == 0 && open_outputs_ > 0) {
+        if (!stopping_) {
+          stopping_ = true;
+          stop_since_ = std::chrono::steady_clock::now();
+        }
+        if (std::chrono::steady_clock::now() - stop_since_ > std::chrono::seconds(1)) break;
+      }
+    }
+    return first_failure_;
+  }
 
-  int first_failure = 0;
-  bool stopping = false;
-  auto stop_since = std::chrono::steady_clock::now();
-  auto stop_others = [&] {
-    if (stopping) return;
-    stopping = true;
-    stop_since = std::chrono::steady_clock::now();
-    for (auto& c : children) ::kill(-c.pid, SIGTERM);  // whole groups: a shell's children too
-  };
+ private:
+  void stop_others() {
+    if (stopping_) return;
+    stopping_ = true;
+    stop_since_ = std::chrono::steady_clock::now();
+    for (auto& c : children_) ::kill(-c.pid, SIGTERM);  // whole groups: a shell's children too
+  }
 
-  std::size_t open_outputs = children.size();
-  std::size_t running = children.size();
-  char buffer[65536];
-  while (open_outputs > 0 || running > 0) {
+  void forward_output() {
     std::vector<pollfd> fds;
     std::vector<child*> owners;
-    for (auto& c : children)
+    for (auto& c : children_)
       if (c.output >= 0) {
         fds.push_back({c.output, POLLIN, 0});
         owners.push_back(&c);
@@ -164,43 +187,51 @@ int main(int argc, char** argv) {
     ::poll(fds.data(), fds.size(), 100);
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      const ssize_t got = ::read(fds[i].fd, buffer, sizeof buffer);
+      const ssize_t got = ::read(fds[i].fd, buffer_, sizeof buffer_);
       if (got > 0) {
-        print_lines(*owners[i], buffer, static_cast<std::size_t>(got), false);
+        print_lines(*owners[i], buffer_, static_cast<std::size_t>(got), false);
       } else if (got == 0 || errno != EINTR) {
         print_lines(*owners[i], nullptr, 0, true);
         ::close(owners[i]->output);
         owners[i]->output = -1;
-        --open_outputs;
+        --open_outputs_;
       }
     }
-    for (auto& c : children) {
+  }
+
+  void reap() {
+    for (auto& c : children_) {
       if (!c.running) continue;
       int status = 0;
       if (::waitpid(c.pid, &status, WNOHANG) != c.pid) continue;
       c.running = false;
-      --running;
+      --running_;
       const int code = exit_code(status);
-      if (code != 0 && first_failure == 0 && !stopping) {
-        first_failure = code;
+      if (code != 0 && first_failure_ == 0 && !stopping_) {
+        first_failure_ = code;
         std::fprintf(stderr, "gapm-run: rank %d exited with code %d; stopping the others\n", c.rank, code);
         stop_others();
       }
     }
-    if (interrupted && !stopping) {
-      first_failure = 130;
-      stop_others();
-    }
-    if (stopping && std::chrono::steady_clock::now() - stop_since > std::chrono::seconds(5))
-      for (auto& c : children) ::kill(-c.pid, SIGKILL);
-    // Every process has exited; a grandchild still holding a pipe open does not keep us here.
-    if (running == 0 && open_outputs > 0) {
-      if (!stopping) {
-        stopping = true;
-        stop_since = std::chrono::steady_clock::now();
-      }
-      if (std::chrono::steady_clock::now() - stop_since > std::chrono::seconds(1)) break;
-    }
   }
-  return first_failure;
+
+  std::vector<child>& children_;
+  std::size_t open_outputs_, running_;
+  int first_failure_ = 0;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_since_ = std::chrono::steady_clock::now();
+  char buffer_[65536];
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const arguments args = parse(argc, argv);
+  struct sigaction on_signal{};
+  on_signal.sa_handler = [](int) { interrupted = 1; };
+  ::sigaction(SIGINT, &on_signal, nullptr);
+  ::sigaction(SIGTERM, &on_signal, nullptr);
+  std::vector<child> children;
+  for (int r = 0; r < args.n; ++r) children.push_back(start(r, args.n, args.addr, args.port, args.program));
+  return supervisor(children).run();
 }

@@ -89,6 +89,51 @@ mf::sparse_matrix read_timed(const std::string& path, bool talk) {
   return m;
 }
 
+// Rank 0 writes the synthetic matrix; everybody waits until the files are complete.
+void generate_on_rank_zero(gapm::Node<double>& node, const mf::app_options& options, const std::string& train_path,
+                           const std::string& test_path) {
+  if (node.rank() == 0) {
+    const auto start = steady::now();
+    std::filesystem::create_directories(options.data_dir);
+    const mf::generated_data data = mf::generate_zipf_matrix(options.generator);
+    mf::write_matrix_market(train_path, data.train);
+    mf::write_matrix_market(test_path, data.test);
+    std::printf("generated %s and %s (Zipf %.2f) in %.2f s\n", train_path.c_str(), test_path.c_str(),
+                options.generator.zipf, seconds_since(start));
+  }
+  node.barrier();
+}
+
+// One thread per worker. A worker that fails leaves the others waiting in barriers that will
+// not complete: it reports and ends the process; the peers notice the missing node and fail too.
+void run_workers(mf::run_context& context, int threads) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&context, t] {
+      try {
+        mf::run_worker(context, t);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "mf: worker %d failed: %s\n", t, e.what());
+        std::fflush(stderr);
+        std::_Exit(3);
+      }
+    });
+  for (auto& w : workers) w.join();
+}
+
+// --expect-loss-drop=F: the final train loss must be below the initial one / F.
+template <class Records>
+bool check_learning(const mf::app_options& options, const Records& records, bool talk) {
+  if (options.expect_loss_drop <= 0 || records.size() < 2) return true;
+  const double initial = records.front().train_loss;
+  const double final_loss = records.back().train_loss;
+  const bool learned = final_loss < initial / options.expect_loss_drop;
+  if (talk)
+    std::printf("%s: train loss %.5f -> %.5f, expected below %.5f (initial / %g)\n", learned ? "LEARNED" : "NOT LEARNED",
+                initial, final_loss, initial / options.expect_loss_drop, options.expect_loss_drop);
+  return learned;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,18 +179,7 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(layout.num_keys), 2 * options.rank,
                   gapm_options.get("techniques").c_str(), options.intent ? "true" : "false");
 
-    if (options.generate) {
-      if (node.rank() == 0) {
-        const auto start = steady::now();
-        std::filesystem::create_directories(options.data_dir);
-        const mf::generated_data data = mf::generate_zipf_matrix(options.generator);
-        mf::write_matrix_market(train_path, data.train);
-        mf::write_matrix_market(test_path, data.test);
-        std::printf("generated %s and %s (Zipf %.2f) in %.2f s\n", train_path.c_str(), test_path.c_str(),
-                    options.generator.zipf, seconds_since(start));
-      }
-      node.barrier();  // the files are complete before anyone reads them
-    }
+    if (options.generate) generate_on_rank_zero(node, options, train_path, test_path);
     const mf::sparse_matrix train = read_timed(train_path, talk);
     const mf::sparse_matrix test = read_timed(test_path, talk);
     if (train.rows != rows || train.cols != cols || test.rows != rows || test.cols != cols) {
@@ -155,30 +189,9 @@ int main(int argc, char** argv) {
     const std::vector<std::uint32_t> col_nnz = mf::column_counts(train);
 
     mf::run_context context{options, layout, train, test, col_nnz, node};
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t)
-      workers.emplace_back([&context, t] {
-        try {
-          mf::run_worker(context, t);
-        } catch (const std::exception& e) {
-          // The other workers wait in barriers that will not complete: report and leave; the
-          // peers notice the missing node and fail too.
-          std::fprintf(stderr, "mf: worker %d failed: %s\n", t, e.what());
-          std::fflush(stderr);
-          std::_Exit(3);
-        }
-      });
-    for (auto& w : workers) w.join();
+    run_workers(context, threads);
 
-    bool learned = true;
-    if (options.expect_loss_drop > 0 && context.records.size() >= 2) {
-      const double initial = context.records.front().train_loss;
-      const double final_loss = context.records.back().train_loss;
-      learned = final_loss < initial / options.expect_loss_drop;
-      if (talk)
-        std::printf("%s: train loss %.5f -> %.5f, expected below %.5f (initial / %g)\n", learned ? "LEARNED" : "NOT LEARNED",
-                    initial, final_loss, initial / options.expect_loss_drop, options.expect_loss_drop);
-    }
+    const bool learned = check_learning(options, context.records, talk);
     if (talk && !context.records.empty()) print_result(options, gapm_options, world, context.records);
     node.shutdown();
     return learned ? 0 : 1;
