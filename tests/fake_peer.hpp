@@ -68,7 +68,8 @@ class fake_peer final : public detail::message_handler {
   }
 
   void on_message(detail::wire::message&& message) override {
-    if (message.kind() == detail::wire::kind::sync_request) {  // acknowledge: the node's rounds complete
+    if (message.kind() == detail::wire::kind::sync_request && message.head.first_delivery()) {
+      // Acknowledge, so that the node's rounds complete (nothing handled: the fake holds no keys).
       const std::vector<std::uint64_t> tally{0, 1};
       (void)net_->send(0,
                        {.kind = static_cast<std::uint8_t>(detail::wire::kind::sync_response),

@@ -34,7 +34,9 @@ struct joined {
   std::unique_ptr<gapm::Node<value>> node;
   std::unique_ptr<fake_peer> peer;
 
-  joined() {
+  explicit joined(gapm::technique_mode techniques = gapm::technique_mode::none, int channels = 1) {
+    options.techniques = techniques;
+    options.sync_channels = channels;
     const int port = fake_peer::prepare_environment();
     auto real = std::async(std::launch::async, [&] { return std::make_unique<gapm::Node<value>>(options); });
     peer = std::make_unique<fake_peer>(port, options, "int64");
@@ -51,6 +53,17 @@ struct joined {
 
 wire::header header_of(wire::kind kind, std::uint64_t request, std::uint64_t count) {
   return {.kind = static_cast<std::uint8_t>(kind), .origin = 0, .worker = 0, .request = request, .count = count};
+}
+
+// A sync request of the fake for channel 0 of the node (round `round`), with one entry for
+// `key` asking `ask`.
+std::vector<std::byte> sync_request_frame(key_type key, std::uint8_t ask, std::uint64_t round) {
+  const std::vector<key_type> keys{key};
+  const std::vector<std::uint8_t> asks{ask};
+  const std::vector<std::int64_t> versions{0};
+  return wire::encode({.kind = static_cast<std::uint8_t>(wire::kind::sync_request), .origin = 1, .worker = 0,
+                       .request = round, .count = 1},
+                      keys, asks, versions);
 }
 
 // A pull request for key 3 (homed at the fake) that has already been forwarded `hops` times.
@@ -151,6 +164,24 @@ TEST(Protocol, AWriteAckClaimingMoreKeysThanTheRequestHasIsDroppedAsMalformed) {
   EXPECT_FALSE(w.is_finished(ticket));
   c.peer->send(header_of(wire::kind::write_ack, request->head.request, 2));
   w.wait(ticket);
+}
+
+TEST(Protocol, AMalformedSyncMessageIsDroppedWithoutTakingTheOthersAlong) {
+  joined c(gapm::technique_mode::all, 1);  // one sync channel: every key is its
+  const auto before = c.node->stats().messages_received;
+  // Two requests in a row, likely handled in one batch: the first asks nothing known.
+  ASSERT_TRUE(c.peer->net().send_frame(0, sync_request_frame(2, 7, 1)).ok());
+  ASSERT_TRUE(c.peer->net().send_frame(0, sync_request_frame(2, 2, 2)).ok());  // a refresh of key 2 (homed here)
+  c.await_received(before, 2);
+  bool answered = false;
+  for (int i = 0; i < 20 && !answered; ++i) {
+    auto response = c.peer->take(wire::kind::sync_response, std::chrono::milliseconds(500));
+    answered = response && response->head.round() == 2;
+  }
+  EXPECT_TRUE(answered) << "the valid request was not answered";
+  EXPECT_EQ(c.node->stats().malformed_messages, 1u);
+  gapm::Worker<value> w(*c.node, 0);
+  EXPECT_NO_THROW(w.advance_clock());  // the node is healthy
 }
 
 }  // namespace
