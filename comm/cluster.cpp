@@ -25,27 +25,28 @@ std::chrono::milliseconds to_ms(double seconds) {
 cluster::cluster(const cluster_env& env, const Options& options, node_hello self, message_handler& handler)
     : rank_{env.rank},
       world_size_{env.world_size},
-      peer_timeout_{to_ms(options.peer_timeout_s)},
-      heartbeat_interval_{std::clamp(peer_timeout_ / 5, std::chrono::milliseconds{20}, std::chrono::milliseconds{1000})},
       handler_{handler},
       context_{1},
-      last_heard_(static_cast<std::size_t>(env.world_size)),
       departed_(static_cast<std::size_t>(env.world_size)) {
   const std::string address = local_address_towards(env.master_addr, env.master_port);
   transport_ = std::make_unique<zmq_transport>(context_, rank_, world_size_, address);
+  liveness_ = std::make_unique<liveness>(context_, rank_, world_size_, address, to_ms(options.peer_timeout_s),
+                                         [this](int peer, std::chrono::milliseconds silent) { peer_dead(peer, silent); });
   self.endpoint = transport_->endpoint();
-  endpoints_ = rendezvous(context_, env, self, options.rendezvous_timeout_s);
+  self.heartbeat_endpoint = liveness_->endpoint();
+  addresses_ = rendezvous(context_, env, self, options.rendezvous_timeout_s);
+  std::vector<std::string> beats;
   for (int peer = 0; peer < world_size_; ++peer) {
+    beats.push_back(addresses_[static_cast<std::size_t>(peer)].heartbeat);
     if (peer == rank_) continue;
-    if (auto result = transport_->connect(peer, endpoints_[peer]); !result.ok())
+    if (auto result = transport_->connect(peer, addresses_[static_cast<std::size_t>(peer)].data); !result.ok())
       throw comm_error("gapm: node " + std::to_string(rank_) + ": " + result.error);
   }
+  liveness_->connect(beats);
 }
 
 void cluster::start() {
-  const auto now = clock::now();
-  std::fill(last_heard_.begin(), last_heard_.end(), now);
-  last_heartbeat_sent_ = now - heartbeat_interval_;
+  liveness_->start();
   receiver_ = std::thread([this] { receive_loop(); });
 }
 
@@ -148,8 +149,7 @@ void cluster::release_barrier(std::uint64_t generation, std::uint64_t value) {
 
 void cluster::receive_loop() {
   while (!stop_.load()) {
-    auto frame = transport_->receive(std::min(heartbeat_interval_ / 2, std::chrono::milliseconds{2}));
-    const auto now = clock::now();
+    auto frame = transport_->receive(std::chrono::milliseconds{2});
     if (frame) {
       traffic_.messages_received.fetch_add(1, std::memory_order_relaxed);
       traffic_.bytes_received.fetch_add(frame->bytes.size(), std::memory_order_relaxed);
@@ -160,12 +160,11 @@ void cluster::receive_loop() {
       if (!error.empty() || !message) {
         count_malformed(error);
       } else {
-        last_heard_[static_cast<std::size_t>(message->head.sender)] = now;
         const int sender = message->head.sender;
+        liveness_->heard(sender);  // any frame is a sign of life
         guarded(wire::kind_name(message->head.kind), sender, [&] { handle(std::move(*message)); });
       }
     }
-    send_heartbeats_and_check_peers(now);
     if (!failed()) guarded("deferred work", -1, [&] { handler_.on_idle(); });
   }
 }
@@ -177,6 +176,7 @@ void cluster::handle(wire::message&& message) {
       return;
     case wire::kind::bye: {
       departed_[static_cast<std::size_t>(sender)] = true;
+      liveness_->forget(sender);
       bool expected = false;
       {
         std::lock_guard guard{state_mutex_};
@@ -211,20 +211,10 @@ void cluster::handle(wire::message&& message) {
   }
 }
 
-void cluster::send_heartbeats_and_check_peers(clock::time_point now) {
-  const bool beat = now - last_heartbeat_sent_ >= heartbeat_interval_;
-  if (beat) last_heartbeat_sent_ = now;
-  for (int peer = 0; peer < world_size_; ++peer) {
-    if (peer == rank_ || departed_[static_cast<std::size_t>(peer)].load()) continue;
-    if (beat) (void)send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::heartbeat)});
-    const auto silent = now - last_heard_[static_cast<std::size_t>(peer)];
-    if (silent > peer_timeout_) {
-      departed_[static_cast<std::size_t>(peer)] = true;
-      fail(concat("node ", peer, " (", endpoints_[static_cast<std::size_t>(peer)], ") has not been heard from for ",
-                  std::chrono::duration_cast<std::chrono::milliseconds>(silent).count(),
-                  " ms: presumed dead (option peer_timeout_s)"));
-    }
-  }
+void cluster::peer_dead(int peer, std::chrono::milliseconds silent) {
+  departed_[static_cast<std::size_t>(peer)] = true;
+  fail(concat("node ", peer, " (", addresses_[static_cast<std::size_t>(peer)].data, ") has not been heard from for ",
+              silent.count(), " ms: presumed dead (option peer_timeout_s)"));
 }
 
 void cluster::leave(bool clean) noexcept {
@@ -241,6 +231,7 @@ void cluster::leave(bool clean) noexcept {
                  std::span<const char>(reason));
   stop_ = true;
   if (receiver_.joinable()) receiver_.join();
+  liveness_->stop();
   transport_->close();
   {
     std::lock_guard guard{state_mutex_};

@@ -21,6 +21,7 @@
 #include <gapm/options.hpp>
 
 #include "comm/cluster_env.hpp"
+#include "comm/liveness.hpp"
 #include "comm/rendezvous.hpp"
 #include "comm/transport.hpp"
 #include "comm/wire.hpp"
@@ -65,7 +66,7 @@ class cluster {
   [[nodiscard]] int world_size() const noexcept { return world_size_; }
   [[nodiscard]] const traffic_counters& traffic() const noexcept { return traffic_; }
   /// Where node `rank`'s transport listens (from the address book).
-  [[nodiscard]] const std::string& endpoint(int rank) const { return endpoints_.at(static_cast<std::size_t>(rank)); }
+  [[nodiscard]] const std::string& endpoint(int rank) const { return addresses_.at(static_cast<std::size_t>(rank)).data; }
 
   /// Sends one message to `peer` (not to this node). Fails when the peer is gone.
   template <class... Arrays>
@@ -120,22 +121,19 @@ class cluster {
   void fail_applying(const char* what, int from, const std::string& cause) noexcept;
   void enter_barrier(int node, std::uint64_t generation, std::uint64_t contribution);  // rank 0 only
   void release_barrier(std::uint64_t generation, std::uint64_t value);
-  void send_heartbeats_and_check_peers(std::chrono::steady_clock::time_point now);
+  void peer_dead(int peer, std::chrono::milliseconds silent);
 
   int rank_;
   int world_size_;
-  std::chrono::milliseconds peer_timeout_;
-  std::chrono::milliseconds heartbeat_interval_;
   message_handler& handler_;
   zmq::context_t context_;
   std::unique_ptr<transport> transport_;
-  std::vector<std::string> endpoints_;
+  std::vector<peer_address> addresses_;
   traffic_counters traffic_;
 
-  // Failure detection; touched by the receive thread only, except departed_ reads.
-  std::vector<std::chrono::steady_clock::time_point> last_heard_;
+  // Failure detection: beats on their own thread (liveness); departed_: a peer that left or died.
+  std::unique_ptr<liveness> liveness_;
   std::vector<std::atomic<bool>> departed_;
-  std::chrono::steady_clock::time_point last_heartbeat_sent_;
 
   mutable std::mutex state_mutex_;
   std::condition_variable state_changed_;

@@ -83,7 +83,7 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline) {
   }
   std::string reply = failure.empty() ? "ok\n" : "error\n" + failure;
   if (failure.empty())
-    for (const auto& [rank, entry] : joined) reply += entry.second.endpoint + "\n";
+    for (const auto& [rank, entry] : joined) reply += entry.second.endpoint + " " + entry.second.heartbeat_endpoint + "\n";
   for (const auto& [rank, entry] : joined) {
     server.send(zmq::buffer(entry.first), zmq::send_flags::sndmore);
     server.send(zmq::buffer(reply), zmq::send_flags::none);
@@ -93,7 +93,8 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline) {
 }  // namespace
 
 std::string node_hello::encode() const {
-  return concat("rank=", rank, "\nworld_size=", world_size, "\nendpoint=", endpoint, "\nbuild=", build,
+  return concat("rank=", rank, "\nworld_size=", world_size, "\nendpoint=", endpoint, "\nheartbeat=", heartbeat_endpoint,
+                "\nbuild=", build,
                 "\nvalue_type=", value_type, "\n---\n", options);
 }
 
@@ -105,6 +106,7 @@ node_hello node_hello::decode(const std::string& text) {
   hello.rank = std::stoi(fields.at("rank"));
   hello.world_size = std::stoi(fields.at("world_size"));
   hello.endpoint = fields.at("endpoint");
+  hello.heartbeat_endpoint = fields.at("heartbeat");
   hello.build = fields.at("build");
   hello.value_type = fields.at("value_type");
   hello.options = text.substr(split + 4);
@@ -148,8 +150,8 @@ std::string local_address_towards(const std::string& host, int port) {
   return text;
 }
 
-std::vector<std::string> rendezvous(zmq::context_t& context, const cluster_env& env, const node_hello& self,
-                                    double timeout_s) {
+std::vector<peer_address> rendezvous(zmq::context_t& context, const cluster_env& env, const node_hello& self,
+                                     double timeout_s) {
   const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
                                            std::chrono::duration<double>(timeout_s));
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
@@ -194,9 +196,13 @@ std::vector<std::string> rendezvous(zmq::context_t& context, const cluster_env& 
     std::string why((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     throw comm_error(concat("gapm: node ", env.rank, " cannot join the cluster: ", why));
   }
-  std::vector<std::string> book;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) book.push_back(line);
+  std::vector<peer_address> book;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto space = line.find(' ');
+    if (space == std::string::npos) throw comm_error("gapm: malformed address book from the rendezvous");
+    book.push_back({line.substr(0, space), line.substr(space + 1)});
+  }
   if (static_cast<int>(book.size()) != env.world_size)
     throw comm_error("gapm: malformed address book from the rendezvous");
   return book;

@@ -20,16 +20,23 @@ struct node_hello {
   std::string build;          ///< "cpu" or "cuda": the build kind
   std::string value_type;     ///< "float", "double" or "int64"
   std::string options;        ///< Options::to_string(), the settings that must agree
+  std::string heartbeat_endpoint;  ///< where its liveness beats go
 
   [[nodiscard]] std::string encode() const;
   [[nodiscard]] static node_hello decode(const std::string& text);
 };
 
-/// Joins the cluster; returns the endpoints of all nodes by rank. Throws comm_error when the
+/// Where a node is reached: its transport, and its liveness beats.
+struct peer_address {
+  std::string data;
+  std::string heartbeat;
+};
+
+/// Joins the cluster; returns the addresses of all nodes by rank. Throws comm_error when the
 /// rendezvous cannot be reached or served within `timeout_s`, or when the nodes disagree
 /// (the message names the first difference and the nodes involved).
-[[nodiscard]] std::vector<std::string> rendezvous(zmq::context_t& context, const cluster_env& env,
-                                                  const node_hello& self, double timeout_s);
+[[nodiscard]] std::vector<peer_address> rendezvous(zmq::context_t& context, const cluster_env& env,
+                                                   const node_hello& self, double timeout_s);
 
 /// The first difference between two nodes' hellos that forbids them to work together, or "".
 [[nodiscard]] std::string describe_mismatch(const node_hello& a, const node_hello& b);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -41,10 +42,13 @@ inline int free_port() {
 
 /// One process per entry of `ranks` (each a rank in a world of `world_size`), all running
 /// `program args...`, with `extra_env` ("NAME=VALUE") added. Waits at most `deadline`.
+/// `meddle`, when given, runs on a thread of its own with the processes' ids (by rank) while
+/// they run (to pause or kill them); it must return before they can all end.
 inline std::vector<process_result> run_processes(const std::string& program, const std::vector<std::string>& args,
                                                  int world_size, const std::vector<int>& ranks,
                                                  const std::vector<std::string>& extra_env = {},
-                                                 std::chrono::seconds deadline = std::chrono::seconds{120}) {
+                                                 std::chrono::seconds deadline = std::chrono::seconds{120},
+                                                 const std::function<void(const std::vector<pid_t>&)>& meddle = {}) {
   const int port = free_port();
   struct running {
     pid_t pid;
@@ -93,6 +97,12 @@ inline std::vector<process_result> run_processes(const std::string& program, con
     }
     procs.push_back(std::move(r));
   }
+  std::thread meddler;
+  if (meddle) {
+    std::vector<pid_t> pids;
+    for (const auto& p : procs) pids.push_back(p.pid);
+    meddler = std::thread([meddle, pids] { meddle(pids); });
+  }
   for (bool all_done = false; !all_done;) {
     all_done = true;
     const auto now = std::chrono::steady_clock::now();
@@ -115,6 +125,7 @@ inline std::vector<process_result> run_processes(const std::string& program, con
     }
     if (!all_done) std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
+  if (meddler.joinable()) meddler.join();
   std::vector<process_result> results;
   for (auto& p : procs) {
     std::ifstream in(p.log);
@@ -130,10 +141,11 @@ inline std::vector<process_result> run_processes(const std::string& program, con
 /// Every rank of a world of `n`.
 inline std::vector<process_result> run_cluster(const std::string& program, const std::vector<std::string>& args,
                                                int n, const std::vector<std::string>& extra_env = {},
-                                               std::chrono::seconds deadline = std::chrono::seconds{120}) {
+                                               std::chrono::seconds deadline = std::chrono::seconds{120},
+                                               const std::function<void(const std::vector<pid_t>&)>& meddle = {}) {
   std::vector<int> ranks;
   for (int r = 0; r < n; ++r) ranks.push_back(r);
-  return run_processes(program, args, n, ranks, extra_env, deadline);
+  return run_processes(program, args, n, ranks, extra_env, deadline, meddle);
 }
 
 }  // namespace gapm::testing

@@ -96,7 +96,8 @@ TEST(Checkpoint, ASaveKilledAtAnyMomentLeavesACompleteSnapshot) {
     std::ifstream log(output);
     const std::string saved((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     if (saved.find("saved 1") == std::string::npos && checked == 0) continue;  // killed before the first save ended
-    std::cout << "killed after: " << saved.substr(saved.rfind("saved")) << std::flush;
+    const auto last = saved.rfind("saved");
+    std::cout << "killed after: " << (last == std::string::npos ? "no new save\n" : saved.substr(last)) << std::flush;
     auto check = run_cluster(scenarios, {"save_check"}, 1, {snapshot});
     expect_all_pass(check, "save_check");
     ++checked;

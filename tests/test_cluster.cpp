@@ -51,7 +51,7 @@ struct two_nodes {
     const int port = gapm::testing::free_port();
     auto join = [&](int rank) {
       cluster_env env{rank, 2, 0, "127.0.0.1", port, "test"};
-      node_hello hello{rank, 2, "", "cpu", "int64", options.to_string()};
+      node_hello hello{rank, 2, "", "cpu", "int64", options.to_string(), ""};
       nodes[rank] = std::make_unique<cluster>(env, options, hello, handlers[rank]);
       nodes[rank]->start();
     };

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <chrono>
 #include <memory>
+#include <random>
 
 namespace {
 
@@ -102,6 +103,47 @@ GAPM_SCENARIO(shutdown) {
       node.reset();
   }
   return 0;
+}
+
+// --- steady: busy workers for SCENARIO_SECONDS, while the test pauses nodes; exact at the end --
+
+GAPM_SCENARIO(steady) {
+  constexpr std::uint64_t keys = 64;
+  gapm::Options o;
+  o.workers = 2;
+  o.tables = {{keys, 8}};  // column c is written by worker c only (rank * 2 + id, up to 4 nodes)
+  Node<value> node(gapm::Options::from_env(o));
+  const auto seconds = std::chrono::seconds(env_int("SCENARIO_SECONDS", 15));
+  const auto until = std::chrono::steady_clock::now() + seconds;
+  run_workers(node, [&](Worker<value>& w) {
+    const auto column = static_cast<std::size_t>(node.rank() * 2 + w.id());
+    std::mt19937_64 rng(column + 1);
+    std::vector<value> mine(keys, 0), delta(8, 0), row(8);
+    delta[column] = 1;
+    std::vector<key_type> batch(16);
+    std::vector<value> deltas(batch.size() * 8);
+    while (std::chrono::steady_clock::now() < until) {
+      for (auto& k : batch) k = rng() % keys;
+      std::fill(deltas.begin(), deltas.end(), 0);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        deltas[i * 8 + column] = 1;
+        ++mine[batch[i]];
+      }
+      const key_type ahead = rng() % keys;
+      w.intent(&ahead, 1, w.clock() + 5, w.clock() + 20);
+      w.push(batch.data(), batch.size(), deltas.data());
+      w.wait(w.pull(&batch[0], 1, row.data()));
+      w.advance_clock();
+    }
+    quiesce(w);
+    for (key_type k = 0; k < keys; ++k) {
+      w.wait(w.pull(&k, 1, row.data()));
+      expect_equal(row[column], mine[k], "key " + std::to_string(k) + " column " + std::to_string(column));
+    }
+    w.finalize();
+  });
+  node.shutdown();
+  return exit_code();
 }
 
 }  // namespace
