@@ -8,7 +8,7 @@ const char* kind_name(std::uint8_t k) noexcept {
   static constexpr const char* names[] = {"none",         "heartbeat",     "bye",          "barrier_enter",
                                           "barrier_release", "pull_request", "pull_response", "push_request",
                                           "set_request",  "write_ack",     "sync_request", "sync_response",
-                                          "directory_update"};
+                                          "directory_update", "step_request"};
   static_assert(std::size(names) == last_kind + 1);
   return k < std::size(names) ? names[k] : "unknown";
 }

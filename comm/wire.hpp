@@ -2,6 +2,8 @@
 // followed by a payload of typed arrays. Every frame is validated before it is used.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -15,7 +17,7 @@
 namespace gapm::detail::wire {
 
 inline constexpr std::uint32_t magic = 0x4d504147;  // "GAPM" little-endian
-inline constexpr std::uint16_t version = 2;
+inline constexpr std::uint16_t version = 3;
 
 enum class kind : std::uint8_t {
   heartbeat = 1,    // keeps the peer's failure detector quiet
@@ -30,8 +32,9 @@ enum class kind : std::uint8_t {
   sync_request,     // worker = channel: keys, flags (1 delta, 2 refresh), versions, deltas, hints if forwarded
   sync_response,    // worker = channel: handled, ack, keys, flags (1 value, 2 relocate), versions, counters, values
   directory_update, // keys, owners, relocation counters (to the keys' home)
+  step_request,     // a fused optimizer step: step, keys[count], gradients, hints[count] if forwarded
 };
-inline constexpr std::uint8_t last_kind = static_cast<std::uint8_t>(kind::directory_update);
+inline constexpr std::uint8_t last_kind = static_cast<std::uint8_t>(kind::step_request);
 
 /// Header flags.
 enum flag : std::uint8_t {
@@ -103,21 +106,18 @@ struct message {
 [[nodiscard]] std::string describe(const message& m);
 
 
-/// One frame: the header (payload_bytes filled in) followed by the payload parts.
+/// One frame: the header (payload_bytes filled in) followed by the payload parts (contiguous
+/// arrays of trivially copyable values), each copied once.
 template <class... Arrays>
 [[nodiscard]] std::vector<std::byte> encode(header head, const Arrays&... parts) {
+  const std::array<std::span<const std::byte>, sizeof...(Arrays)> views{std::as_bytes(std::span(parts))...};
   std::size_t bytes = 0;
-  ((bytes += std::as_bytes(std::span(parts)).size()), ...);
+  for (const auto view : views) bytes += view.size();
   head.payload_bytes = bytes;
   std::vector<std::byte> frame(sizeof(header) + bytes);
-  std::memcpy(frame.data(), &head, sizeof head);
-  std::size_t at = sizeof(header);
-  [[maybe_unused]] auto append = [&](auto part) {
-    auto view = std::as_bytes(std::span(part));
-    if (!view.empty()) std::memcpy(frame.data() + at, view.data(), view.size());
-    at += view.size();
-  };
-  (append(parts), ...);
+  const auto* raw = reinterpret_cast<const std::byte*>(&head);
+  std::byte* out = std::copy(raw, raw + sizeof head, frame.data());
+  for (const auto view : views) out = std::copy(view.begin(), view.end(), out);
   return frame;
 }
 

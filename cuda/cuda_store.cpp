@@ -105,6 +105,24 @@ class cuda_store final : public store_backend<T> {
         [&](const key_type* k, T* rows, cudaStream_t s) { launch_refresh_merge(ref(), k, n, rows, s); });
   }
 
+  void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step,
+                  stream_view stream) override {
+    // `run` stages n * row_length values; the gradients are n * row_length / factor of them.
+    const std::size_t d = this->row_length_ / step.factor;
+    GAPM_CUDA_TRY(cudaSetDevice(device_));
+    const cudaStream_t s = to_cuda(stream);
+    device_buffer<T> staged;
+    const T* dgrads = grads;
+    if (space_of(grads) == memory_space::host) {
+      staged = device_buffer<T>(n * d, s);
+      GAPM_CUDA_TRY(cudaMemcpyAsync(staged.data(), grads, n * d * sizeof(T), cudaMemcpyHostToDevice, s));
+      dgrads = staged.data();
+    }
+    run(keys, n, const_cast<T*>(dgrads), false, false, stream,
+        [&](const key_type* k, T*, cudaStream_t st) { launch_step(ref(), k, n, dgrads, step, st); });
+    if (staged.data() != nullptr) GAPM_CUDA_TRY(cudaStreamSynchronize(s));
+  }
+
   void synchronize(stream_view stream) override {
     GAPM_CUDA_TRY(cudaSetDevice(device_));
     GAPM_CUDA_TRY(cudaStreamSynchronize(to_cuda(stream)));

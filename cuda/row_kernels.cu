@@ -81,6 +81,14 @@ void launch_refresh_merge(device_rows_ref<T> rows, const key_type* keys, std::si
   GAPM_CUDA_TRY(cudaGetLastError());
 }
 
+template <class T>
+void launch_step(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* grads,
+                 const step_constants<T>& step, cudaStream_t stream) {
+  if (n == 0) return;
+  kernels::step_rows<<<grid_for(n * (rows.row_length / step.factor)), block_size, 0, stream>>>(rows, keys, n, grads, step);
+  GAPM_CUDA_TRY(cudaGetLastError());
+}
+
 void launch_update_index(std::int32_t* index, key_type first_key, const key_type* keys, const std::int32_t* slots,
                          std::size_t n, cudaStream_t stream) {
   if (n == 0) return;
@@ -105,7 +113,9 @@ void launch_zero_rows(T* pool, std::uint32_t row_length, const std::int32_t* slo
   template void launch_extract_delta<T>(device_rows_ref<T>, const key_type*, std::size_t, T*, cudaStream_t); \
   template void launch_refresh_merge<T>(device_rows_ref<T>, const key_type*, std::size_t, const T*,         \
                                         cudaStream_t);                                                      \
-  template void launch_zero_rows<T>(T*, std::uint32_t, const std::int32_t*, std::size_t, cudaStream_t);
+  template void launch_zero_rows<T>(T*, std::uint32_t, const std::int32_t*, std::size_t, cudaStream_t);      \
+  template void launch_step<T>(device_rows_ref<T>, const key_type*, std::size_t, const T*,                  \
+                               const step_constants<T>&, cudaStream_t);
 
 GAPM_INSTANTIATE_ROW_KERNELS(float)
 GAPM_INSTANTIATE_ROW_KERNELS(double)

@@ -88,6 +88,25 @@ struct refresh_merge_op {
   }
 };
 
+/// One thread per parameter value: its step's deltas, added atomically (concurrent pushes
+/// to the row from other streams add up exactly).
+template <class T>
+__global__ void step_rows(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* grads,
+                          step_constants<T> step) {
+  const std::size_t len = rows.row_length;
+  const std::size_t d = len / step.factor;
+  const std::size_t total = n * d;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const std::size_t row = i / d, j = i - row * d;
+    T* values = rows.values + slot_of(rows.index, rows.first_key, keys[row]) * len;
+    T mine[3] = {values[j], step.factor > 1 ? values[d + j] : T{}, step.factor > 2 ? values[2 * d + j] : T{}};
+    T delta[3] = {};
+    step_deltas(step, mine, grads[i], 1, 0, delta);
+    for (std::uint32_t part = 0; part < step.factor; ++part) atomic_add(values + part * d + j, delta[part]);
+  }
+}
+
 __global__ inline void update_index(std::int32_t* index, key_type first_key, const key_type* keys,
                                     const std::int32_t* slots, std::size_t n) {
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;

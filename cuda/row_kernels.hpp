@@ -11,6 +11,8 @@
 
 #include <gapm/types.hpp>
 
+#include "host/common/optimizer_math.hpp"
+
 namespace gapm::detail {
 
 /// Where one table's rows live on the device.
@@ -37,6 +39,11 @@ void launch_extract_delta(device_rows_ref<T> rows, const key_type* keys, std::si
 template <class T>
 void launch_refresh_merge(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* main,
                           cudaStream_t stream);
+
+/// A fused optimizer step on distinct keys: row += step deltas (atomically per value).
+template <class T>
+void launch_step(device_rows_ref<T> rows, const key_type* keys, std::size_t n, const T* grads,
+                 const step_constants<T>& step, cudaStream_t stream);
 
 /// index[keys[i] - first_key] = slots[i] (slot -1 removes the key).
 void launch_update_index(std::int32_t* index, key_type first_key, const key_type* keys, const std::int32_t* slots,

@@ -95,6 +95,14 @@ TEST_P(ReadYourWrites, AfterWaitSyncAWorkerReadsAllItsOwnWrites) {
 
 INSTANTIATE_TEST_SUITE_P(Techniques, ReadYourWrites, ::testing::Values("all", "replication_only", "relocation_only"));
 
+class OptimizerSteps : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OptimizerSteps, EveryStepLandsExactlyOnceWhereverTheKeyIs) {
+  expect_all_pass(run_cluster(scenarios, {"optimizer_steps"}, 3, {"GAPM_TECHNIQUES=" + GetParam()}), "optimizer_steps");
+}
+
+INSTANTIATE_TEST_SUITE_P(Techniques, OptimizerSteps, ::testing::Values("all", "none", "relocation_only"));
+
 TEST(MultiNode, MismatchedOptionsFailEveryNodeNamingTheDifference) {
   auto results = run_cluster(scenarios, {"mismatch"}, 3, {"GAPM_RENDEZVOUS_TIMEOUT_S=20"});
   for (const auto& r : results) {

@@ -11,6 +11,7 @@
 #include "host/adaptive/batch_routes.hpp"
 #include "host/adaptive/sync_messages.hpp"
 #include "host/common/expects.hpp"
+#include "host/runtime/step_request.hpp"
 #include "host/store/memory_space.hpp"
 
 namespace gapm::detail {
@@ -26,6 +27,7 @@ void request_server<T>::on_message(wire::message&& message) {
     case wire::kind::pull_request: return serve_pull(message);
     case wire::kind::push_request:
     case wire::kind::set_request: return serve_write(message);
+    case wire::kind::step_request: return serve_step(message);
     case wire::kind::pull_response: return apply_pull_response(message);
     case wire::kind::write_ack: return apply_write_ack(message);
     case wire::kind::directory_update: return apply_directory_update(message);
@@ -162,17 +164,75 @@ void request_server<T>::serve_write(const wire::message& message) {
     node_.bump_versions(here.data(), here.size());
   }
   structure.unlock();
-  if (!routes.here.empty()) {
-    wire::header ack{.kind = static_cast<std::uint8_t>(wire::kind::write_ack),
-                     .origin = head.origin,
-                     .worker = head.worker,
-                     .hops = head.hops,
-                     .request = head.ticket(),
-                     .count = routes.here.size()};
-    (void)node_.send(head.origin, wire::encode(ack));
-  }
+  acknowledge(head, routes.here.size());
   pass_on(head, routes, *keys, hints,
           [&](std::span<const std::uint32_t> picks) { return pick_rows<T>(*rows, offsets, picks); });
+}
+
+template <class T>
+void request_server<T>::acknowledge(const wire::header& head, std::size_t keys) {
+  if (keys == 0) return;
+  const wire::header ack{.kind = static_cast<std::uint8_t>(wire::kind::write_ack),
+                         .origin = head.origin,
+                         .worker = head.worker,
+                         .hops = head.hops,
+                         .request = head.ticket(),
+                         .count = keys};
+  (void)node_.send(head.origin, wire::encode(ack));
+}
+
+template <class T>
+void request_server<T>::serve_step(const wire::message& message) {
+  const wire::header& head = message.head;
+  wire::payload_reader in(message.payload);
+  auto params = in.read<optimizer_step>(1);
+  auto keys = in.read<key_type>(head.count);
+  if (!params || !keys) malformed("step request: payload holds fewer than count keys: " + wire::describe(message));
+  const optimizer_step& step = params->front();
+  std::vector<std::size_t> offsets(keys->size() + 1, 0);
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const key_type k = (*keys)[i];
+    if (k >= node_.keys.num_keys()) malformed(concat("step request: key ", k, " is out of range"));
+    if (auto problem = step_problem<T>(step, node_.keys.row_length_of(k)); !problem.empty())
+      malformed("step request: " + problem);
+    if (i > 0 && std::find(keys->begin(), keys->begin() + static_cast<std::ptrdiff_t>(i), k) != keys->begin() + static_cast<std::ptrdiff_t>(i))
+      malformed(concat("step request: key ", k, " is repeated"));
+    offsets[i + 1] = offsets[i] + node_.keys.row_length_of(k) / step.row_factor();
+  }
+  auto grads = in.read<T>(offsets.back());
+  if (!grads) malformed("step request: the gradients do not match the keys' row lengths");
+  const auto hints = read_hints(in, head);
+  if (in.remaining() != 0) malformed("step request: payload longer than announced");
+  check_origin(head);
+
+  // Like a push: another node's step goes to the main copy.
+  const bool from_elsewhere = head.origin != node_.rank();
+  std::shared_lock structure{node_.structure};
+  const batch_routes routes(*node_.states, node_.world_size(), *keys, hints, [&](key_type k) {
+    return from_elsewhere ? node_.owns(k) : node_.writable(write_kind::add, k);
+  });
+  if (!routes.here.empty()) {
+    const auto here = pick<key_type>(*keys, routes.here);
+    node_.rows.apply_step(here.data(), here.size(), pick_rows<T>(*grads, offsets, routes.here).data(),
+                          step_constants<T>::make(step));
+    node_.bump_versions(here.data(), here.size());
+  }
+  structure.unlock();
+  acknowledge(head, routes.here.size());
+  for (std::size_t to = 0; to < routes.to.size(); ++to) {
+    const auto& picks = routes.to[to];
+    if (picks.empty()) continue;
+    (void)node_.send(static_cast<int>(to),
+                     encode_step<T>(wire::forwarded(head, (*keys)[picks.front()]), step, pick<key_type>(*keys, picks),
+                                    pick_rows<T>(*grads, offsets, picks), routes.hints_to[to]));
+  }
+  if (!routes.parked.empty()) {
+    wire::header wait = wire::parked(head, (*keys)[routes.parked.front()]);
+    wait.sender = node_.rank();
+    auto parked_hints = pick(std::span<const std::int64_t>(hints), routes.parked);
+    node_.parked.park(wire::local_message(encode_step<T>(wait, step, pick<key_type>(*keys, routes.parked),
+                                                         pick_rows<T>(*grads, offsets, routes.parked), parked_hints)));
+  }
 }
 
 template <class T>

@@ -26,6 +26,8 @@ class request_server final : public message_handler {
  private:
   void serve_pull(const wire::message& message);
   void serve_write(const wire::message& message);
+  void serve_step(const wire::message& message);
+  void acknowledge(const wire::header& head, std::size_t keys);  // a write_ack for keys applied here
   void apply_pull_response(const wire::message& message);
   void apply_write_ack(const wire::message& message);
   void apply_directory_update(const wire::message& message);

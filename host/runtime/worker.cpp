@@ -75,6 +75,41 @@ Ticket Worker<T>::push_async(const key_type* keys, std::size_t n, const T* delta
 }
 
 template <class T>
+Ticket Worker<T>::apply_step(const key_type* keys, std::size_t n, const T* grads, const optimizer_step& step) {
+  return node_->impl_->ops().apply_step(*state_, keys, n, grads, step);
+}
+
+template <class T>
+Ticket Worker<T>::apply_step(std::span<const key_type> keys, std::span<const T> grads, const optimizer_step& step) {
+  return node_->impl_->ops().apply_step(*state_, keys.data(), keys.size(), grads.data(), step,
+                                        {.stream = {}, .blocking = true, .buffer_values = grads.size()});
+}
+
+template <class T>
+Ticket Worker<T>::apply_step_async(const key_type* keys, std::size_t n, const T* grads, const optimizer_step& step,
+                                   stream_view stream) {
+  return node_->impl_->ops().apply_step(*state_, keys, n, grads, step,
+                                        {.stream = stream, .blocking = false, .buffer_values = std::nullopt});
+}
+
+template <class T>
+Ticket Worker<T>::apply_sgd(const key_type* keys, std::size_t n, const T* grads, double lr) {
+  return apply_step(keys, n, grads, {.kind = optimizer::sgd, .lr = lr});
+}
+
+template <class T>
+Ticket Worker<T>::apply_adagrad(const key_type* keys, std::size_t n, const T* grads, double lr, double eps) {
+  return apply_step(keys, n, grads, {.kind = optimizer::adagrad, .lr = lr, .eps = eps});
+}
+
+template <class T>
+Ticket Worker<T>::apply_adam(const key_type* keys, std::size_t n, const T* grads, double lr, std::int64_t t,
+                             double beta1, double beta2, double eps) {
+  return apply_step(keys, n, grads,
+                    {.kind = optimizer::adam, .lr = lr, .eps = eps, .beta1 = beta1, .beta2 = beta2, .t = t});
+}
+
+template <class T>
 void Worker<T>::intent(const key_type* keys, std::size_t n, clock_type start, clock_type end) {
   node_->impl_->ops().intent(*state_, keys, n, start, end);
 }

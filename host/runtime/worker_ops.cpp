@@ -9,6 +9,7 @@
 #include <gapm/errors.hpp>
 
 #include "host/common/expects.hpp"
+#include "host/runtime/step_request.hpp"
 #include "host/store/memory_space.hpp"
 
 namespace gapm::detail {
@@ -267,6 +268,110 @@ void worker_ops<T>::intent(worker_state& worker, const key_type* keys, std::size
   if (!node_.adaptive() || end <= worker.clock()) return;
   const future_intent intent = make_future_intent(host, n, start, end);
   for (auto& channel : node_.channels) channel->submit(worker.id(), intent);
+}
+
+template <class T>
+void worker_ops<T>::sum_repeated(const key_type*& keys, std::size_t& n, const T*& grads, std::uint32_t factor,
+                                 std::vector<key_type>& unique_keys, std::vector<T>& summed) {
+  std::unordered_map<key_type, std::size_t> first;  // key -> its place in unique_keys
+  first.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) first.try_emplace(keys[i], first.size());
+  if (first.size() == n) return;
+  std::vector<std::size_t> offsets(n + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]) / factor;
+  std::vector<T> all(offsets[n]);
+  copy_to_host(all.data(), grads, all.size() * sizeof(T));
+  unique_keys.resize(first.size());
+  for (const auto& [key, at] : first) unique_keys[at] = key;
+  std::vector<std::size_t> unique_offsets(unique_keys.size() + 1, 0);
+  for (std::size_t u = 0; u < unique_keys.size(); ++u)
+    unique_offsets[u + 1] = unique_offsets[u] + node_.keys.row_length_of(unique_keys[u]) / factor;
+  summed.assign(unique_offsets.back(), T{});
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t u = first[keys[i]];
+    for (std::size_t j = 0; j < offsets[i + 1] - offsets[i]; ++j) summed[unique_offsets[u] + j] += all[offsets[i] + j];
+  }
+  keys = unique_keys.data();
+  grads = summed.data();
+  n = unique_keys.size();
+}
+
+template <class T>
+Ticket worker_ops<T>::apply_step(worker_state& worker, const key_type* keys, std::size_t n, const T* grads,
+                                 const optimizer_step& step, call_mode mode) {
+  node_.check_usable(worker, "apply_step");
+  if (n == 0) return {};
+  GAPM_EXPECTS(keys != nullptr, "apply_step: keys is null (n = ", n, ")");
+  GAPM_EXPECTS(grads != nullptr, "apply_step: gradients are null (n = ", n, ")");
+  check_stream(mode.stream);
+  const key_type* host = checked_keys(worker, keys, n, "apply_step", std::nullopt);
+  for (std::size_t t = 0; t < node_.keys.num_tables(); ++t) {
+    const std::string problem = step_problem<T>(step, node_.keys.table(t).row_length);
+    GAPM_EXPECTS(problem.empty() || std::none_of(host, host + n, [&](key_type k) { return node_.keys.table_of(k) == t; }),
+                 "apply_step: ", problem, " (table ", t, ")");
+  }
+  const std::uint64_t gradients = gradient_values(node_.keys, host, n, step.row_factor());
+  GAPM_EXPECTS(!mode.buffer_values || *mode.buffer_values == gradients, "apply_step: the gradient buffer holds ",
+               *mode.buffer_values, " values, but the ", n, " keys need ", gradients);
+  std::vector<key_type> unique_keys;
+  std::vector<T> summed;
+  sum_repeated(host, n, grads, step.row_factor(), unique_keys, summed);
+  if (!unique_keys.empty()) keys = host;
+  const auto constants = step_constants<T>::make(step);
+
+  std::shared_lock structure{node_.structure};  // the keys' roles hold while we update them
+  if (!std::all_of(host, host + n, [&](key_type k) { return node_.writable(write_kind::add, k); }))
+    return step_remote(worker, host, n, grads, step);
+  node_.rows.each_table_run(host, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
+    node_.rows.table(t).apply_step(keys + first, count, grads + offset / step.row_factor(), constants, mode.stream);
+  });
+  // As for pushes: a main copy's version may only advance once its values have.
+  if (mode.blocking || !summed.empty() || node_.any_main_copy(host, n)) node_.rows.synchronize(mode.stream);
+  node_.bump_versions(host, n);
+  worker_counters::bump(worker.counters().pushes_local, n);
+  return {};
+}
+
+template <class T>
+Ticket worker_ops<T>::step_remote(worker_state& worker, const key_type* keys, std::size_t n, const T* grads,
+                                  const optimizer_step& step) {
+  const std::uint32_t factor = step.row_factor();
+  std::vector<std::size_t> offsets(n + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]) / factor;
+  std::vector<T> host_grads;
+  if (space_of(grads) == memory_space::device) {
+    host_grads.resize(offsets[n]);
+    copy_to_host(host_grads.data(), grads, host_grads.size() * sizeof(T));
+    grads = host_grads.data();
+  }
+  const auto here = static_cast<std::size_t>(node_.world_size());  // entry `here`: updated here
+  std::vector<std::vector<key_type>> keys_to(here + 1);
+  std::vector<std::vector<T>> grads_to(keys_to.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto to = node_.writable(write_kind::add, keys[i]) ? here : static_cast<std::size_t>(node_.first_hop(keys[i]));
+    keys_to[to].push_back(keys[i]);
+    grads_to[to].insert(grads_to[to].end(), grads + offsets[i], grads + offsets[i + 1]);
+  }
+  const auto& local = keys_to[here];
+  if (!local.empty()) {
+    node_.rows.apply_step(local.data(), local.size(), grads_to[here].data(), step_constants<T>::make(step));
+    node_.bump_versions(local.data(), local.size());
+  }
+  const std::size_t remote = n - local.size();
+  const Ticket ticket = worker.requests().open(remote);
+  try {
+    for (std::size_t to = 0; to < here; ++to) {
+      if (keys_to[to].empty()) continue;
+      const wire::header head{.origin = node_.rank(), .worker = worker.id(), .request = ticket.id};
+      send_request(static_cast<int>(to), encode_step<T>(head, step, keys_to[to], grads_to[to]));
+    }
+  } catch (...) {
+    worker.requests().abandon(ticket.id);  // the caller gets the exception, not the ticket
+    throw;
+  }
+  worker_counters::bump(worker.counters().pushes_local, local.size());
+  worker_counters::bump(worker.counters().pushes_remote, remote);
+  return ticket;
 }
 
 template class worker_ops<float>;

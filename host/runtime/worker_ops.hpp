@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include <gapm/optimizer.hpp>
 #include <gapm/types.hpp>
 
 #include "host/runtime/node_parts.hpp"
@@ -28,6 +29,9 @@ class worker_ops {
   Ticket write(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows,
                call_mode mode = {});
   void intent(worker_state& worker, const key_type* keys, std::size_t n, clock_type start, clock_type end);
+  /// A fused optimizer step (Worker::apply_step); mode.buffer_values checks the gradients.
+  Ticket apply_step(worker_state& worker, const key_type* keys, std::size_t n, const T* grads,
+                    const optimizer_step& step, call_mode mode = {});
 
  private:
   // Keys in host memory (a copy when the caller's are device memory), validated; for the span
@@ -40,6 +44,11 @@ class worker_ops {
                       std::vector<T>& unique_rows);
   Ticket pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out);
   Ticket write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows);
+  // A step with repeated keys: each distinct key once, its gradients summed (host memory).
+  void sum_repeated(const key_type*& keys, std::size_t& n, const T*& grads, std::uint32_t factor,
+                    std::vector<key_type>& unique_keys, std::vector<T>& summed);
+  Ticket step_remote(worker_state& worker, const key_type* keys, std::size_t n, const T* grads,
+                     const optimizer_step& step);
   // Sends a request; the caller gets the exception (comm_error) when the cluster has failed.
   void send_request(int node, std::vector<std::byte>&& frame);
 

@@ -149,6 +149,18 @@ void cpu_store<T>::refresh_merge(const key_type* keys, std::size_t n, const T* m
   });
 }
 
+template <class T>
+void cpu_store<T>::apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step,
+                              stream_view) {
+  const std::size_t len = this->row_length_;
+  const std::size_t d = len / step.factor;
+  std::vector<T> delta(len);
+  for_each_row(keys, n, false, [&](T* row, T*, std::size_t i) {
+    for (std::size_t j = 0; j < d; ++j) step_deltas(step, row, grads[i * d + j], d, j, delta.data());
+    for (std::size_t j = 0; j < len; ++j) row[j] += delta[j];
+  });
+}
+
 template class cpu_store<float>;
 template class cpu_store<double>;
 template class cpu_store<std::int64_t>;

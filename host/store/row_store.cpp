@@ -55,6 +55,13 @@ void row_store<T>::refresh(const key_type* keys, std::size_t n, const T* main) {
 }
 
 template <class T>
+void row_store<T>::apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step) {
+  each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
+    s.apply_step(run, count, grads + offset / step.factor, step, {});
+  });
+}
+
+template <class T>
 std::uint64_t row_store<T>::slots_used() const noexcept {
   std::uint64_t used = 0;
   for (const auto& t : tables_) used += t->index().size();

@@ -51,6 +51,9 @@ class row_store {
   /// Replica sync: value = main + (value - sync_state); sync_state = main.
   void refresh(const key_type* keys, std::size_t n, const T* main);
 
+  /// A fused optimizer step on distinct keys (grads: the parameter part of each row).
+  void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step);
+
   /// Gives `key` a zero-filled row; false when its table's slot pool is full.
   bool insert(key_type key) { return tables_[keys_.table_of(key)]->insert(&key, 1); }
   void erase(key_type key) { tables_[keys_.table_of(key)]->erase(&key, 1); }

@@ -10,6 +10,7 @@
 
 #include <gapm/types.hpp>
 
+#include "host/common/optimizer_math.hpp"
 #include "host/store/slot_index.hpp"
 
 namespace gapm::detail {
@@ -48,6 +49,12 @@ class store_backend {
   virtual void extract_delta(const key_type* keys, std::size_t n, T* deltas, stream_view stream) = 0;
   /// Replica sync, refresh side: value = main + (value - sync_state); sync_state = main.
   virtual void refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view stream) = 0;
+
+  /// A fused optimizer step (gapm::optimizer_step): value += the step's deltas, computed from
+  /// the row as it is, each row atomically. Keys are distinct; grads hold n * row_length() /
+  /// row_factor values.
+  virtual void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step,
+                          stream_view stream) = 0;
 
   /// Waits until the work this backend ordered on `stream` has finished.
   virtual void synchronize(stream_view stream) = 0;

@@ -11,6 +11,7 @@
 
 #include <gapm/errors.hpp>
 #include <gapm/node.hpp>
+#include <gapm/optimizer.hpp>
 #include <gapm/options.hpp>
 #include <gapm/stats.hpp>
 #include <gapm/types.hpp>

@@ -6,6 +6,7 @@
 #include <span>
 
 #include <gapm/node.hpp>
+#include <gapm/optimizer.hpp>
 #include <gapm/types.hpp>
 
 namespace gapm {
@@ -63,6 +64,23 @@ class Worker {
   /// stream_view and then behaves like pull/push (unsupported_error otherwise).
   Ticket pull_async(const key_type* keys, std::size_t n, T* out, stream_view stream);
   Ticket push_async(const key_type* keys, std::size_t n, const T* deltas, stream_view stream);
+
+  /// Fused optimizer steps (gapm::optimizer_step, include/gapm/optimizer.hpp): each key's row
+  /// is updated in place by the step's deltas — parameters and optimizer state, which live in
+  /// the same row — computed from the row's current value, atomically per row, wherever the
+  /// main copy or a replica lives (a remote key's step runs at its main copy). `grads` holds
+  /// the gradients of the parameter part of every row (row length / row_factor() values per
+  /// key); repeated keys have their gradients summed first. Throws logic_error for a row
+  /// length that does not fit the optimizer, invalid hyperparameters, or adagrad/adam on int64.
+  Ticket apply_step(const key_type* keys, std::size_t n, const T* grads, const optimizer_step& step);
+  Ticket apply_step(std::span<const key_type> keys, std::span<const T> grads, const optimizer_step& step);
+  Ticket apply_step_async(const key_type* keys, std::size_t n, const T* grads, const optimizer_step& step,
+                          stream_view stream);
+  /// Shorthands: plain SGD; AdaGrad; Adam at step t (from 1).
+  Ticket apply_sgd(const key_type* keys, std::size_t n, const T* grads, double lr);
+  Ticket apply_adagrad(const key_type* keys, std::size_t n, const T* grads, double lr, double eps = 1e-10);
+  Ticket apply_adam(const key_type* keys, std::size_t n, const T* grads, double lr, std::int64_t t,
+                    double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8);
 
   /// Announces that this worker will access keys[0..n) during its clocks [start, end);
   /// end = 0 means start + 1; use [0, CLOCK_MAX) for long-lived intent. Non-blocking.
