@@ -48,7 +48,7 @@ comm_result shaped_transport::send(int peer, const std::vector<std::byte>& frame
     return comm_result::failure("no node " + std::to_string(peer) + " in this cluster");
   const auto now = clock::now();
   pending_frame pending{now, now, frame};  // the copy is made outside the lock
-  bool was_empty = false;
+  bool wake = false;
   {
     std::lock_guard guard{mutex_};
     if (stopping_) return comm_result::failure("the transport is closed");
@@ -58,12 +58,13 @@ comm_result shaped_transport::send(int peer, const std::vector<std::byte>& frame
     const auto start = std::max(now, to.free_at);
     to.free_at = start + model_.transmission_time(frame.size());
     pending.due = to.free_at + model_.latency;
-    was_empty = to.queue.empty();
+    // Wake the release thread only if this frame is due before its planned wake-up (a
+    // wasted wake-up costs a context switch, which on a busy machine delays other frames).
+    wake = pending.due < planned_wake_;
+    if (wake) planned_wake_ = pending.due;
     to.queue.push_back(std::move(pending));
   }
-  // A frame behind others to the same peer is due no earlier than they are: the release
-  // thread's next wake-up stands. Only a frame at the head of its queue may be the earliest.
-  if (was_empty) wake_.notify_one();
+  if (wake) wake_.notify_one();
   return comm_result::success();
 }
 
@@ -113,6 +114,7 @@ void shaped_transport::release_loop() {
     auto next = clock::time_point::max();
     for (const auto& l : links_)
       if (!l.queue.empty()) next = std::min(next, l.queue.front().due);
+    planned_wake_ = next;
     if (next == clock::time_point::max()) {
       wake_.wait(lock);
       continue;
@@ -121,6 +123,7 @@ void shaped_transport::release_loop() {
       wake_.wait_until(lock, next);
       continue;  // woken early by a new frame, or by close(): look again
     }
+    planned_wake_ = clock::time_point::min();  // releasing now: it looks again before it sleeps
     auto frames = take_due(clock::now(), false);
     lock.unlock();
     release(frames, false);

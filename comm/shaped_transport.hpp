@@ -112,6 +112,9 @@ class shaped_transport final : public transport {
   std::vector<link> links_;
   std::vector<std::string> link_errors_;  // a failed release breaks the link: later sends fail
   bool stopping_ = false;
+  // When the release thread will look at the queues next: max() while it waits for a frame,
+  // min() while it is releasing (it looks again before it sleeps).
+  clock::time_point planned_wake_ = clock::time_point::min();
   shaping_stats stats_;
 
   std::mutex close_mutex_;
