@@ -37,7 +37,7 @@ trap 'rm -f "$tries"' EXIT
 
 # Sums the nodes' RESULT lines (and network-model lines) of one run into one line of key=value.
 aggregate() {
-  awk -v net="$1" -v wall="$2" '
+  awk -v net="$1" -v wall="$2" -v load="$3" '
     function field(name,   i, kv) { for (i = 1; i <= NF; ++i) { split($i, kv, "="); if (kv[1] == name) return kv[2] } return "" }
     / RESULT / {
       n++
@@ -64,7 +64,7 @@ aggregate() {
       printf " net_latency_us=%s net_bandwidth_gbps=%s keys_per_s=%.0f seconds=%.3f wall_s=%s clocks=%d", lat, bw, kps, secs, wall, clocks
       printf " local_pct=%.2f pulls_remote=%d bytes_sent=%d messages_sent=%d replicas_created=%d relocations=%d sync_rounds=%d", (pl + pr > 0 ? 100 * pl / (pl + pr) : 100), pr, bytes, msgs, reps, rel, rounds
       printf " messages_per_clock=%.2f", (clocks > 0 ? msgs / clocks : 0)
-      printf " model_delay_us=%.2f model_late_us=%.2f\n", (wframes > 0 ? wdelay / wframes : 0), (wframes > 0 ? wlate / wframes : 0)
+      printf " model_delay_us=%.2f model_late_us=%.2f load_before=%s\n", (wframes > 0 ? wdelay / wframes : 0), (wframes > 0 ? wlate / wframes : 0), load
     }'
 }
 
@@ -75,6 +75,7 @@ for net in $nets; do
     : > "$tries"
     for try in $(seq "$repeat"); do
       echo "== network=$net techniques=$techniques (run $try of $repeat)" | tee -a "$log" >&2
+      load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)  # the machine may be shared: say how busy it was
       start=$(date +%s.%N)
       output=$("$build/tools/gapm-run" -n "$nodes" -- "$build/bench/bench_zipf" --gapm.techniques="$techniques" \
                  --gapm.print_stats=false "${net_args[@]}" "$@" 2>&1) || {
@@ -84,7 +85,7 @@ for net in $nets; do
       }
       echo "$output" >> "$log"
       wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
-      echo "$output" | aggregate "$net" "$wall" >> "$tries" || {
+      echo "$output" | aggregate "$net" "$wall" "$load" >> "$tries" || {
         echo "run_e2e: no RESULT lines (network=$net techniques=$techniques); see $log" >&2
         exit 1
       }
@@ -110,14 +111,14 @@ awk -v out="$out" -v repeat="$repeat" -v latency="$latency" -v bandwidth="$bandw
     printf "\nEnd to end, Zipf workload: %s nodes x %s workers, %s keys x %s floats, batch %s, intent %s clocks ahead, skew %s; %s cores, %s\n",
       field("nodes"), field("workers"), field("keys"), field("row"), field("batch"), field("ahead"), field("skew"), cores, date
     printf "network on = MODELLED: loopback + %s us latency + %s Gbit/s per peer link (benchmark-only network model)\n\n", latency, bandwidth
-    printf "| network | techniques       |     keys/s | x classic | %% local pulls | MB sent | msgs/clock | replicas | relocations | late us |\n"
-    printf "|---------|------------------|-----------:|----------:|--------------:|--------:|-----------:|---------:|------------:|--------:|\n"
+    printf "| network | techniques       |     keys/s | x classic | %% local pulls | MB sent | msgs/clock | replicas | relocations | late us | load |\n"
+    printf "|---------|------------------|-----------:|----------:|--------------:|--------:|-----------:|---------:|------------:|--------:|-----:|\n"
     json = "{\n  \"benchmark\": \"bench_zipf\",\n  \"date\": " js(date) ",\n  \"host\": " js(host) ",\n  \"cores\": " cores ",\n  \"repeat\": " repeat ",\n  \"args\": " js(args) ",\n  \"runs\": ["
     for (i = 1; i <= n; ++i) {
       $0 = line[i]
       ratio = classic[net[i]] > 0 ? kps[i] / classic[net[i]] : 0
-      printf "| %-7s | %-16s | %10.0f | %9.2f | %13.1f | %7.1f | %10.2f | %8d | %11d | %7.1f |\n", net[i], tech[i], kps[i], ratio,
-        field("local_pct"), field("bytes_sent") / 1e6, field("messages_per_clock"), field("replicas_created"), field("relocations"), field("model_late_us")
+      printf "| %-7s | %-16s | %10.0f | %9.2f | %13.1f | %7.1f | %10.2f | %8d | %11d | %7.1f | %4.1f |\n", net[i], tech[i], kps[i], ratio,
+        field("local_pct"), field("bytes_sent") / 1e6, field("messages_per_clock"), field("replicas_created"), field("relocations"), field("model_late_us"), field("load_before")
       json = json (i > 1 ? "," : "") "\n    {"
       for (f = 1; f <= NF; ++f) {
         split($f, kv, "=")
@@ -129,7 +130,8 @@ awk -v out="$out" -v repeat="$repeat" -v latency="$latency" -v bandwidth="$bandw
     json = json "\n  ]\n}\n"
     printf "%s", json > (out "/e2e.json")
     printf "\nkeys/s: all nodes together; x classic: against techniques=none with the same network setting;\n"
-    printf "late us: mean delay of the model'\''s release thread beyond the modelled one (scheduling on this machine).\n"
+    printf "late us: mean delay of the model'\''s release thread beyond the modelled one (scheduling on this machine);\n"
+    printf "load: the 1-minute load average before the run (the machine may be shared).\n"
   }' "$rows"
 
 # The chart: throughput per mode, network model off and on.
