@@ -15,7 +15,9 @@
 // Output: one line per node, machine-readable, e.g.
 //   RESULT node=0 nodes=4 workers=2 techniques=all ... seconds=3.1 keys_per_s=412000 local_pct=99.7 ...
 // keys_per_s counts the keys this node's workers pulled (and pushed) per second of the timed
-// part (from the barrier after the first intents to the barrier after the last push).
+// part (from the barrier after the first intents to the barrier after the last push);
+// waited_clocks and wait_s: the clocks whose pull was not complete at once (some key was
+// remote) and the time the workers spent waiting for them, summed over workers.
 #include <gapm/gapm.hpp>
 
 #include <algorithm>
@@ -137,6 +139,8 @@ int main(int argc, char** argv) try {
   std::vector<std::thread> threads;
   std::atomic<std::uint64_t> keys_done{0};
   std::atomic<long> clocks_done{0};
+  std::atomic<long> pull_waits{0};              // clocks whose pull had to wait for another node
+  std::atomic<std::int64_t> pull_wait_ns{0};    // time workers spent waiting for those pulls
   double seconds = 0;
   for (int w = 0; w < options.workers; ++w)
     threads.emplace_back([&, w] {
@@ -151,7 +155,8 @@ int main(int argc, char** argv) try {
       const auto start = std::chrono::steady_clock::now();
       const auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                         std::chrono::duration<double>(s.duration_s));
-      long c = 0;
+      long c = 0, waited_clocks = 0;
+      std::int64_t waited_ns = 0;
       for (; c < s.clocks; ++c) {
         if (s.duration_s > 0 && std::chrono::steady_clock::now() >= deadline) break;
         std::vector<gapm::key_type> keys;
@@ -163,7 +168,13 @@ int main(int argc, char** argv) try {
         } else {
           keys = batch_at(w, c);
         }
-        worker.wait(worker.pull(keys.data(), keys.size(), rows.data()));
+        const auto ticket = worker.pull(keys.data(), keys.size(), rows.data());
+        if (!worker.is_finished(ticket)) {  // some key was not local: the clock waits a round trip
+          const auto waiting = std::chrono::steady_clock::now();
+          worker.wait(ticket);
+          ++waited_clocks;
+          waited_ns += (std::chrono::steady_clock::now() - waiting).count();
+        }
         worker.push(keys.data(), keys.size(), deltas.data());
         worker.advance_clock();
       }
@@ -172,6 +183,8 @@ int main(int argc, char** argv) try {
       if (w == 0) seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       keys_done += static_cast<std::uint64_t>(c) * s.batch;
       clocks_done += c;
+      pull_waits += waited_clocks;
+      pull_wait_ns += waited_ns;
       worker.finalize();
     });
   for (auto& t : threads) t.join();
@@ -182,7 +195,8 @@ int main(int argc, char** argv) try {
        << " techniques=" << options.get("techniques") << " keys=" << s.keys << " row=" << s.row
        << " batch=" << s.batch << " ahead=" << s.ahead << " skew=" << s.skew
        << " net_latency_us=" << options.net_latency_us << " net_bandwidth_gbps=" << options.net_bandwidth_gbps
-       << " clocks=" << clocks_done.load() << " seconds=" << seconds
+       << " clocks=" << clocks_done.load() << " seconds=" << seconds << " waited_clocks=" << pull_waits.load()
+       << " wait_s=" << static_cast<double>(pull_wait_ns.load()) / 1e9
        << " keys_per_s=" << static_cast<double>(keys_done.load()) / seconds
        << " local_pct=" << (pulls > 0 ? 100.0 * static_cast<double>(stats.pulls_local) / pulls : 100.0)
        << " pulls_local=" << stats.pulls_local << " pulls_remote=" << stats.pulls_remote

@@ -47,6 +47,7 @@ aggregate() {
       kps += field("keys_per_s"); clocks += field("clocks"); if (field("seconds") > secs) secs = field("seconds")
       pl += field("pulls_local"); pr += field("pulls_remote"); bytes += field("bytes_sent"); msgs += field("messages_sent")
       reps += field("replicas_created"); rel += field("relocations"); rounds += field("sync_rounds")
+      waited += field("waited_clocks"); wait_s += field("wait_s")
     }
     / network model \(/ {
       # "... N frames, B bytes, modelled delay mean X us, released late by mean Y us (max Z us), ..."
@@ -63,7 +64,8 @@ aggregate() {
       printf "network=%s techniques=%s nodes=%d workers=%s keys=%s row=%s batch=%s ahead=%s skew=%s", net, techniques, n, workers, keys, row, batch, ahead, skew
       printf " net_latency_us=%s net_bandwidth_gbps=%s keys_per_s=%.0f seconds=%.3f wall_s=%s clocks=%d", lat, bw, kps, secs, wall, clocks
       printf " local_pct=%.2f pulls_remote=%d bytes_sent=%d messages_sent=%d replicas_created=%d relocations=%d sync_rounds=%d", (pl + pr > 0 ? 100 * pl / (pl + pr) : 100), pr, bytes, msgs, reps, rel, rounds
-      printf " messages_per_clock=%.2f", (clocks > 0 ? msgs / clocks : 0)
+      printf " messages_per_clock=%.2f waited_clocks_pct=%.2f wait_time_pct=%.1f", (clocks > 0 ? msgs / clocks : 0),
+        (clocks > 0 ? 100 * waited / clocks : 0), (secs > 0 ? 100 * wait_s / (secs * workers * n) : 0)
       printf " model_delay_us=%.2f model_late_us=%.2f load_before=%s\n", (wframes > 0 ? wdelay / wframes : 0), (wframes > 0 ? wlate / wframes : 0), load
     }'
 }
@@ -111,14 +113,14 @@ awk -v out="$out" -v repeat="$repeat" -v latency="$latency" -v bandwidth="$bandw
     printf "\nEnd to end, Zipf workload: %s nodes x %s workers, %s keys x %s floats, batch %s, intent %s clocks ahead, skew %s; %s cores, %s\n",
       field("nodes"), field("workers"), field("keys"), field("row"), field("batch"), field("ahead"), field("skew"), cores, date
     printf "network on = MODELLED: loopback + %s us latency + %s Gbit/s per peer link (benchmark-only network model)\n\n", latency, bandwidth
-    printf "| network | techniques       |     keys/s | x classic | %% local pulls | MB sent | msgs/clock | replicas | relocations | late us | load |\n"
-    printf "|---------|------------------|-----------:|----------:|--------------:|--------:|-----------:|---------:|------------:|--------:|-----:|\n"
+    printf "| network | techniques       |     keys/s | x classic | %% local pulls | %% clocks waiting | MB sent | msgs/clock | replicas | relocations | late us | load |\n"
+    printf "|---------|------------------|-----------:|----------:|--------------:|-----------------:|--------:|-----------:|---------:|------------:|--------:|-----:|\n"
     json = "{\n  \"benchmark\": \"bench_zipf\",\n  \"date\": " js(date) ",\n  \"host\": " js(host) ",\n  \"cores\": " cores ",\n  \"repeat\": " repeat ",\n  \"args\": " js(args) ",\n  \"runs\": ["
     for (i = 1; i <= n; ++i) {
       $0 = line[i]
       ratio = classic[net[i]] > 0 ? kps[i] / classic[net[i]] : 0
-      printf "| %-7s | %-16s | %10.0f | %9.2f | %13.1f | %7.1f | %10.2f | %8d | %11d | %7.1f | %4.1f |\n", net[i], tech[i], kps[i], ratio,
-        field("local_pct"), field("bytes_sent") / 1e6, field("messages_per_clock"), field("replicas_created"), field("relocations"), field("model_late_us"), field("load_before")
+      printf "| %-7s | %-16s | %10.0f | %9.2f | %13.1f | %16s | %7.1f | %10.2f | %8d | %11d | %7.1f | %4.1f |\n", net[i], tech[i], kps[i], ratio,
+        field("local_pct"), sprintf("%.1f (%.0f%% t)", field("waited_clocks_pct"), field("wait_time_pct")), field("bytes_sent") / 1e6, field("messages_per_clock"), field("replicas_created"), field("relocations"), field("model_late_us"), field("load_before")
       json = json (i > 1 ? "," : "") "\n    {"
       for (f = 1; f <= NF; ++f) {
         split($f, kv, "=")
@@ -130,6 +132,7 @@ awk -v out="$out" -v repeat="$repeat" -v latency="$latency" -v bandwidth="$bandw
     json = json "\n  ]\n}\n"
     printf "%s", json > (out "/e2e.json")
     printf "\nkeys/s: all nodes together; x classic: against techniques=none with the same network setting;\n"
+    printf "%% clocks waiting: clocks whose pull waited for another node (and the share of the workers'\'' time spent so);\n"
     printf "late us: mean delay of the model'\''s release thread beyond the modelled one (scheduling on this machine);\n"
     printf "load: the 1-minute load average before the run (the machine may be shared).\n"
   }' "$rows"
