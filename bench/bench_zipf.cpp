@@ -1,31 +1,101 @@
-// End-to-end: a sparse training loop on a Zipf(1.1) workload, run as one process per node
-// (bench/run_e2e.sh starts it under gapm-run, once classic and once adaptive, and prints the
-// ratio). Each worker, per clock: pull a batch of rows, push a delta to each, advance the
-// clock; with intent on, it announces each batch `--ahead` clocks before using it.
+// End-to-end: a sparse training loop on a synthetic Zipf workload, run as one process per
+// node under gapm-run (bench/e2e/run_e2e.sh runs it in every technique mode, with and without
+// the network model, and tabulates the nodes' RESULT lines). Each worker, per clock: pull a
+// batch of rows, wait for them, push a delta to each row, advance the clock. With intent on
+// (--ahead > 0) it announces each batch `--ahead` clocks before it uses it. Batches are Zipf
+// draws over the key space, hash-permuted so that hot keys spread over the nodes; every node
+// draws from the same distribution, so hot keys are wanted everywhere (replicated) and cold
+// ones mostly by one node at a time (relocated).
 //
-//   bench_zipf [--clocks=N] [--batch=B] [--ahead=A] [--gapm.techniques=none|all ...]
+//   bench_zipf [--keys=100000] [--row=16] [--batch=64] [--ahead=100] [--skew=1.1]
+//              [--clocks=3000] [--duration=0] [--seed=1] [--gapm.workers=2 ...]
+//   --ahead=0       no intent (what the classic server gets anyway: techniques=none ignores it)
+//   --duration=S    stop each worker after S seconds even if it has not done --clocks clocks
+//
+// Output: one line per node, machine-readable, e.g.
+//   RESULT node=0 nodes=4 workers=2 techniques=all ... seconds=3.1 keys_per_s=412000 local_pct=99.7 ...
+// keys_per_s counts the keys this node's workers pulled (and pushed) per second of the timed
+// part (from the barrier after the first intents to the barrier after the last push);
+// waited_clocks and wait_s: the clocks whose pull was not complete at once (some key was
+// remote) and the time the workers spent waiting for them, summed over workers.
 #include <gapm/gapm.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <iostream>
-#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 namespace {
 
-long arg(int argc, char** argv, const char* name, long fallback) {
-  const std::size_t len = std::strlen(name);
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], name, len) == 0 && argv[i][len] == '=') return std::atol(argv[i] + len + 1);
-  return fallback;
+// --- arguments: --name=value; gapm's own --gapm.* are parsed by gapm::Options -------------
+
+struct settings {
+  std::uint64_t keys = 100000;
+  std::uint32_t row = 16;
+  std::size_t batch = 64;
+  long ahead = 100;
+  double skew = 1.1;
+  long clocks = 3000;
+  double duration_s = 0;
+  std::uint64_t seed = 1;
+};
+
+settings parse_settings(int argc, char** argv) {
+  settings s;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--gapm.")) continue;
+    const auto eq = arg.find('=');
+    if (!arg.starts_with("--") || eq == std::string_view::npos)
+      throw std::invalid_argument("unexpected argument '" + std::string(arg) + "' (want --name=value)");
+    const std::string name(arg.substr(2, eq - 2));
+    const std::string value(arg.substr(eq + 1));
+    auto number = [&] {
+      char* end = nullptr;
+      const double v = std::strtod(value.c_str(), &end);
+      if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(v) || v < 0)
+        throw std::invalid_argument("--" + name + ": '" + value + "' is not a non-negative number");
+      return v;
+    };
+    if (name == "keys") s.keys = static_cast<std::uint64_t>(number());
+    else if (name == "row") s.row = static_cast<std::uint32_t>(number());
+    else if (name == "batch") s.batch = static_cast<std::size_t>(number());
+    else if (name == "ahead") s.ahead = static_cast<long>(number());
+    else if (name == "skew") s.skew = number();
+    else if (name == "clocks") s.clocks = static_cast<long>(number());
+    else if (name == "duration") s.duration_s = number();
+    else if (name == "seed") s.seed = static_cast<std::uint64_t>(number());
+    else throw std::invalid_argument("unknown option --" + name);
+  }
+  if (s.keys == 0 || s.row == 0 || s.batch == 0 || s.clocks == 0)
+    throw std::invalid_argument("--keys, --row, --batch and --clocks must be at least 1");
+  return s;
 }
 
-// Zipf(s) over [0, n) by inverting a precomputed CDF.
+// splitmix64: a cheap, well-mixed generator; seeding one per batch costs nothing.
+struct splitmix64 {
+  std::uint64_t state;
+  std::uint64_t operator()() noexcept {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() noexcept { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }  // [0, 1)
+};
+
+// Zipf(s) over [0, n) by inverting a precomputed CDF (s = 0: uniform).
 class zipf_keys {
  public:
   zipf_keys(std::uint64_t n, double s) : cdf_(n) {
@@ -33,9 +103,10 @@ class zipf_keys {
     for (std::uint64_t k = 0; k < n; ++k) cdf_[k] = (sum += 1.0 / std::pow(static_cast<double>(k + 1), s));
     for (auto& c : cdf_) c /= sum;
   }
-  gapm::key_type operator()(std::mt19937_64& rng) const {
-    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
-    return static_cast<gapm::key_type>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  std::uint64_t operator()(splitmix64& rng) const {
+    const double u = rng.uniform();
+    const auto rank = std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
+    return std::min<std::uint64_t>(static_cast<std::uint64_t>(rank), cdf_.size() - 1);
   }
 
  private:
@@ -45,56 +116,100 @@ class zipf_keys {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const long clocks = arg(argc, argv, "--clocks", 3000);
-  const auto batch = static_cast<std::size_t>(arg(argc, argv, "--batch", 64));
-  const long ahead = arg(argc, argv, "--ahead", 100);
-  constexpr std::uint64_t num_keys = 100000;
-  constexpr std::uint32_t row = 16;
+  const settings s = parse_settings(argc, argv);
   gapm::Options base;
-  base.tables = {{num_keys, row}};
+  base.tables = {{s.keys, s.row}};
   base.workers = 2;
   const gapm::Options options = gapm::Options::parse(argc, argv, gapm::Options::from_env(base));
   gapm::Node<float> node(options);
-  const zipf_keys zipf(num_keys, 1.1);
-  // A worker's batch at clock c: a hash-permuted Zipf draw, so that hot keys spread over nodes.
+  const zipf_keys zipf(s.keys, s.skew);
+  // A worker's batch at clock c: a hash-permuted Zipf draw (2654435761 is prime, so the
+  // permutation is a bijection unless it divides the key count), seeded by (seed, rank, worker, c).
   auto batch_at = [&](int worker, long c) {
-    std::mt19937_64 rng(static_cast<std::uint64_t>(node.rank() * 7919 + worker * 104729) * 1000003 +
-                        static_cast<std::uint64_t>(c));
-    std::vector<gapm::key_type> keys(batch);
-    for (auto& k : keys) k = (zipf(rng) * 2654435761u) % num_keys;
+    splitmix64 mix{s.seed};
+    mix.state ^= mix() + static_cast<std::uint64_t>(node.rank());
+    mix.state ^= mix() + static_cast<std::uint64_t>(worker);
+    mix.state ^= mix() + static_cast<std::uint64_t>(c);
+    splitmix64 rng{mix()};
+    std::vector<gapm::key_type> keys(s.batch);
+    for (auto& k : keys) k = (zipf(rng) * 2654435761u) % s.keys;
     return keys;
   };
 
   std::vector<std::thread> threads;
+  std::atomic<std::uint64_t> keys_done{0};
+  std::atomic<long> clocks_done{0};
+  std::atomic<long> pull_waits{0};              // clocks whose pull had to wait for another node
+  std::atomic<std::int64_t> pull_wait_ns{0};    // time workers spent waiting for those pulls
   double seconds = 0;
   for (int w = 0; w < options.workers; ++w)
     threads.emplace_back([&, w] {
       gapm::Worker<float> worker(node, w);
-      std::vector<float> rows(batch * row), deltas(batch * row, 0.001f);
-      for (long c = 0; c < ahead; ++c) worker.intent(batch_at(w, c), c);
+      std::vector<float> rows(s.batch * s.row), deltas(s.batch * s.row, 0.001f);
+      std::deque<std::vector<gapm::key_type>> upcoming;  // the batches of clocks c .. c + ahead - 1
+      for (long c = 0; c < s.ahead; ++c) {
+        upcoming.push_back(batch_at(w, c));
+        worker.intent(upcoming.back(), c);
+      }
       worker.barrier();
       const auto start = std::chrono::steady_clock::now();
-      for (long c = 0; c < clocks; ++c) {
-        worker.intent(batch_at(w, c + ahead), c + ahead);
-        auto keys = batch_at(w, c);
-        worker.wait(worker.pull(keys.data(), keys.size(), rows.data()));
+      const auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::duration<double>(s.duration_s));
+      long c = 0, waited_clocks = 0;
+      std::int64_t waited_ns = 0;
+      for (; c < s.clocks; ++c) {
+        if (s.duration_s > 0 && std::chrono::steady_clock::now() >= deadline) break;
+        std::vector<gapm::key_type> keys;
+        if (s.ahead > 0) {
+          upcoming.push_back(batch_at(w, c + s.ahead));
+          worker.intent(upcoming.back(), c + s.ahead);
+          keys = std::move(upcoming.front());
+          upcoming.pop_front();
+        } else {
+          keys = batch_at(w, c);
+        }
+        const auto ticket = worker.pull(keys.data(), keys.size(), rows.data());
+        if (!worker.is_finished(ticket)) {  // some key was not local: the clock waits a round trip
+          const auto waiting = std::chrono::steady_clock::now();
+          worker.wait(ticket);
+          ++waited_clocks;
+          waited_ns += (std::chrono::steady_clock::now() - waiting).count();
+        }
         worker.push(keys.data(), keys.size(), deltas.data());
         worker.advance_clock();
       }
       worker.wait_all();
       worker.barrier();
       if (w == 0) seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      keys_done += static_cast<std::uint64_t>(c) * s.batch;
+      clocks_done += c;
+      pull_waits += waited_clocks;
+      pull_wait_ns += waited_ns;
       worker.finalize();
     });
   for (auto& t : threads) t.join();
-  const double keys_per_sec = static_cast<double>(clocks) * static_cast<double>(batch) * options.workers / seconds;
   const auto stats = node.stats();
-  std::cout << "node " << node.rank() << " techniques=" << options.get("techniques") << ": " << seconds << " s, "
-            << keys_per_sec << " keys/s, local pulls "
-            << 100.0 * static_cast<double>(stats.pulls_local) / static_cast<double>(stats.pulls_local + stats.pulls_remote)
-            << " %\n";
+  const double pulls = static_cast<double>(stats.pulls_local + stats.pulls_remote);
+  std::ostringstream line;
+  line << "RESULT node=" << node.rank() << " nodes=" << node.world_size() << " workers=" << options.workers
+       << " techniques=" << options.get("techniques") << " keys=" << s.keys << " row=" << s.row
+       << " batch=" << s.batch << " ahead=" << s.ahead << " skew=" << s.skew
+       << " net_latency_us=" << options.net_latency_us << " net_bandwidth_gbps=" << options.net_bandwidth_gbps
+       << " clocks=" << clocks_done.load() << " seconds=" << seconds << " waited_clocks=" << pull_waits.load()
+       << " wait_s=" << static_cast<double>(pull_wait_ns.load()) / 1e9
+       << " keys_per_s=" << static_cast<double>(keys_done.load()) / seconds
+       << " local_pct=" << (pulls > 0 ? 100.0 * static_cast<double>(stats.pulls_local) / pulls : 100.0)
+       << " pulls_local=" << stats.pulls_local << " pulls_remote=" << stats.pulls_remote
+       << " pushes_local=" << stats.pushes_local << " pushes_remote=" << stats.pushes_remote
+       << " bytes_sent=" << stats.bytes_sent << " messages_sent=" << stats.messages_sent
+       << " replicas_created=" << stats.replicas_created << " relocations=" << stats.relocations
+       << " sync_rounds=" << stats.sync_rounds << " forward_hops=" << stats.forward_hops;
+  std::cout << line.str() << std::endl;
   node.shutdown();
   return 0;
+} catch (const std::invalid_argument& e) {
+  std::cerr << "bench_zipf: " << e.what() << "\n";
+  return 2;
 } catch (const gapm::error& e) {
   std::cerr << e.what() << "\n";
   return 2;

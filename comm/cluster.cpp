@@ -8,6 +8,7 @@
 
 #include <gapm/errors.hpp>
 
+#include "comm/shaped_transport.hpp"
 #include "comm/zmq_transport.hpp"
 #include "host/common/expects.hpp"
 
@@ -30,6 +31,12 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
       departed_(static_cast<std::size_t>(env.world_size)) {
   const std::string address = local_address_towards(env.master_addr, env.master_port);
   transport_ = std::make_unique<zmq_transport>(context_, rank_, world_size_, address);
+  if (const auto model = network_model::from_options(options); model.enabled()) {
+    auto shaped = std::make_unique<shaped_transport>(std::move(transport_), world_size_, model);
+    shaped_ = shaped.get();
+    transport_ = std::move(shaped);
+    std::cerr << "gapm: node " << rank_ << ": network model on (benchmark only): " << model.describe() << "\n";
+  }
   liveness_ = std::make_unique<liveness>(context_, rank_, world_size_, address, to_ms(options.peer_timeout_s),
                                          [this](int peer, std::chrono::milliseconds silent) { peer_dead(peer, silent); });
   self.endpoint = transport_->endpoint();
@@ -233,12 +240,25 @@ void cluster::leave(bool clean) noexcept {
   if (receiver_.joinable()) receiver_.join();
   liveness_->stop();
   transport_->close();
+  if (shaped_ != nullptr) report_network_model();
   {
     std::lock_guard guard{state_mutex_};
     if (failure_.empty()) failure_ = "gapm: node " + std::to_string(rank_) + " has left the cluster";
     failed_.store(true, std::memory_order_release);
   }
   state_changed_.notify_all();
+}
+
+void cluster::report_network_model() const noexcept {
+  try {
+    const shaping_stats stats = shaped_->stats();
+    const double frames = static_cast<double>(std::max<std::uint64_t>(stats.frames, 1));
+    std::cerr << "gapm: node " << rank_ << ": network model (" << shaped_->model().describe() << "): " << stats.frames
+              << " frames, " << stats.bytes << " bytes, modelled delay mean " << stats.modelled_delay_s / frames * 1e6
+              << " us, released late by mean " << stats.late_s / frames * 1e6 << " us (max "
+              << stats.max_late_s * 1e6 << " us), " << stats.flushed_at_close << " flushed at close\n";
+  } catch (...) {  // a report is not worth an exception in leave()
+  }
 }
 
 }  // namespace gapm::detail

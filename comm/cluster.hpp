@@ -28,6 +28,8 @@
 
 namespace gapm::detail {
 
+class shaped_transport;
+
 /// What the node does with the messages the cluster does not handle itself. Called on the
 /// receive thread; must not block on the network. A handler throws wire::malformed_message
 /// for a message that fails its validation (dropped and counted, nothing changed); any other
@@ -122,12 +124,14 @@ class cluster {
   void enter_barrier(int node, std::uint64_t generation, std::uint64_t contribution);  // rank 0 only
   void release_barrier(std::uint64_t generation, std::uint64_t value);
   void peer_dead(int peer, std::chrono::milliseconds silent);
+  void report_network_model() const noexcept;  // stderr: what the benchmark network model did
 
   int rank_;
   int world_size_;
   message_handler& handler_;
   zmq::context_t context_;
   std::unique_ptr<transport> transport_;
+  shaped_transport* shaped_ = nullptr;  // transport_, when a benchmark network model wraps it
   std::vector<peer_address> addresses_;
   traffic_counters traffic_;
 

@@ -11,6 +11,7 @@ packages=(
   googletest libgtest-dev libgmock-dev      # tests
   libbenchmark-dev                          # benchmarks
   wordnet-base                              # the real data of the KGE sample
+  gnuplot-nox python3                       # bench/e2e: the chart; the JSON check of its test
 )
 
 missing=()

@@ -169,6 +169,11 @@ const std::vector<option_codec>& codecs() {
                   parse_double("rendezvous_timeout_s", v), print_double(o.rendezvous_timeout_s)),
       GAPM_OPTION("peer_timeout_s", peer_timeout_s, parse_double("peer_timeout_s", v),
                   print_double(o.peer_timeout_s)),
+      // Benchmark-only network model (comm/shaped_transport.hpp).
+      GAPM_OPTION("net.latency_us", net_latency_us, parse_double("net.latency_us", v),
+                  print_double(o.net_latency_us)),
+      GAPM_OPTION("net.bandwidth_gbps", net_bandwidth_gbps, parse_double("net.bandwidth_gbps", v),
+                  print_double(o.net_bandwidth_gbps)),
   };
   return table;
 }
@@ -276,6 +281,12 @@ void Options::validate() const {
                "option 'capacity_fraction' must be in (0, 1], got ", capacity_fraction);
   GAPM_EXPECTS(rendezvous_timeout_s > 0, "option 'rendezvous_timeout_s' must be > 0");
   GAPM_EXPECTS(peer_timeout_s > 0, "option 'peer_timeout_s' must be > 0");
+  GAPM_EXPECTS(net_latency_us >= 0 && net_latency_us <= 1e6,
+               "option 'net.latency_us' must be in [0, 1000000] (microseconds; 0 = no model), got ",
+               net_latency_us);
+  GAPM_EXPECTS(net_bandwidth_gbps >= 0 && !std::isinf(net_bandwidth_gbps),
+               "option 'net.bandwidth_gbps' must be >= 0 and finite (Gbit/s per peer; 0 = unlimited), got ",
+               net_bandwidth_gbps);
 }
 
 std::string Options::to_string() const {

@@ -64,6 +64,13 @@ struct Options {
   double rendezvous_timeout_s = 60;  ///< `rendezvous_timeout_s`: give up joining the cluster
   double peer_timeout_s = 5;         ///< `peer_timeout_s`: a silent peer counts as dead
 
+  /// BENCHMARK ONLY: a network model on the node-to-node transport, so that processes on one
+  /// machine (loopback) see what a real network does. Every frame is delayed by
+  /// `net.latency_us` (one way) after its bytes have passed a per-peer link of
+  /// `net.bandwidth_gbps`. 0 and 0 (the defaults) = no model. Not meant for training runs.
+  double net_latency_us = 0;      ///< `net.latency_us`, in [0, 1e6]; 0 = no added latency
+  double net_bandwidth_gbps = 0;  ///< `net.bandwidth_gbps`, >= 0; 0 = unlimited
+
   /// Sets one option from text; throws logic_error naming the option for an unknown name or
   /// a malformed value (and then changes nothing).
   void set(std::string_view name, std::string_view value);
