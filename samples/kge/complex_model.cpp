@@ -119,19 +119,4 @@ batch_loss complex_gradients(const batch_view& batch, const loss_settings& loss,
   return total;
 }
 
-void adagrad_deltas(const float* rows, const float* grads, std::size_t slots, row_shape shape, float lr, float eps,
-                    float* deltas) noexcept {
-  const std::size_t emb = shape.embedding();
-  for (std::size_t s = 0; s < slots; ++s) {
-    const float* g = grads + s * emb;
-    const float* acc = rows + s * shape.row() + emb;
-    float* delta = deltas + s * shape.row();
-    for (std::size_t j = 0; j < emb; ++j) {
-      const float g2 = g[j] * g[j];
-      delta[j] = -lr * g[j] / std::sqrt(acc[j] + g2 + eps);
-      delta[emb + j] = g2;
-    }
-  }
-}
-
 }  // namespace kge

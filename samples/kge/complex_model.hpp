@@ -54,10 +54,4 @@ struct batch_loss {
 /// embedding to `grads` (slots x shape.embedding()), which the caller zeroes.
 batch_loss complex_gradients(const batch_view& batch, const loss_settings& loss, float* grads);
 
-/// The AdaGrad step as additive deltas, so that replicas that exchange deltas stay exact:
-/// for each slot, accumulator delta = g^2 and embedding delta = -lr * g / sqrt(acc + g^2 + eps).
-/// rows (slots x row), grads (slots x embedding), deltas (slots x row).
-void adagrad_deltas(const float* rows, const float* grads, std::size_t slots, row_shape shape, float lr, float eps,
-                    float* deltas) noexcept;
-
 }  // namespace kge

@@ -228,18 +228,6 @@ TEST(ComplEx, GradientsMatchFiniteDifferences) {
     }
 }
 
-TEST(AdaGrad, DeltasAreTheStepAndTheSquaredGradient) {
-  const kge::row_shape shape{.dim = 1};
-  const float rows[] = {0.5f, -0.5f, 3.0f, 0.0f};  // embedding (re, im), accumulator
-  const float grads[] = {1.0f, -2.0f};
-  float deltas[4];
-  kge::adagrad_deltas(rows, grads, 1, shape, 0.1f, 0.0f, deltas);
-  EXPECT_FLOAT_EQ(deltas[0], -0.1f * 1.0f / 2.0f);  // sqrt(3 + 1)
-  EXPECT_FLOAT_EQ(deltas[1], 0.1f * 2.0f / 2.0f);   // sqrt(0 + 4)
-  EXPECT_FLOAT_EQ(deltas[2], 1.0f);
-  EXPECT_FLOAT_EQ(deltas[3], 4.0f);
-}
-
 TEST(Evaluation, RanksFilteredWithHalfTies) {
   // dim 1, real embeddings x = 1, 2, 3, 4 and relation 1: score(h, r, t) = x_h * x_t.
   const std::vector<float> entities = {1, 0, 2, 0, 3, 0, 4, 0};

@@ -141,9 +141,9 @@ double trainer::train(const planned_batch& b) {
                         .negatives = negative_slots_.data(),
                         .k = negative_slots_.size()};
   const batch_loss loss = complex_gradients(view, {.l2 = settings_.l2}, grads_.data());
-  deltas_.resize(slots * row);
-  adagrad_deltas(rows_.data(), grads_.data(), slots, shape, settings_.lr, adagrad_eps, deltas_.data());
-  worker_.push(slot_keys_.data(), slots, deltas_.data());  // value += delta; gapm copies the deltas
+  // gapm's fused AdaGrad step: rows are [embedding | sum of squared gradients], updated in
+  // place as additive deltas wherever each row lives (replicas stay exact).
+  worker_.apply_adagrad(slot_keys_.data(), slots, grads_.data(), settings_.lr, adagrad_eps);
   return loss.data;
 }
 

@@ -67,7 +67,6 @@ class trainer {
   std::vector<float> negative_rows_;
   std::vector<std::uint32_t> heads_, relations_, tails_, negative_slots_;
   std::vector<float> grads_;
-  std::vector<float> deltas_;
 };
 
 }  // namespace kge
