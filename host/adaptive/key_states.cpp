@@ -7,6 +7,7 @@ key_states::key_states(std::uint64_t num_keys, int rank, int world_size)
       world_size_{world_size},
       roles_{std::make_unique<std::atomic<key_role>[]>(num_keys)},
       versions_{std::make_unique<std::atomic<std::int64_t>[]>(num_keys)},
+      shared_{std::make_unique<std::atomic<bool>[]>(num_keys)},
       relocation_counters_{std::make_unique<std::atomic<std::int64_t>[]>(num_keys)},
       successors_{std::make_unique<std::atomic<int>[]>(num_keys)},
       cache_{std::make_unique<std::atomic<int>[]>(num_keys)} {
@@ -19,6 +20,7 @@ key_states::key_states(std::uint64_t num_keys, int rank, int world_size)
     versions_[k] = home_of(k) == rank ? 0 : -1;
     cache_[k] = -1;
     successors_[k] = -1;
+    shared_[k] = false;
   }
 }
 

@@ -39,7 +39,18 @@ class key_states {
   }
 
   /// Main copy: updates applied so far; replica: the main version it last saw (-1: none).
+  /// Only the versions of shared main copies advance with every update (see shared()).
   std::atomic<std::int64_t>& version(key_type k) noexcept { return versions_[k]; }
+
+  /// Whether a replica of this main copy was ever handed out (here, or by an owner before this
+  /// one: the mark travels with the main copy). Only then do replicas compare versions, so
+  /// only then must every update advance the version — most keys are never replicated, and
+  /// their pushes skip it. The owner marks a key before it reads the version for a replica,
+  /// and a writer checks the mark after its values (both sequentially consistent), so a write
+  /// either reaches the replica's value or advances the version it sees.
+  [[nodiscard]] bool shared(key_type k) const noexcept { return shared_[k].load(); }
+  void mark_shared(key_type k) noexcept { shared_[k].store(true); }
+  void set_shared(key_type k, bool shared) noexcept { shared_[k].store(shared); }
 
   /// The counter of the last relocation of `k` this node took part in (it moves with the
   /// main copy, one up per relocation; the home directory accepts only newer counters).
@@ -85,6 +96,7 @@ class key_states {
   int world_size_;
   std::unique_ptr<std::atomic<key_role>[]> roles_;
   std::unique_ptr<std::atomic<std::int64_t>[]> versions_;
+  std::unique_ptr<std::atomic<bool>[]> shared_;
   std::unique_ptr<std::atomic<std::int64_t>[]> relocation_counters_;
   std::unique_ptr<std::atomic<int>[]> successors_;  // forwarding pointers, -1: none
   std::unique_ptr<std::atomic<int>[]> cache_;

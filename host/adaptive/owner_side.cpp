@@ -99,6 +99,7 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
   std::vector<key_type> behind;
   for (std::uint32_t i : p.replicate) {
     const key_type k = request.keys[i];
+    ctx_.states.mark_shared(k);  // from now on every update advances its version
     const std::int64_t version = ctx_.states.version(k).load();
     const std::int64_t replica_expects = request.versions[i] + (request.has_delta(i) ? 1 : 0);
     const bool stale = replica_expects < version;
@@ -130,7 +131,8 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
       ctx_.states.set_role(k, key_role::absent);
       ctx_.rows.erase(k);
       const std::int64_t counter = ctx_.states.handed_over(k, origin);  // the forwarding pointer
-      answer.add(k, sync_answer::relocated, ctx_.states.version(k).load(), counter);
+      answer.add(k, ctx_.states.shared(k) ? sync_answer::relocated_shared : sync_answer::relocated,
+                 ctx_.states.version(k).load(), counter);
       const int home = ctx_.states.home_of(k);
       if (home == ctx_.rank) {
         ctx_.states.update_owner(k, origin, counter);

@@ -134,7 +134,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
     const std::size_t length = ctx_.keys.row_length_of(k);
     const key_role role = states.role(k);
     if (role == key_role::pending || role == key_role::replica) {  // always so in an open round
-      if (answer.answers[i] == sync_answer::relocated) {
+      if (answer.answers[i] == sync_answer::relocated || answer.answers[i] == sync_answer::relocated_shared) {
         moved.push_back(i);
         moved_values.push_back(value);
       } else {
@@ -171,6 +171,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
       }
       if (states.role(k) == key_role::replica) ctx_.counters.replicas_dropped.fetch_add(1, std::memory_order_relaxed);
       states.version(k) = answer.versions[i] + 1;
+      states.set_shared(k, answer.answers[i] == sync_answer::relocated_shared);
       states.received(k, answer.counters[i]);
       state_.arrived[k] = channel_state<T>::clock::now();
       states.set_role(k, key_role::main);

@@ -113,7 +113,7 @@ sync_response<T> sync_response<T>::decode(const wire::message& m, const key_spac
   check_keys(r.keys, space, channels, channel, what);
   std::size_t values = 0;
   for (std::size_t i = 0; i < r.keys.size(); ++i) {
-    if (r.answers[i] > sync_answer::relocated) malformed(what, "an unknown answer");
+    if (r.answers[i] > sync_answer::relocated_shared) malformed(what, "an unknown answer");
     if (r.answers[i] != sync_answer::current) values += space.row_length_of(r.keys[i]);
   }
   if (r.keys.size() > r.handled) malformed(what, "more answers than handled entries");

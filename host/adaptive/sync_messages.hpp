@@ -26,6 +26,7 @@ enum class sync_answer : std::uint8_t {
   current = 0,    ///< the replica is up to date: keep the value, take the version
   value = 1,      ///< the main copy's value follows: merge it
   relocated = 2,  ///< the main copy itself follows: the requester owns the key now
+  relocated_shared = 3,  ///< the same, for a main copy that replicas may compare with (versioned)
 };
 
 /// A replica holder's request to the owners of its keys (one per peer per round; forwarded

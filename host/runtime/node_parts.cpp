@@ -63,14 +63,12 @@ template <class T>
 void node_parts<T>::bump_versions(const key_type* keys_changed, std::size_t n) {
   if (!states) return;
   for (std::size_t i = 0; i < n; ++i)
-    if (states->role(keys_changed[i]) == key_role::main)
-      states->version(keys_changed[i]).fetch_add(1, std::memory_order_acq_rel);
+    if (versioned(keys_changed[i])) states->version(keys_changed[i]).fetch_add(1, std::memory_order_acq_rel);
 }
 
 template <class T>
-bool node_parts<T>::any_main_copy(const key_type* keys_written, std::size_t n) const noexcept {
-  return states && std::any_of(keys_written, keys_written + n,
-                               [&](key_type k) { return states->role(k) == key_role::main; });
+bool node_parts<T>::any_versioned(const key_type* keys_written, std::size_t n) const noexcept {
+  return states && std::any_of(keys_written, keys_written + n, [&](key_type k) { return versioned(k); });
 }
 
 template <class T>

@@ -78,10 +78,15 @@ struct node_parts {
   /// Where a worker's request for a key not readable here goes first.
   [[nodiscard]] int first_hop(key_type key) const noexcept;
 
-  /// Main copies changed: their versions advance (after their values: a replica's refresh
-  /// reads the version first, so it never takes the new version with the old value).
+  /// Main copies changed: the versions of shared ones advance (after their values: a
+  /// replica's refresh reads the version first, so it never takes the new version with the
+  /// old value).
   void bump_versions(const key_type* keys, std::size_t n);
-  [[nodiscard]] bool any_main_copy(const key_type* keys, std::size_t n) const noexcept;
+  /// A main copy whose updates advance its version (one that replicas compare with).
+  [[nodiscard]] bool versioned(key_type key) const noexcept {
+    return states && states->role(key) == key_role::main && states->shared(key);
+  }
+  [[nodiscard]] bool any_versioned(const key_type* keys, std::size_t n) const noexcept;
 
   /// The one way out: to a peer over the cluster, or to this node itself (sync messages to
   /// their channel, the rest to the receive thread). Fails only when the cluster has.

@@ -197,7 +197,7 @@ Ticket worker_ops<T>::write(worker_state& worker, write_kind kind, const key_typ
   // the version first and would otherwise take the old value as up to date. So a write into
   // main copies completes before the call returns (also for push_async); staged rows die
   // with this scope.
-  if (mode.blocking || !unique_rows.empty() || node_.any_main_copy(host, n)) node_.rows.synchronize(mode.stream);
+  if (mode.blocking || !unique_rows.empty() || node_.any_versioned(host, n)) node_.rows.synchronize(mode.stream);
   node_.bump_versions(host, n);
   worker_counters::bump(worker.counters().pushes_local, requested);
   return {};
@@ -326,7 +326,7 @@ Ticket worker_ops<T>::apply_step(worker_state& worker, const key_type* keys, std
     node_.rows.table(t).apply_step(keys + first, count, grads + offset / step.row_factor(), constants, mode.stream);
   });
   // As for pushes: a main copy's version may only advance once its values have.
-  if (mode.blocking || !summed.empty() || node_.any_main_copy(host, n)) node_.rows.synchronize(mode.stream);
+  if (mode.blocking || !summed.empty() || node_.any_versioned(host, n)) node_.rows.synchronize(mode.stream);
   node_.bump_versions(host, n);
   worker_counters::bump(worker.counters().pushes_local, n);
   return {};
