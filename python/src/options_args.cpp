@@ -1,5 +1,7 @@
 #include "options_args.hpp"
 
+#include <pybind11/stl.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>

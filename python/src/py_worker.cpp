@@ -57,6 +57,12 @@ void py_worker::forget_finished() {
   }
 }
 
+at::Tensor py_worker::keys_of(py::handle keys, const char* operation) const {
+  at::Tensor tensor = key_tensor(keys, operation);
+  check_device(tensor, facts_->store, operation, "keys");
+  return tensor;
+}
+
 at::Tensor py_worker::output_for(const at::Tensor& keys, std::optional<at::Tensor> out, const char* operation) {
   const std::size_t n = static_cast<std::size_t>(keys.numel());
   const at::Tensor hkeys = host_keys(keys);
@@ -77,7 +83,6 @@ at::Tensor py_worker::checked_input(const at::Tensor& keys, const at::Tensor& va
 }
 
 Ticket py_worker::start_pull(const at::Tensor& keys, const at::Tensor& out) {
-  check_device(keys, facts_->store, "pull", "keys");
   const stream_view stream = stream_of(out);
   worker_api& worker = api("pull");
   const auto* key_data = reinterpret_cast<const key_type*>(keys.data_ptr<std::int64_t>());
@@ -90,7 +95,7 @@ Ticket py_worker::start_pull(const at::Tensor& keys, const at::Tensor& out) {
 at::Tensor py_worker::pull(py::handle keys, std::optional<at::Tensor> out) {
   usage_guard guard{*this, "pull"};
   forget_finished();
-  const at::Tensor k = key_tensor(keys, "pull");
+  const at::Tensor k = keys_of(keys, "pull");
   at::Tensor result = output_for(k, std::move(out), "pull");
   const Ticket ticket = start_pull(k, result);
   if (!ticket.is_local()) {
@@ -104,7 +109,7 @@ at::Tensor py_worker::pull(py::handle keys, std::optional<at::Tensor> out) {
 py_ticket py_worker::pull_async(py::handle keys, std::optional<at::Tensor> out) {
   usage_guard guard{*this, "pull_async"};
   forget_finished();
-  const at::Tensor k = key_tensor(keys, "pull_async");
+  const at::Tensor k = keys_of(keys, "pull_async");
   at::Tensor result = output_for(k, std::move(out), "pull_async");
   const Ticket ticket = start_pull(k, result);
   if (!ticket.is_local()) in_flight_.emplace_back(ticket, result);  // gapm writes it until complete
@@ -115,8 +120,7 @@ py_ticket py_worker::write(py::handle keys, const at::Tensor& values, bool add) 
   const char* operation = add ? "push" : "set";
   usage_guard guard{*this, operation};
   forget_finished();
-  const at::Tensor k = key_tensor(keys, operation);
-  check_device(k, facts_->store, operation, "keys");
+  const at::Tensor k = keys_of(keys, operation);
   const at::Tensor v = checked_input(k, values, operation, add ? "deltas" : "values");
   worker_api& worker = api(operation);
   const auto* key_data = reinterpret_cast<const key_type*>(k.data_ptr<std::int64_t>());
@@ -138,7 +142,7 @@ py_ticket py_worker::set(py::handle keys, const at::Tensor& values) { return wri
 
 void py_worker::intent(py::handle keys, clock_type start, std::optional<clock_type> end) {
   usage_guard guard{*this, "intent"};
-  const at::Tensor k = key_tensor(keys, "intent");
+  const at::Tensor k = keys_of(keys, "intent");
   const at::Tensor hkeys = host_keys(k);
   (void)facts_->layout.rows_of(hkeys.data_ptr<std::int64_t>(), static_cast<std::size_t>(hkeys.numel()), "intent");
   if (end && *end == 0) throw logic_error("gapm: intent: end clock 0 is not after any start clock");

@@ -79,6 +79,8 @@ class py_worker : public std::enable_shared_from_this<py_worker> {
  private:
   class usage_guard;
   worker_api& api(const char* operation);
+  /// The keys of a call as a flat int64 tensor on a device the store reads.
+  at::Tensor keys_of(pybind11::handle keys, const char* operation) const;
   /// Shapes a pull's output or checks the given one.
   at::Tensor output_for(const at::Tensor& keys, std::optional<at::Tensor> out, const char* operation);
   at::Tensor checked_input(const at::Tensor& keys, const at::Tensor& values, const char* operation,
