@@ -11,6 +11,9 @@ packages=(
   googletest libgtest-dev libgmock-dev      # tests
   libbenchmark-dev                          # benchmarks
   wordnet-base                              # the real data of the KGE sample
+  python3-dev pybind11-dev                  # the Python package gapm (python/) ...
+  libtorch-dev python3-torch                # ... on PyTorch's C++ API and Python module
+  python3-pytest python3-numpy              # its tests
 )
 
 missing=()
