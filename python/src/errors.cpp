@@ -1,3 +1,4 @@
+// Creates gapm.Error and its subclasses and maps gapm's C++ exceptions onto them.
 #include "errors.hpp"
 
 #include <exception>

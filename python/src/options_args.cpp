@@ -1,3 +1,4 @@
+// Keywords, environment and argv to gapm::Options (what gapm.Node(...) accepts).
 #include "options_args.hpp"
 
 #include <pybind11/stl.h>

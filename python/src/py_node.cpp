@@ -1,3 +1,4 @@
+// py_node: gapm.Node's behaviour: options, rendezvous without the GIL, worker ownership, samplers, stats.
 #include "py_node.hpp"
 
 #include <atomic>

@@ -1,3 +1,4 @@
+// py_worker: gapm.Worker's calls: check the tensors, call gapm without the GIL, keep pull outputs alive.
 #include "py_worker.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// row_layout: key ranges and row lengths from the tables (the binding sizes tensors with it).
 #include "row_layout.hpp"
 
 #include <algorithm>

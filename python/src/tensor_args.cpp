@@ -1,3 +1,4 @@
+// Conversion and checks of the tensors the worker calls take; torch's current CUDA stream.
 #include "tensor_args.hpp"
 
 #include <cstdint>
