@@ -72,7 +72,7 @@ py_node::py_node(py::handle tables, py::handle dtype, bool read_env, py::handle 
       node_facts{.kind = kind, .store = api_->store_name(), .layout = row_layout(api_->options().tables)});
 }
 
-py_node::~py_node() { close(); }
+py_node::~py_node() { tear_down(); }
 
 node_api& py_node::api(const char* operation) const {
   if (!api_) throw logic_error("gapm: " + std::string(operation) + ": the node was closed");
@@ -119,6 +119,14 @@ void py_node::shutdown() {
 }
 
 void py_node::close() {
+  for (const auto& [id, worker] : workers_)
+    if (worker->busy())
+      throw logic_error("gapm: close: worker " + std::to_string(id) +
+                        " is in a call in another thread; end that call first (shutdown() ends barriers)");
+  tear_down();
+}
+
+void py_node::tear_down() noexcept {
   for (auto& [id, worker] : workers_) worker->detach();  // Worker<T> before Node<T>
   workers_.clear();
   if (!api_) return;

@@ -46,7 +46,9 @@ class py_node {
   /// Clean shutdown: waits for every node, then leaves (Node::shutdown). Idempotent.
   void shutdown();
   /// Leaves at once without waiting for the others (what dropping a Node<T> does) and ends
-  /// the workers. For error paths; idempotent.
+  /// the workers. For error paths; idempotent. Throws logic_error while a worker is in a call
+  /// in another thread. (The destructor cannot meet that case: a worker in a call keeps its
+  /// Python object, and so the node's, alive.)
   void close();
 
   /// Python callable returning a key in [0, num_keys); called with the GIL, from the workers'
@@ -62,6 +64,7 @@ class py_node {
 
  private:
   node_api& api(const char* operation) const;
+  void tear_down() noexcept;  // ends the workers, then the node (without the GIL)
 
   std::unique_ptr<node_api> api_;
   std::shared_ptr<const node_facts> facts_;

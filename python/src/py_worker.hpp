@@ -74,7 +74,10 @@ class py_worker : public std::enable_shared_from_this<py_worker> {
   void finalize();
 
   /// The node is going away: destroys the C++ worker; later calls raise gapm.UsageError.
+  /// Not while a call is running (busy()).
   void detach() noexcept;
+  /// Whether a call of this worker is running (in another thread, with the GIL released).
+  [[nodiscard]] bool busy() const noexcept { return busy_; }
 
  private:
   class usage_guard;

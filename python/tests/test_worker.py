@@ -275,6 +275,8 @@ def test_one_worker_two_threads_is_refused(make_node):
         threading.Event().wait(0.01)
     else:
         pytest.fail("a second thread could use worker 0 during its barrier")
+    with pytest.raises(gapm.UsageError, match="worker 0 is in a call in another thread"):
+        node.close()  # would pull the worker from under the barrier
     w1.barrier()
     thread.join(timeout=20)
     assert not errors
