@@ -3,8 +3,8 @@
 It learns X ~ W H^T (R x C, rank k) from the revealed cells of X by AdaGrad on the squared
 error. W and H are gapm.torch.Embedding tables (table 0: rows, table 1: columns, each row
 [factor | AdaGrad accumulator]), so their backward pushes the AdaGrad step into gapm. Every
-process (node) trains on the cells of its own matrix rows, and only *signals intent*:
-  - its rows, for good ([0, CLOCK_MAX)): gapm relocates them to this node once;
+process (node) trains on the cells of its own block of matrix rows, and only *signals intent*:
+  - its rows, for good ([0, CLOCK_MAX)): gapm relocates those homed elsewhere here, once;
   - the columns of the next batch, one batch (one clock) ahead: gapm replicates the popular
     columns to every node that needs them and brings the others just in time.
 The matrix is synthetic, as in the AdaPM experiments: a random rank-k truth plus noise, with
@@ -76,7 +76,8 @@ def main():
     metrics = args.rows + args.cols  # the first key of table 2
 
     rows, cols, values = synthetic_matrix(args)
-    mine = rows % world == rank  # this node's cells: those of its rows
+    first_row, end_row = rank * args.rows // world, (rank + 1) * args.rows // world
+    mine = (rows >= first_row) & (rows < end_row)  # this node's cells: those of its block of rows
     test = torch.arange(args.cells) % 10 == 0
     train_cells = [t[mine & ~test] for t in (rows, cols, values)]
     test_cells = [t[mine & test] for t in (rows, cols, values)]
@@ -84,7 +85,7 @@ def main():
         print(f"mf: {args.rows} x {args.cols} matrix, {args.cells} cells, rank {args.rank}, {world} node(s), "
               f"store '{node.store_name}', batch {args.batch}, AdaGrad lr {args.lr}", flush=True)
 
-    W.intent(torch.arange(rank, args.rows, world), 0, gapm.CLOCK_MAX)  # my rows, for good
+    W.intent(torch.arange(first_row, end_row), 0, gapm.CLOCK_MAX)  # my rows, for good
 
     def squared_error(cells):
         with torch.no_grad():
