@@ -61,6 +61,7 @@ void py_worker::forget_finished() {
 at::Tensor py_worker::keys_of(py::handle keys, const char* operation) const {
   at::Tensor tensor = key_tensor(keys, operation);
   check_device(tensor, facts_->store, operation, "keys");
+  synchronize_producer(tensor);
   return tensor;
 }
 
@@ -123,6 +124,7 @@ py_ticket py_worker::write(py::handle keys, const at::Tensor& values, bool add) 
   forget_finished();
   const at::Tensor k = keys_of(keys, operation);
   const at::Tensor v = checked_input(k, values, operation, add ? "deltas" : "values");
+  synchronize_producer(v);
   worker_api& worker = api(operation);
   const auto* key_data = reinterpret_cast<const key_type*>(k.data_ptr<std::int64_t>());
   const auto n = static_cast<std::size_t>(k.numel());
