@@ -12,6 +12,9 @@ packages=(
   libbenchmark-dev                          # benchmarks
   wordnet-base                              # the real data of the KGE sample
   gnuplot-nox python3                       # bench/e2e: the chart; the JSON check of its test
+  python3-dev pybind11-dev                  # the Python package gapm (python/) ...
+  libtorch-dev python3-torch                # ... on PyTorch's C++ API and Python module
+  python3-pytest python3-numpy              # its tests
 )
 
 missing=()
