@@ -46,6 +46,33 @@ raises gapm.CommError. Blocking calls release the GIL.
            "shape. Returns a Ticket; the deltas have been read when it returns.")
       .def("set", &py_worker::set, py::arg("keys"), py::arg("values"), py::keep_alive<0, 1>(),
            "Overwrites the keys' values (main copies; replicas pick it up). Returns a Ticket.")
+      .def(
+          "apply_sgd",
+          [](py_worker& w, py::handle keys, const at::Tensor& grads, double lr) {
+            return w.apply_step(keys, grads, {.kind = optimizer::sgd, .lr = lr});
+          },
+          py::arg("keys"), py::arg("grads"), py::arg("lr"), py::keep_alive<0, 1>(),
+          "Fused SGD step in gapm: rows [param], param -= lr * grad, applied where each row lives "
+          "(repeated keys: gradients summed). Returns a Ticket.")
+      .def(
+          "apply_adagrad",
+          [](py_worker& w, py::handle keys, const at::Tensor& grads, double lr, double eps) {
+            return w.apply_step(keys, grads, {.kind = optimizer::adagrad, .lr = lr, .eps = eps});
+          },
+          py::arg("keys"), py::arg("grads"), py::arg("lr"), py::arg("eps") = 1e-10, py::keep_alive<0, 1>(),
+          "Fused AdaGrad step in gapm: rows [param | sum of squared gradients], acc += g*g, "
+          "param -= lr * g / (sqrt(acc) + eps), as torch.optim.Adagrad (initial accumulator 0). "
+          "`grads` holds the param part of each row. Returns a Ticket.")
+      .def(
+          "apply_adam",
+          [](py_worker& w, py::handle keys, const at::Tensor& grads, double lr, std::int64_t t, double beta1,
+             double beta2, double eps) {
+            return w.apply_step(keys, grads,
+                                {.kind = optimizer::adam, .lr = lr, .eps = eps, .beta1 = beta1, .beta2 = beta2, .t = t});
+          },
+          py::arg("keys"), py::arg("grads"), py::arg("lr"), py::arg("t"), py::arg("beta1") = 0.9,
+          py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::keep_alive<0, 1>(),
+          "Fused Adam step at step t (from 1): rows [param | m | v], with bias correction. Returns a Ticket.")
       .def("intent", &py_worker::intent, py::arg("keys"), py::arg("start"), py::arg("end") = py::none(),
            "Announces that this worker will access `keys` during its clocks [start, end) (end defaults to "
            "start + 1; gapm.CLOCK_MAX for long-lived intent). Non-blocking.")

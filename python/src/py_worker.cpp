@@ -140,6 +140,28 @@ py_ticket py_worker::write(py::handle keys, const at::Tensor& values, bool add) 
   return py_ticket{.worker = shared_from_this(), .ticket = ticket, .result = std::nullopt};
 }
 
+py_ticket py_worker::apply_step(py::handle keys, const at::Tensor& grads, const optimizer_step& step) {
+  usage_guard guard{*this, "apply_step"};
+  forget_finished();
+  const at::Tensor k = keys_of(keys, "apply_step");
+  const at::Tensor hkeys = host_keys(k);
+  const auto n = static_cast<std::size_t>(k.numel());
+  const auto rows = facts_->layout.rows_of(hkeys.data_ptr<std::int64_t>(), n, "apply_step");
+  const at::Tensor g =
+      checked_values(grads, facts_->kind, rows.values / step.row_factor(), facts_->store, "apply_step", "grads", false);
+  synchronize_producer(g);
+  worker_api& worker = api("apply_step");
+  const auto* key_data = reinterpret_cast<const key_type*>(k.data_ptr<std::int64_t>());
+  const void* grad_data = g.data_ptr();
+  const stream_view stream = stream_of(g);
+  Ticket ticket;
+  {
+    py::gil_scoped_release release;
+    ticket = worker.apply_step(key_data, n, grad_data, step, stream);
+  }
+  return py_ticket{.worker = shared_from_this(), .ticket = ticket, .result = std::nullopt};
+}
+
 py_ticket py_worker::push(py::handle keys, const at::Tensor& deltas) { return write(keys, deltas, true); }
 py_ticket py_worker::set(py::handle keys, const at::Tensor& values) { return write(keys, values, false); }
 

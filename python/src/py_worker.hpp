@@ -56,6 +56,9 @@ class py_worker : public std::enable_shared_from_this<py_worker> {
   py_ticket push(pybind11::handle keys, const at::Tensor& deltas);
   /// Overwrites the main copies' values; returns a ticket.
   py_ticket set(pybind11::handle keys, const at::Tensor& values);
+  /// A fused optimizer step (Worker::apply_step): `grads` holds the parameter part of the
+  /// keys' rows (row length / row_factor values each); returns a ticket.
+  py_ticket apply_step(pybind11::handle keys, const at::Tensor& grads, const optimizer_step& step);
   void intent(pybind11::handle keys, clock_type start, std::optional<clock_type> end);
   void advance_clock();
   [[nodiscard]] clock_type clock();

@@ -24,6 +24,11 @@ class typed_worker final : public worker_api {
   Ticket set(const key_type* keys, std::size_t n, const void* values) override {
     return worker_.set(keys, n, static_cast<const T*>(values));
   }
+  Ticket apply_step(const key_type* keys, std::size_t n, const void* grads, const optimizer_step& step,
+                    stream_view stream) override {
+    const T* g = static_cast<const T*>(grads);
+    return stream.is_default() ? worker_.apply_step(keys, n, g, step) : worker_.apply_step_async(keys, n, g, step, stream);
+  }
   void intent(const key_type* keys, std::size_t n, clock_type start, clock_type end) override {
     worker_.intent(keys, n, start, end);
   }

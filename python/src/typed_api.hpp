@@ -33,6 +33,8 @@ class worker_api {
   virtual Ticket pull(const key_type* keys, std::size_t n, void* out, stream_view stream) = 0;
   virtual Ticket push(const key_type* keys, std::size_t n, const void* deltas, stream_view stream) = 0;
   virtual Ticket set(const key_type* keys, std::size_t n, const void* values) = 0;
+  virtual Ticket apply_step(const key_type* keys, std::size_t n, const void* grads, const optimizer_step& step,
+                            stream_view stream) = 0;
   virtual void intent(const key_type* keys, std::size_t n, clock_type start, clock_type end) = 0;
   virtual void advance_clock() = 0;
   [[nodiscard]] virtual clock_type clock() const noexcept = 0;

@@ -280,3 +280,33 @@ def test_one_worker_two_threads_is_refused(make_node):
     w1.barrier()
     thread.join(timeout=20)
     assert not errors
+
+
+def test_fused_steps_match_their_formulas(make_node):
+    w = make_node(tables="6x4,6x6", dtype=torch.float64).worker(0)
+    start = torch.rand(6, 4, dtype=torch.float64)
+    w.set(torch.arange(6), start)
+    g = torch.tensor([[0.5, -1.0], [2.0, 0.25]], dtype=torch.float64)
+    # AdaGrad on rows [param(2) | acc(2)], torch.optim.Adagrad's formula (eps after the sqrt).
+    assert w.apply_adagrad([1, 4], g, lr=0.1, eps=1e-6).is_local
+    acc = start[[1, 4], 2:] + g * g
+    expected = torch.cat([start[[1, 4], :2] - 0.1 * g / (acc.sqrt() + 1e-6), acc], dim=1)
+    assert torch.equal(w.pull([1, 4]), expected)
+    # SGD on the same rows (row_factor 1: the whole row is parameters).
+    w.apply_sgd([0], torch.ones(1, 4, dtype=torch.float64), lr=0.5)
+    assert torch.equal(w.pull([0]), start[[0]] - 0.5)
+    # Adam on rows [param(2) | m(2) | v(2)] of the second table, from zero rows.
+    ga = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
+    w.apply_adam([7], ga, lr=0.01, t=1)
+    m, v = 0.1 * ga, 0.001 * ga * ga
+    param = -0.01 * (m / 0.1) / ((v / 0.001).sqrt() + 1e-8)
+    assert torch.allclose(w.pull([7]), torch.cat([param, m, v], dim=1), rtol=0, atol=1e-15)
+
+
+def test_fused_steps_check_their_arguments(make_node):
+    w = make_node(tables="6x3", dtype=torch.float32).worker(0)
+    with pytest.raises(ValueError, match="do not split into 2 parts"):
+        w.apply_adagrad([1], torch.ones(1, 1), lr=0.1)
+    with pytest.raises(ValueError, match="grads"):
+        w.apply_sgd([1], torch.ones(2), lr=0.1)
+    assert torch.equal(w.pull([1]), torch.zeros(1, 3))

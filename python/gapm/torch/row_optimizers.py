@@ -9,8 +9,10 @@ Each optimizer here matches its torch.optim twin applied to the rows a batch tou
 weight_decay=0, lr_decay=0, momentum=0): a table trained by gapm.torch.Embedding on one node
 follows torch.nn.Embedding + torch.optim.SGD / Adagrad up to float rounding.
 
-The step goes through RowOptimizer.step(worker, keys, rows, grads), so that a fused step of
-gapm's C++ API (Worker::apply_adagrad, planned) can replace push(deltas) in one place.
+The step goes through RowOptimizer.step(worker, keys, rows, grads): SGD and AdaGrad (with
+initial_accumulator_value 0) use gapm's fused steps (Worker::apply_sgd / apply_adagrad, the
+update computed where each row lives, atomically per row); AdaGrad with a non-zero initial
+accumulator pushes the deltas computed here from the pulled rows.
 """
 
 import torch
@@ -57,6 +59,9 @@ class RowSGD(RowOptimizer):
     def deltas(self, rows, grads):
         return grads * (-self.lr)
 
+    def step(self, worker, keys, rows, grads):
+        return worker.apply_sgd(keys, grads, self.lr)  # fused in gapm
+
 
 class RowAdagrad(RowOptimizer):
     """AdaGrad with torch.optim.Adagrad's formula. Row layout [embedding | accumulator]
@@ -90,6 +95,11 @@ class RowAdagrad(RowOptimizer):
         accumulator = rows[:, dim:] + self.initial_accumulator_value + squared
         std = accumulator.sqrt().add_(self.eps)
         return torch.cat([grads / std * (-self.lr), squared], dim=1)
+
+    def step(self, worker, keys, rows, grads):
+        if self.initial_accumulator_value == 0:
+            return worker.apply_adagrad(keys, grads, self.lr, self.eps)  # fused in gapm, where the row lives
+        return worker.push(keys, self.deltas(rows, grads))
 
 
 def make_row_optimizer(optimizer, lr, **options):
