@@ -13,6 +13,9 @@ intent_table make_intents(const Options& options, int channel) {
                                    options.time_intent_actions}};
 }
 
+// How often an idle channel looks for work it was not told about.
+constexpr auto idle_interval = std::chrono::milliseconds(20);
+
 std::chrono::nanoseconds round_interval(double max_per_sec) {
   return max_per_sec > 0 ? std::chrono::nanoseconds{static_cast<std::int64_t>(1e9 / max_per_sec)}
                          : std::chrono::nanoseconds{0};
@@ -25,6 +28,7 @@ sync_channel<T>::sync_channel(sync_context<T>& context, int channel)
     : ctx_{context},
       channel_{channel},
       state_{make_intents(context.options, channel), context.world_size},
+      asked_(static_cast<std::size_t>(context.world_size), false),
       next_round_{steady::now()},
       interval_{round_interval(context.options.sync_max_per_sec)} {}
 
@@ -59,7 +63,17 @@ void sync_channel<T>::enqueue(wire::message&& message) {
 }
 
 template <class T>
+void sync_channel<T>::wake() noexcept {
+  {
+    std::lock_guard guard{mutex_};
+    next_round_ = std::min(next_round_, steady::now() + interval_);
+  }
+  wake_.notify_one();
+}
+
+template <class T>
 void sync_channel<T>::wait_for_round(std::uint64_t target) {
+  wake();  // an idle channel's next round is due now
   std::unique_lock lock{mutex_};
   while (rounds_.load() < target && !stop_) {
     round_done_.wait_for(lock, std::chrono::milliseconds(50));
@@ -111,10 +125,17 @@ void sync_channel<T>::run() {
     batch.clear();
     for (auto& message : parked_.take_due())  // entries for keys that were on their way here
       if (!apply(message)) return;
-    if (!round_open_ && !paused_.load(std::memory_order_acquire) && steady::now() >= next_round_) {
-      next_round_ = steady::now() + interval_;
-      if (!ctx_.net.guarded("a sync round", -1, [&] { start_round(); })) return;
+    bool due = false;
+    {
+      std::lock_guard guard{mutex_};
+      due = !round_open_ && !paused_.load(std::memory_order_acquire) && steady::now() >= next_round_;
     }
+    if (!due) continue;
+    if (!ctx_.net.guarded("a sync round", -1, [&] { start_round(); })) return;
+    // An idle channel (nothing asked, no replica, no intent) looks again later; new intents and
+    // wait_sync() wake it at once.
+    std::lock_guard guard{mutex_};
+    next_round_ = steady::now() + (idle_ ? std::max<std::chrono::nanoseconds>(interval_, idle_interval) : interval_);
   }
 }
 
@@ -123,16 +144,25 @@ void sync_channel<T>::start_round() {
   auto requests = replicas_.build_round(flush_.exchange(false, std::memory_order_acq_rel));
   intent_entries_.store(state_.intents.size(), std::memory_order_relaxed);
   intent_bytes_.store(state_.intents.memory_bytes(), std::memory_order_relaxed);
-  // Every peer hears from this round, even with nothing to say.
+  // Every peer hears from a round in which this node asks it something, and from the first
+  // round after one that did: the empty message tells it that this node intends none of its
+  // keys any more (its view of who intends what). After that, silence says the same thing,
+  // so an idle channel sends nothing and its round completes at once.
   ++round_id_;
   round_open_ = true;
-  entries_sent_ = entries_handled_ = acks_ = 0;
+  entries_sent_ = entries_handled_ = acks_ = acks_expected_ = 0;
   for (int peer = 0; peer < ctx_.world_size; ++peer) {
     if (peer == ctx_.rank) continue;
-    const auto& request = requests[static_cast<std::size_t>(peer)];
+    const auto p = static_cast<std::size_t>(peer);
+    const auto& request = requests[p];
+    const bool asked_last_round = asked_[p];
+    asked_[p] = request.size() > 0;
+    if (request.size() == 0 && !asked_last_round) continue;
     entries_sent_ += request.size();
+    ++acks_expected_;
     send(peer, request.encode({.origin = ctx_.rank, .worker = channel_, .request = round_id_}));
   }
+  idle_ = acks_expected_ == 0 && state_.replicas.empty() && state_.intents.size() == 0;
   complete_round_if_done();
 }
 
@@ -159,8 +189,7 @@ void sync_channel<T>::apply_response(const wire::message& message) {
 
 template <class T>
 void sync_channel<T>::complete_round_if_done() {
-  if (!round_open_ || acks_ < static_cast<std::uint64_t>(ctx_.world_size - 1) || entries_handled_ < entries_sent_)
-    return;
+  if (!round_open_ || acks_ < acks_expected_ || entries_handled_ < entries_sent_) return;
   {
     std::lock_guard guard{mutex_};  // waiters check both under it
     round_open_ = false;

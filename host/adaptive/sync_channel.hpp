@@ -37,8 +37,11 @@ class sync_channel {
   void start();
   void stop() noexcept;
 
-  /// Worker side: queue an intent (O(1)).
-  void submit(int worker, future_intent intent) { state_.intents.submit(worker, std::move(intent)); }
+  /// Worker side: queue an intent (O(1); wakes an idle channel).
+  void submit(int worker, future_intent intent) {
+    state_.intents.submit(worker, std::move(intent));
+    if (idle_.load(std::memory_order_relaxed)) wake();
+  }
   /// A sync request or response for this channel (receive thread, or this node itself).
   void enqueue(wire::message&& message);
 
@@ -63,6 +66,7 @@ class sync_channel {
  private:
   void run();
   void start_round();
+  void wake() noexcept;  // the next round is due now
   void handle(wire::message&& message);
   void apply_response(const wire::message& message);
   void complete_round_if_done();
@@ -79,8 +83,10 @@ class sync_channel {
   // Round state (this thread only, but round_open_ is read by waiters).
   std::atomic<bool> round_open_{false};
   std::uint64_t round_id_ = 0;
-  std::uint64_t entries_sent_ = 0, entries_handled_ = 0, acks_ = 0;
-  std::chrono::steady_clock::time_point next_round_;
+  std::uint64_t entries_sent_ = 0, entries_handled_ = 0, acks_ = 0, acks_expected_ = 0;
+  std::vector<bool> asked_;  // by peer: whether the last round's message to it had entries
+  std::atomic<bool> idle_{false};
+  std::chrono::steady_clock::time_point next_round_;  // guarded by mutex_ (wake() moves it)
   std::chrono::nanoseconds interval_;
 
   std::mutex mutex_;  // guards inbox_, stop_ and the waiters of rounds_
