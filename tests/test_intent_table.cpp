@@ -17,7 +17,7 @@ future_intent intent(std::vector<key_type> keys, clock_type start, clock_type en
   return {start, end, std::make_shared<const std::vector<key_type>>(std::move(keys))};
 }
 
-intent_table eager_table(int workers = 2) { return intent_table(workers, 0, 1, action_timer(10, 0.1, 0.9999, false)); }
+intent_table eager_table(int workers = 2) { return intent_table(workers, action_timer(10, 0.1, 0.9999, false)); }
 
 TEST(IntentTable, MergesPerWorkerAndKeyKeepingTheLargestEnd) {
   auto table = eager_table();
@@ -96,20 +96,28 @@ TEST(IntentTable, AnExtendedIntentOutlivesTheShorterOne) {
   EXPECT_EQ(table.size(), 0u);
 }
 
-TEST(IntentTable, KeepsOnlyItsChannelsKeys) {
-  intent_table table(1, 1, 4, action_timer(10, 0.1, 0.9999, false));
-  std::vector<key_type> keys(100);
-  for (key_type k = 0; k < 100; ++k) keys[k] = k;
-  table.submit(0, intent(keys, 0, 10));
-  std::vector<key_type> registered;
-  table.register_due({0}, [&](key_type k) { registered.push_back(k); });
-  EXPECT_FALSE(registered.empty());
-  EXPECT_LT(registered.size(), 100u);
-  for (key_type k : registered) EXPECT_EQ(channel_of(k, 4), 1);
+TEST(IntentTable, AnIntentIsSplitByChannelWithEveryKeyInItsOwnChannel) {
+  std::vector<key_type> keys(1000);
+  for (key_type k = 0; k < 1000; ++k) keys[k] = k * 7919;
+  const auto parts = split_intent(keys.data(), keys.size(), 3, 9, 4);
+  ASSERT_EQ(parts.size(), 4u);
+  std::multiset<key_type> seen;
+  for (int c = 0; c < 4; ++c) {
+    ASSERT_TRUE(parts[c].keys) << "channel " << c << " got none of 1000 keys";
+    EXPECT_EQ(parts[c].start, 3);
+    EXPECT_EQ(parts[c].end, 9);
+    for (key_type k : *parts[c].keys) {
+      EXPECT_EQ(channel_of(k, 4), c);
+      seen.insert(k);
+    }
+  }
+  EXPECT_EQ(seen, std::multiset<key_type>(keys.begin(), keys.end()));
+  const auto one = split_intent(keys.data(), 1, 0, 1, 4);  // a single key: the other parts are empty
+  EXPECT_EQ(std::count_if(one.begin(), one.end(), [](const future_intent& p) { return p.keys != nullptr; }), 1);
 }
 
 TEST(IntentTable, ActsJustInTime) {
-  intent_table table(1, 0, 1, action_timer(10, 0.1, 0.9999, true));  // window 39 at 10 clocks/round
+  intent_table table(1, action_timer(10, 0.1, 0.9999, true));  // window 39 at 10 clocks/round
   table.submit(0, intent({1}, 100, 101));
   int registered = 0;
   table.register_due({0}, [&](key_type) { ++registered; });

@@ -35,20 +35,20 @@ class intent_map {
 
   /// Forgets `worker`'s intent for `key` (if any).
   void erase(key_type key, int worker) {
-    std::size_t i = find_slot(key, worker);
-    if (slots_[i].worker < 0) return;
-    // Backward-shift deletion: pull later entries of the probe run into the hole.
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t j = (i + 1) & mask; slots_[j].worker >= 0; j = (j + 1) & mask) {
-      const std::size_t home = hash(slots_[j].key, slots_[j].worker) & mask;
-      // Move j into the hole at i unless its home lies cyclically in (i, j].
-      if (((j - home) & mask) >= ((j - i) & mask)) {
-        slots_[i] = slots_[j];
-        i = j;
-      }
-    }
-    slots_[i].worker = -1;
-    --size_;
+    const std::size_t i = find_slot(key, worker);
+    if (slots_[i].worker >= 0) erase_at(i);
+  }
+
+  /// Forgets `worker`'s intent for `key` if it ended by `clock` (one probe, not two).
+  void erase_if_ended(key_type key, int worker, clock_type clock) {
+    const std::size_t i = find_slot(key, worker);
+    if (slots_[i].worker >= 0 && slots_[i].end <= clock) erase_at(i);
+  }
+
+  /// A hint that (key, worker) comes next: the slot is fetched while earlier keys are worked
+  /// on. Batches of random keys are bound by cache misses, and this overlaps them.
+  void prefetch(key_type key, int worker) const noexcept {
+    __builtin_prefetch(&slots_[hash(key, worker) & (slots_.size() - 1)]);
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -70,6 +70,21 @@ class intent_map {
     int worker = -1;  // -1: empty
     clock_type end = 0;
   };
+
+  void erase_at(std::size_t i) {
+    // Backward-shift deletion: pull later entries of the probe run into the hole.
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t j = (i + 1) & mask; slots_[j].worker >= 0; j = (j + 1) & mask) {
+      const std::size_t home = hash(slots_[j].key, slots_[j].worker) & mask;
+      // Move j into the hole at i unless its home lies cyclically in (i, j].
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i].worker = -1;
+    --size_;
+  }
 
   static std::size_t hash(key_type key, int worker) noexcept {
     std::uint64_t h = (key ^ (static_cast<std::uint64_t>(worker) << 56)) * 0x9e3779b97f4a7c15ull;

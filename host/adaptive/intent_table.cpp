@@ -4,13 +4,22 @@
 
 namespace gapm::detail {
 
+namespace {
+// How far ahead a batch walk prefetches map slots: enough to cover a memory access.
+constexpr std::size_t prefetch_distance = 8;
+}  // namespace
+
 void intent_table::expire(const std::vector<clock_type>& clocks) {
   for (std::size_t w = 0; w < expiries_.size(); ++w) {
     auto& queue = expiries_[w];
+    const int worker = static_cast<int>(w);
     while (!queue.empty() && queue.top().end <= clocks[w]) {
-      for (key_type k : queue.top().keys)  // a later intent may have extended the entry
-        if (intents_.end_of(k, static_cast<int>(w)) <= clocks[w]) intents_.erase(k, static_cast<int>(w));
-      expiry_bytes_ -= queue.top().keys.capacity() * sizeof(key_type);
+      const auto& keys = *queue.top().keys;
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i + prefetch_distance < keys.size()) intents_.prefetch(keys[i + prefetch_distance], worker);
+        intents_.erase_if_ended(keys[i], worker, clocks[w]);  // a later intent may have extended it
+      }
+      expiry_bytes_ -= keys.capacity() * sizeof(key_type);
       queue.pop();
     }
   }
@@ -22,25 +31,25 @@ void intent_table::register_due(const std::vector<clock_type>& clocks,
   expire(clocks);
   const auto& windows = timer_.update(clocks);
   for (std::size_t w = 0; w < inboxes_.size(); ++w) {
+    const int worker = static_cast<int>(w);
     drained_.clear();
     inboxes_[w].drain(drained_);
     auto& schedule = schedules_[w];
-    for (auto& intent : drained_) schedule.push(std::move(intent));
+    for (auto& intent : drained_)
+      if (intent.keys && !intent.keys->empty()) schedule.push(std::move(intent));
     const clock_type horizon = clocks[w] >= CLOCK_MAX / 2 ? CLOCK_MAX : clocks[w] + windows[w];
     while (!schedule.empty() && schedule.top().start <= horizon) {
       const future_intent intent = schedule.top();
       schedule.pop();
       if (intent.end <= clocks[w]) continue;  // expired before it was due
-      registered mine{intent.end, {}};
-      for (key_type k : *intent.keys) {
-        if (channel_of(k, channels_) != channel_) continue;
-        intents_.merge(k, static_cast<int>(w), intent.end);
-        mine.keys.push_back(k);
-        on_registered(k);
+      const auto& keys = *intent.keys;
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i + prefetch_distance < keys.size()) intents_.prefetch(keys[i + prefetch_distance], worker);
+        intents_.merge(keys[i], worker, intent.end);
+        on_registered(keys[i]);
       }
-      if (mine.keys.empty()) continue;
-      expiry_bytes_ += mine.keys.capacity() * sizeof(key_type);
-      expiries_[w].push(std::move(mine));
+      expiry_bytes_ += keys.capacity() * sizeof(key_type);
+      expiries_[w].push({intent.end, intent.keys});
     }
   }
 }

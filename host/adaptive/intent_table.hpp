@@ -1,8 +1,8 @@
 // intent_table: the intents of one sync channel of a node (SPEC behaviour 1).
 //
-// Workers submit intents (O(1) per channel: the copied key list is shared by all
-// channels); once per round the channel's sync manager registers those that are due by the
-// action timer, merging per (worker, key) and keeping the largest end. Intents expire when
+// Workers submit intents (this channel's part of the keys, see split_intent); once per round
+// the channel's sync manager registers those that are due by the action timer, merging per
+// (worker, key) and keeping the largest end. Intents expire when
 // the worker's clock reaches their end: each round forgets the intents that ended (whatever
 // the key's role here), and the map gives memory back when it has become sparse.
 #pragma once
@@ -20,21 +20,13 @@
 
 namespace gapm::detail {
 
-/// The channel of a key: Knuth's multiplicative hash, as AdaPM (mod would clash with the
-/// key % N partitioning).
-[[nodiscard]] inline int channel_of(key_type key, int channels) noexcept {
-  if (channels == 1) return 0;
-  const auto bits = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(channels)));
-  return static_cast<int>((static_cast<std::uint32_t>(key) * 2654435769u) >> (32 - bits));
-}
-
 class intent_table {
  public:
-  intent_table(int workers, int channel, int channels, action_timer timer)
-      : channel_{channel}, channels_{channels}, timer_{timer}, inboxes_(static_cast<std::size_t>(workers)),
+  intent_table(int workers, action_timer timer)
+      : timer_{timer}, inboxes_(static_cast<std::size_t>(workers)),
         schedules_(inboxes_.size()), expiries_(inboxes_.size()) {}
 
-  /// Any worker thread: queue an intent of worker `worker`.
+  /// Any worker thread: queue an intent of worker `worker` over keys of this channel.
   void submit(int worker, future_intent intent) { inboxes_[static_cast<std::size_t>(worker)].push(std::move(intent)); }
 
   /// Sync thread, once per round: registers the intents whose start is within the worker's
@@ -51,10 +43,10 @@ class intent_table {
   [[nodiscard]] std::size_t memory_bytes() const noexcept { return intents_.memory_bytes() + expiry_bytes_; }
 
  private:
-  // A registered intent, kept until its end to forget its entries: this channel's keys only.
+  // A registered intent, kept until its end to forget its entries.
   struct registered {
     clock_type end = 0;
-    std::vector<key_type> keys;
+    intent_keys keys;
     friend bool operator>(const registered& a, const registered& b) { return a.end > b.end; }
   };
   using expiry_queue = std::priority_queue<registered, std::vector<registered>, std::greater<>>;
@@ -62,8 +54,6 @@ class intent_table {
   // Forgets every intent whose end its worker's clock has reached.
   void expire(const std::vector<clock_type>& clocks);
 
-  int channel_;
-  int channels_;
   action_timer timer_;
   std::vector<intent_inbox> inboxes_;  // by worker
   std::vector<std::priority_queue<future_intent, std::vector<future_intent>, std::greater<>>> schedules_;

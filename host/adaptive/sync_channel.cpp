@@ -7,8 +7,8 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-intent_table make_intents(const Options& options, int channel) {
-  return intent_table{options.workers, channel, options.sync_channels,
+intent_table make_intents(const Options& options) {
+  return intent_table{options.workers,
                       action_timer{options.timing_initial_estimate, options.timing_smoothing, options.timing_quantile,
                                    options.time_intent_actions}};
 }
@@ -27,7 +27,7 @@ template <class T>
 sync_channel<T>::sync_channel(sync_context<T>& context, int channel)
     : ctx_{context},
       channel_{channel},
-      state_{make_intents(context.options, channel), context.world_size},
+      state_{make_intents(context.options), context.world_size},
       asked_(static_cast<std::size_t>(context.world_size), false),
       next_round_{steady::now()},
       interval_{round_interval(context.options.sync_max_per_sec)} {}

@@ -266,8 +266,9 @@ void worker_ops<T>::intent(worker_state& worker, const key_type* keys, std::size
   worker_counters::bump(worker.counters().intent_keys, n);
   // With one node every key is local, and the classic mode (techniques=none) ignores intent.
   if (!node_.adaptive() || end <= worker.clock()) return;
-  const future_intent intent = make_future_intent(host, n, start, end);
-  for (auto& channel : node_.channels) channel->submit(worker.id(), intent);
+  auto parts = split_intent(host, n, start, end, static_cast<int>(node_.channels.size()));
+  for (std::size_t c = 0; c < parts.size(); ++c)
+    if (parts[c].keys) node_.channels[c]->submit(worker.id(), std::move(parts[c]));
 }
 
 template <class T>
