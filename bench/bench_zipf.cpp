@@ -14,6 +14,8 @@
 //
 // Output: one line per node, machine-readable, e.g.
 //   RESULT node=0 nodes=4 workers=2 techniques=all ... seconds=3.1 keys_per_s=412000 local_pct=99.7 ...
+// values_mb: the rows this node holds at the end; peak_rss_mb: the process's peak resident
+// memory (VmHWM), for the memory-per-key goal.
 // keys_per_s counts the keys this node's workers pulled (and pushed) per second of the timed
 // part (from the barrier after the first intents to the barrier after the last push);
 // waited_clocks and wait_s: the clocks whose pull was not complete at once (some key was
@@ -28,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -37,6 +40,15 @@
 #include <vector>
 
 namespace {
+
+// Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is not there.
+std::uint64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6)) * 1024;  // "VmHWM:  1234 kB"
+  return 0;
+}
 
 // --- arguments: --name=value; gapm's own --gapm.* are parsed by gapm::Options -------------
 
@@ -95,22 +107,44 @@ struct splitmix64 {
   double uniform() noexcept { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }  // [0, 1)
 };
 
-// Zipf(s) over [0, n) by inverting a precomputed CDF (s = 0: uniform).
+// Zipf(s) over [0, n): rank r (0-based) with probability proportional to (r + 1)^-s, drawn by
+// rejection-inversion (Hörmann and Derflinger, 1996) in O(1) memory, so that the benchmark
+// itself does not add 8 bytes per key to the memory it measures. s = 0: uniform.
 class zipf_keys {
  public:
-  zipf_keys(std::uint64_t n, double s) : cdf_(n) {
-    double sum = 0;
-    for (std::uint64_t k = 0; k < n; ++k) cdf_[k] = (sum += 1.0 / std::pow(static_cast<double>(k + 1), s));
-    for (auto& c : cdf_) c /= sum;
-  }
+  zipf_keys(std::uint64_t n, double s)
+      : n_{n}, s_{s}, h_first_{H(1.5) - 1.0}, h_last_{H(static_cast<double>(n) + 0.5)},
+        squeeze_{2.0 - H_inverse(H(2.5) - h(2.0))} {}
+
   std::uint64_t operator()(splitmix64& rng) const {
-    const double u = rng.uniform();
-    const auto rank = std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
-    return std::min<std::uint64_t>(static_cast<std::uint64_t>(rank), cdf_.size() - 1);
+    if (s_ == 0) return static_cast<std::uint64_t>(rng.uniform() * static_cast<double>(n_));
+    for (;;) {
+      // u uniform over the area under the hat function; x its inverse; k the nearest rank.
+      const double u = h_last_ + rng.uniform() * (h_first_ - h_last_);
+      const double x = H_inverse(u);
+      const double k = std::clamp(std::round(x), 1.0, static_cast<double>(n_));
+      if (k - x <= squeeze_ || u >= H(k + 0.5) - h(k)) return static_cast<std::uint64_t>(k) - 1;
+    }
   }
 
  private:
-  std::vector<double> cdf_;
+  // h(x) = x^-s; H is an antiderivative, (x^(1-s) - 1) / (1 - s) (log x at s = 1), written
+  // with expm1/log1p so that it stays exact near s = 1.
+  [[nodiscard]] double h(double x) const { return std::exp(-s_ * std::log(x)); }
+  [[nodiscard]] double H(double x) const {
+    const double log_x = std::log(x);
+    return expm1_over((1.0 - s_) * log_x) * log_x;
+  }
+  [[nodiscard]] double H_inverse(double y) const {
+    const double t = std::max(y * (1.0 - s_), -1.0);  // rounding may step just past -1
+    return std::exp(log1p_over(t) * y);
+  }
+  static double expm1_over(double x) { return std::abs(x) > 1e-8 ? std::expm1(x) / x : 1.0 + x / 2.0; }
+  static double log1p_over(double x) { return std::abs(x) > 1e-8 ? std::log1p(x) / x : 1.0 - x / 2.0; }
+
+  std::uint64_t n_;
+  double s_;
+  double h_first_, h_last_, squeeze_;
 };
 
 }  // namespace
@@ -203,7 +237,9 @@ int main(int argc, char** argv) try {
        << " pushes_local=" << stats.pushes_local << " pushes_remote=" << stats.pushes_remote
        << " bytes_sent=" << stats.bytes_sent << " messages_sent=" << stats.messages_sent
        << " replicas_created=" << stats.replicas_created << " relocations=" << stats.relocations
-       << " sync_rounds=" << stats.sync_rounds << " forward_hops=" << stats.forward_hops;
+       << " sync_rounds=" << stats.sync_rounds << " forward_hops=" << stats.forward_hops
+       << " values_mb=" << static_cast<double>(stats.slots_used * s.row * sizeof(float)) / 1e6
+       << " peak_rss_mb=" << static_cast<double>(peak_rss_bytes()) / 1e6;
   std::cout << line.str() << std::endl;
   node.shutdown();
   return 0;

@@ -14,11 +14,11 @@ namespace {
 
 constexpr std::uint64_t kib = 1024;
 
-// Per key of the key space: the slot index (4) and its free list (4), and with several nodes
-// the key's role, version, relocation counter, forwarding pointer and location cache (25),
-// plus the home's directory (12 per home key).
-constexpr std::uint64_t index_bytes_per_key = 8;
-constexpr std::uint64_t state_bytes_per_key = 25;
+// Per key of the key space: the slot index (4), and with several nodes the key's role,
+// version, shared mark, relocation counter, forwarding pointer and location cache (26), plus
+// the home's directory (12 per home key).
+constexpr std::uint64_t index_bytes_per_key = 4;
+constexpr std::uint64_t state_bytes_per_key = 26;
 constexpr std::uint64_t directory_bytes_per_home_key = 12;
 
 // a * b, saturating: a row length of 2^32 - 1 times 10^12 keys must not wrap around.

@@ -33,14 +33,23 @@ node_parts<T>::node_parts(Options given)
       workers{options.workers},
       worker_barrier{options.workers} {
   try {
-    // Every key this node is home for (key % world_size == rank) gets a zero-filled row.
+    // Every key this node is home for (key % world_size == rank) gets a zero-filled row,
+    // inserted a batch at a time: a list of all home keys would double the start-up peak.
+    constexpr std::size_t batch = 1 << 16;
+    const auto world = static_cast<key_type>(env.world_size);
     std::vector<key_type> home;
+    home.reserve(batch);
     for (std::size_t t = 0; t < keys.num_tables(); ++t) {
-      home.clear();
-      for (key_type k = keys.table_begin(t); k < keys.table_begin(t + 1); ++k)
-        if (k % static_cast<key_type>(env.world_size) == static_cast<key_type>(env.rank)) home.push_back(k);
-      GAPM_EXPECTS(rows.table(t).insert(home.data(), home.size()), "table ", t, " needs ", home.size(),
+      const key_type begin = keys.table_begin(t), end = keys.table_begin(t + 1);
+      const key_type first = begin + (static_cast<key_type>(env.rank) + world - begin % world) % world;
+      const std::uint64_t home_keys = first < end ? (end - 1 - first) / world + 1 : 0;
+      GAPM_EXPECTS(home_keys <= rows.table(t).index().capacity(), "table ", t, " needs ", home_keys,
                    " row slots for its home keys, but option 'capacity' allows ", rows.table(t).index().capacity());
+      for (key_type k = first; k < end;) {
+        home.clear();
+        for (; k < end && home.size() < batch; k += world) home.push_back(k);
+        GAPM_EXPECTS(rows.table(t).insert(home.data(), home.size()), "table ", t, ": no free slot for a home key");
+      }
     }
     if (env.world_size > 1) states = std::make_unique<key_states>(keys.num_keys(), env.rank, env.world_size);
   } catch (const std::bad_alloc&) {

@@ -15,15 +15,23 @@ template <class T>
 cpu_store<T>::cpu_store(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length,
                         std::uint64_t capacity)
     : store_backend<T>{first_key, num_keys, row_length, capacity},
-      value_chunks_((capacity + rows_per_chunk - 1) / rows_per_chunk),
-      sync_chunks_(value_chunks_.size()),
+      rows_per_chunk_{chunk_rows(row_length)},
+      value_chunks_((capacity + rows_per_chunk_ - 1) / rows_per_chunk_),
+      sync_blocks_((capacity + sync_block_rows - 1) / sync_block_rows),
+      sync_users_(sync_blocks_.size()),
       stripes_{std::make_unique<stripe_lock[]>(num_stripes)} {}
 
 template <class T>
+std::size_t cpu_store<T>::chunk_rows(std::uint32_t row_length) noexcept {
+  const std::size_t row_bytes = std::size_t{row_length} * sizeof(T);
+  const std::size_t pages = (std::size_t{1 << 14} * row_bytes + huge_page - 1) / huge_page;
+  return pages * huge_page / row_bytes;
+}
+
+template <class T>
 typename cpu_store<T>::chunk_ptr cpu_store<T>::allocate_chunk() const {
-  constexpr std::size_t huge_page = 2u << 20;
-  const std::size_t bytes = rows_per_chunk * this->row_length_ * sizeof(T);
-  const std::size_t rounded = (bytes + huge_page - 1) / huge_page * huge_page;
+  const std::size_t bytes = rows_per_chunk_ * this->row_length_ * sizeof(T);
+  const std::size_t rounded = (bytes + huge_page - 1) / huge_page * huge_page;  // < one row more
   void* memory = std::aligned_alloc(huge_page, rounded);
   if (memory == nullptr) throw std::bad_alloc();
   ::madvise(memory, rounded, MADV_HUGEPAGE);  // a hint: without THP the chunk still works
@@ -34,7 +42,7 @@ typename cpu_store<T>::chunk_ptr cpu_store<T>::allocate_chunk() const {
 template <class T>
 void cpu_store<T>::ensure_chunks(const std::vector<slot_type>& slots) {
   for (slot_type slot : slots) {
-    auto& chunk = value_chunks_[slot / rows_per_chunk];
+    auto& chunk = value_chunks_[slot / rows_per_chunk_];
     if (!chunk) chunk = allocate_chunk();
   }
 }
@@ -47,31 +55,47 @@ bool cpu_store<T>::insert(const key_type* keys, std::size_t n) {
   ensure_chunks(added_slots);
   const std::uint32_t len = this->row_length_;
   for (slot_type slot : added_slots) {  // a reused slot may hold an old row
-    T* row = value_chunks_[slot / rows_per_chunk].get() + (slot % rows_per_chunk) * len;
+    T* row = value_chunks_[slot / rows_per_chunk_].get() + (slot % rows_per_chunk_) * len;
     std::fill_n(row, len, T{});
   }
-  std::lock_guard guard{sync_alloc_mutex_};
-  for (slot_type slot : added_slots)
-    if (auto& sync = sync_chunks_[slot / rows_per_chunk])
-      std::fill_n(sync.get() + (slot % rows_per_chunk) * len, len, T{});
   return true;
 }
 
 template <class T>
 void cpu_store<T>::erase(const key_type* keys, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) this->index_.erase(keys[i]);
+  std::lock_guard guard{sync_alloc_mutex_};
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t slot = this->index_.erase(keys[i]);
+    if (slot == no_slot) continue;
+    const auto block = static_cast<std::size_t>(slot) / sync_block_rows;
+    sync_users_[block] = static_cast<std::uint16_t>(sync_users_[block] & ~(1u << (slot % sync_block_rows)));
+    if (sync_users_[block] == 0) sync_blocks_[block].reset();
+  }
+}
+
+template <class T>
+T* cpu_store<T>::sync_row(std::size_t slot) {
+  const std::size_t block = slot / sync_block_rows, len = this->row_length_;
+  const auto bit = static_cast<std::uint16_t>(1u << (slot % sync_block_rows));
+  if (!sync_blocks_[block]) sync_blocks_[block] = std::make_unique<T[]>(sync_block_rows * len);  // zeroed
+  T* row = sync_blocks_[block].get() + (slot % sync_block_rows) * len;
+  if (!(sync_users_[block] & bit)) {  // a slot's first use since it was given out: a fresh start
+    std::fill_n(row, len, T{});
+    sync_users_[block] = static_cast<std::uint16_t>(sync_users_[block] | bit);
+  }
+  return row;
 }
 
 template <class T>
 template <class Op>
 void cpu_store<T>::for_each_row(const key_type* keys, std::size_t n, bool with_sync, Op op) {
   const std::size_t len = this->row_length_;
-  // sync_state chunks are created here, so replica sync calls hold the allocation mutex
+  // sync_state blocks are created here, so replica sync calls hold the allocation mutex
   // (they come from the sync threads, a few calls per round; pulls and pushes never take it).
   std::unique_lock<std::mutex> sync_guard;
   if (with_sync) sync_guard = std::unique_lock{sync_alloc_mutex_};
   auto row_of = [&](std::size_t slot) {
-    return value_chunks_[slot / rows_per_chunk].get() + (slot % rows_per_chunk) * len;
+    return value_chunks_[slot / rows_per_chunk_].get() + (slot % rows_per_chunk_) * len;
   };
   // Rows are scattered: prefetch the row (its first lines) and its lock a few keys ahead so
   // that the memory latency of one row hides behind the work on the previous ones.
@@ -87,12 +111,7 @@ void cpu_store<T>::for_each_row(const key_type* keys, std::size_t n, bool with_s
   for (std::size_t i = 0; i < n; ++i) {
     if (i + distance < n) prefetch(i + distance);
     const auto slot = static_cast<std::size_t>(this->index_.slot_of(keys[i]));
-    T* sync = nullptr;
-    if (with_sync) {
-      auto& chunk = sync_chunks_[slot / rows_per_chunk];
-      if (!chunk) chunk = allocate_chunk();
-      sync = chunk.get() + (slot % rows_per_chunk) * len;
-    }
+    T* sync = with_sync ? sync_row(slot) : nullptr;
     stripe_lock& lock = stripes_[slot % num_stripes];
     lock.lock();
     op(row_of(slot), sync, i);

@@ -33,8 +33,16 @@ class cpu_store final : public store_backend<T> {
   void synchronize(stream_view) override {}
 
  private:
-  static constexpr std::size_t rows_per_chunk = 1 << 14;
   static constexpr std::size_t num_stripes = 4096;
+  static constexpr std::size_t huge_page = 2u << 20;
+  // Replicas' sync_state comes in blocks of this many slots: replicas take whatever slots are
+  // free, scattered over the table, and a chunk-sized block per replica would cost as much
+  // memory as the values.
+  static constexpr std::size_t sync_block_rows = 16;
+
+  // Rows per chunk: at least 16 Ki rows, and exactly as many as whole huge pages hold, so
+  // that no chunk carries a partly used page (a 1 MiB chunk would take 2 MiB).
+  [[nodiscard]] static std::size_t chunk_rows(std::uint32_t row_length) noexcept;
 
   // Held for the few nanoseconds one row takes, so waiters spin rather than sleep.
   struct alignas(64) stripe_lock {
@@ -58,9 +66,15 @@ class cpu_store final : public store_backend<T> {
   template <class Op>
   void for_each_row(const key_type* keys, std::size_t n, bool with_sync, Op op);
   void ensure_chunks(const std::vector<slot_type>& slots);
+  // The sync_state row of `slot`, allocating its block; call with sync_alloc_mutex_ held.
+  T* sync_row(std::size_t slot);
 
+  const std::size_t rows_per_chunk_;
   std::vector<chunk_ptr> value_chunks_;
-  std::vector<chunk_ptr> sync_chunks_;  // replica sync_state, allocated on first use
+  // Replica sync_state by block: allocated when a slot of the block first needs it, freed when
+  // the last such slot is erased; sync_users_ marks those slots (bit i: slot block * 16 + i).
+  std::vector<std::unique_ptr<T[]>> sync_blocks_;
+  std::vector<std::uint16_t> sync_users_;
   std::mutex sync_alloc_mutex_;
   std::unique_ptr<stripe_lock[]> stripes_;
 };

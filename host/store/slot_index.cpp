@@ -10,8 +10,6 @@ slot_index::slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t
     : first_key_{first_key}, capacity_{capacity}, slots_(num_keys, -1) {
   GAPM_EXPECTS(capacity <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()),
                "capacity ", capacity, " exceeds the 2^31-1 slots a table can hold");
-  free_.resize(capacity);
-  for (std::uint64_t i = 0; i < capacity; ++i) free_[i] = static_cast<slot_type>(capacity - 1 - i);
 }
 
 bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_type>& added_keys,
@@ -20,7 +18,7 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
   for (std::size_t i = 0; i < n; ++i) {
     std::int32_t& entry = slots_[keys[i] - first_key_];
     if (entry >= 0) continue;
-    if (free_.empty()) {  // roll back this call's assignments
+    if (free_.empty() && next_unused_ == capacity_) {  // roll back this call's assignments
       for (std::size_t j = added_keys.size(); j-- > first_added;) {
         free_.push_back(added_slots[j]);
         std::atomic_ref<std::int32_t>(slots_[added_keys[j] - first_key_]).store(-1, std::memory_order_release);
@@ -29,8 +27,13 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
       added_slots.resize(first_added);
       return false;
     }
-    const slot_type slot = free_.back();
-    free_.pop_back();
+    slot_type slot;
+    if (free_.empty()) {
+      slot = static_cast<slot_type>(next_unused_++);
+    } else {
+      slot = free_.back();
+      free_.pop_back();
+    }
     std::atomic_ref<std::int32_t>(entry).store(static_cast<std::int32_t>(slot), std::memory_order_release);
     added_keys.push_back(keys[i]);
     added_slots.push_back(slot);

@@ -21,7 +21,7 @@ class slot_index {
   [[nodiscard]] key_type first_key() const noexcept { return first_key_; }
   [[nodiscard]] std::uint64_t num_keys() const noexcept { return slots_.size(); }
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
-  [[nodiscard]] std::uint64_t size() const noexcept { return capacity_ - free_.size(); }
+  [[nodiscard]] std::uint64_t size() const noexcept { return next_unused_ - free_.size(); }
 
   /// The slot of `key` or no_slot. Safe to call while another thread inserts or erases.
   [[nodiscard]] std::int64_t slot_of(key_type key) const noexcept {
@@ -44,7 +44,11 @@ class slot_index {
   key_type first_key_;
   std::uint64_t capacity_;
   std::vector<std::int32_t> slots_;  // key - first_key -> slot, -1 when absent
-  std::vector<slot_type> free_;      // a stack; lowest slots on top so that rows fill densely
+  // Free slots: those returned (a stack, taken first so that rows stay dense), then the
+  // never-used slots from next_unused_ on. No list of all slots: that would cost 4 bytes per
+  // slot of capacity up front.
+  std::vector<slot_type> free_;
+  std::uint64_t next_unused_ = 0;
 };
 
 }  // namespace gapm::detail
