@@ -1,6 +1,7 @@
 // The cluster layer in one process: two nodes (threads) join over loopback, run barriers,
 // and survive what strangers send: frames of connections that did not prove the job token
-// are refused unread (counted), whatever identity or kind they claim; a peer's malformed
+// are refused unread (counted), whatever identity or kind they claim (the rendezvous's own
+// token checks: tests/test_rendezvous.cpp); a peer's malformed
 // frames are dropped and counted. Also: barriers end at their deadline, and a peer that shut
 // down in a barrier this node entered for another reason fails this node instead of hanging it.
 #include "comm/cluster.hpp"
@@ -350,90 +351,6 @@ TEST(Rendezvous, StrayMessagesAtThePortNeitherStallNorFailIt) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
   c.barrier_both();
   c.leave_cleanly();
-}
-
-// rendezvous() directly, with the secrets the nodes would read from GAPM_JOB_TOKEN.
-struct rendezvous_call {
-  int port;
-  std::string options = cluster_options().to_string();
-  rejection_log log{0};
-
-  std::future<rendezvous_result> join(int rank, std::optional<job_secret> secret, double timeout_s = 10) {
-    return std::async(std::launch::async, [this, rank, secret, timeout_s] {
-      zmq::context_t context;
-      cluster_env env{rank, 2, 0, "127.0.0.1", port, "test"};
-      node_hello hello{rank, 2, "tcp://127.0.0.1:" + std::to_string(1000 + rank), "cpu", "int64", options,
-                       "tcp://127.0.0.1:" + std::to_string(2000 + rank), ""};
-      return rendezvous(context, env, hello, timeout_s, secret, log);
-    });
-  }
-};
-
-TEST(Rendezvous, WithATokenEveryNodeKeepsItsOwnSecretAndShareTheSession) {
-  rendezvous_call r{gapm::testing::free_port()};
-  const auto secret = job_secret::from_token("a token of twenty characters");
-  auto zero = r.join(0, secret), one = r.join(1, secret);
-  const auto a = zero.get(), b = one.get();
-  EXPECT_FALSE(a.handed_out);
-  EXPECT_FALSE(b.handed_out);
-  EXPECT_EQ(a.session, b.session);
-  EXPECT_EQ(to_hex(b.secret.bytes()), to_hex(secret.bytes()));
-  ASSERT_EQ(b.book.size(), 2u);
-  EXPECT_EQ(b.book[1].data, "tcp://127.0.0.1:1001");
-}
-
-TEST(Rendezvous, WithoutATokenRankZeroHandsOneOut) {
-  rendezvous_call r{gapm::testing::free_port()};
-  auto zero = r.join(0, std::nullopt), one = r.join(1, std::nullopt);
-  const auto a = zero.get(), b = one.get();
-  EXPECT_TRUE(a.handed_out);
-  EXPECT_TRUE(b.handed_out);
-  EXPECT_EQ(to_hex(a.secret.bytes()), to_hex(b.secret.bytes()));
-  EXPECT_EQ(a.session, b.session);
-}
-
-// A node of another job (another token) meeting at the same port is refused with a message
-// of its own, and does not disturb the rendezvous of this job.
-TEST(Rendezvous, ANodeWithAnotherTokenIsRefusedAndCannotFailTheJob) {
-  rendezvous_call r{gapm::testing::free_port()};
-  const auto ours = job_secret::from_token("the token of this job, long enough");
-  const auto theirs = job_secret::from_token("the token of another job, long enough");
-  auto zero = r.join(0, ours);
-  try {
-    r.join(1, theirs).get();
-    ADD_FAILURE() << "a node with another token joined";
-  } catch (const gapm::comm_error& e) {
-    EXPECT_NE(std::string(e.what()).find("its GAPM_JOB_TOKEN differs from rank 0's"), std::string::npos) << e.what();
-  }
-  try {
-    r.join(1, std::nullopt).get();
-    ADD_FAILURE() << "a node without a token joined";
-  } catch (const gapm::comm_error& e) {
-    EXPECT_NE(std::string(e.what()).find("this node has no GAPM_JOB_TOKEN, but rank 0 has one"), std::string::npos)
-        << e.what();
-  }
-  auto one = r.join(1, ours);
-  EXPECT_EQ(zero.get().book.size(), 2u);
-  EXPECT_EQ(one.get().book.size(), 2u);
-  EXPECT_EQ(r.log.count(), 2u);
-}
-
-TEST(Rendezvous, ANodeWithATokenRefusesARankZeroWithout) {
-  rendezvous_call r{gapm::testing::free_port()};
-  auto zero = r.join(0, std::nullopt, 2);
-  try {
-    r.join(1, job_secret::from_token("a token of twenty characters")).get();
-    ADD_FAILURE() << "joined";
-  } catch (const gapm::comm_error& e) {
-    EXPECT_NE(std::string(e.what()).find("this node has GAPM_JOB_TOKEN, but rank 0 has none"), std::string::npos)
-        << e.what();
-  }
-  try {
-    (void)zero.get();
-    ADD_FAILURE() << "rank 0 joined alone";
-  } catch (const gapm::comm_error& e) {
-    EXPECT_NE(std::string(e.what()).find("missing rank(s) 1 (1 message(s) were refused"), std::string::npos) << e.what();
-  }
 }
 
 }  // namespace
