@@ -5,7 +5,8 @@
 # the run. Tests that are slow under sanitizers run smaller here instead of being skipped
 # (TEST_FUZZ_SECONDS, TEST_FAULT_ITERATIONS, TEST_SOAK_SECONDS, SCENARIO_SECONDS). The Python
 # package stays out (the sanitizer runtimes would have to be preloaded into the interpreter),
-# as do the benchmarks and the install check (its consumer project is built without them).
+# as do the benchmarks and the install check (its consumer project is built without them), and
+# Timing.* (they compare durations, which the sanitizers distort; the normal suite runs them).
 #   scripts/run-sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ for kind in "${kinds[@]}"; do
       (cd build-asan &&
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --output-on-failure --timeout 900 -j "$(nproc)" -E install_consumer)
+        ctest --output-on-failure --timeout 900 -j "$(nproc)" -E 'install_consumer|^Timing\.')
       ;;
     tsan)
       echo "== TSan: the concurrency-heavy tests"
