@@ -32,7 +32,7 @@ for kind in "${kinds[@]}"; do
       echo "== TSan: the concurrency-heavy tests"
       BUILD_DIR=build-tsan bash scripts/build.sh "${common[@]}" -DGAPM_SANITIZE=thread -DGAPM_BUILD_SAMPLES=OFF
       (cd build-tsan &&
-        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../tests/tsan.supp" \
         ctest --output-on-failure --timeout 900 -j "$(nproc)" \
           -R 'Cluster|Rendezvous|Protocol|WireFuzz|MultiNode|Techniques|Schemes|ReadYourWrites|OptimizerSteps|Checkpoint|SingleNode|Liveness|FaultInjection|Soak')
       ;;
