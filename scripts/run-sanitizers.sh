@@ -3,7 +3,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, and the concurrency-heavy tests (cluster,
 # protocol, fuzzing, multi-process scenarios, workers) under ThreadSanitizer. Any report fails
 # the run. Tests that are slow under sanitizers run smaller here instead of being skipped
-# (TEST_FUZZ_SECONDS, TEST_FAULT_ITERATIONS, TEST_SOAK_SECONDS, SCENARIO_SECONDS). The Python
+# (TEST_FUZZ_SECONDS, TEST_FAULT_ITERATIONS, TEST_SOAK_SECONDS, TEST_SCENARIO_OPS). The Python
 # package stays out (the sanitizer runtimes would have to be preloaded into the interpreter),
 # as do the benchmarks and the install check (its consumer project is built without them), and
 # Timing.* (they compare durations, which the sanitizers distort; the normal suite runs them).
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(asan tsan)
 
-export TEST_FUZZ_SECONDS=1 TEST_FAULT_ITERATIONS=2 TEST_SOAK_SECONDS=24
+export TEST_FUZZ_SECONDS=1 TEST_FAULT_ITERATIONS=2 TEST_SOAK_SECONDS=24 TEST_SCENARIO_OPS=30000
 # -O1 -g1: a third of -O2 -g's compile time under the sanitizers, and stacks still have lines.
 common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -DGAPM_ENABLE_CUDA=OFF -DGAPM_BUILD_PYTHON=OFF
         -DGAPM_BUILD_BENCHMARKS=OFF -DGAPM_WARNINGS_AS_ERRORS=ON)
