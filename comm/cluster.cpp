@@ -8,6 +8,7 @@
 
 #include <gapm/errors.hpp>
 
+#include "comm/deadline.hpp"
 #include "comm/shaped_transport.hpp"
 #include "comm/zmq_transport.hpp"
 #include "host/common/expects.hpp"
@@ -17,9 +18,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-std::chrono::milliseconds to_ms(double seconds) {
-  return std::chrono::milliseconds{static_cast<std::int64_t>(seconds * 1000)};
-}
+// Non-zero ranks wait this much longer than rank 0 at a barrier, so that rank 0, which knows
+// who is missing, is the first to tell.
+constexpr auto barrier_grace = std::chrono::seconds{2};
 
 }  // namespace
 
@@ -27,21 +28,32 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
     : rank_{env.rank},
       world_size_{env.world_size},
       handler_{handler},
+      barrier_timeout_{saturated_seconds(options.barrier_timeout_s)},
+      rejections_{env.rank},
       context_{1},
       departed_(static_cast<std::size_t>(env.world_size)) {
   const std::string address = local_address_towards(env.master_addr, env.master_port);
-  transport_ = std::make_unique<zmq_transport>(context_, rank_, world_size_, address);
+  transport_ = std::make_unique<zmq_transport>(context_, rank_, world_size_, address, rejections_);
   if (const auto model = network_model::from_options(options); model.enabled()) {
     auto shaped = std::make_unique<shaped_transport>(std::move(transport_), world_size_, model);
     shaped_ = shaped.get();
     transport_ = std::move(shaped);
     std::cerr << "gapm: node " << rank_ << ": network model on (benchmark only): " << model.describe() << "\n";
   }
-  liveness_ = std::make_unique<liveness>(context_, rank_, world_size_, address, to_ms(options.peer_timeout_s),
-                                         [this](int peer, std::chrono::milliseconds silent) { peer_dead(peer, silent); });
+  liveness_ = std::make_unique<liveness>(
+      context_, rank_, world_size_, address, saturated_ms(options.peer_timeout_s),
+      [this](int peer, std::chrono::milliseconds silent) { peer_dead(peer, silent); }, rejections_);
   self.endpoint = transport_->endpoint();
   self.heartbeat_endpoint = liveness_->endpoint();
-  addresses_ = rendezvous(context_, env, self, options.rendezvous_timeout_s);
+  auto joined = rendezvous(context_, env, self, options.rendezvous_timeout_s, job_secret::from_env(), rejections_);
+  if (joined.handed_out && rank_ == 0)
+    std::cerr << "gapm: node 0: no " << job_token_variable << " in the environment: rank 0 made the job's token and "
+              << "handed it out at the rendezvous (set " << job_token_variable << " on every node, as gapm-run "
+              << "does, so that nothing travels in clear; README, \"Security model\")\n";
+  addresses_ = std::move(joined.book);
+  credentials_ = {joined.secret, joined.session, rank_, world_size_};
+  transport_->authenticate(credentials_);
+  liveness_->authenticate(credentials_);
   std::vector<std::string> beats;
   for (int peer = 0; peer < world_size_; ++peer) {
     beats.push_back(addresses_[static_cast<std::size_t>(peer)].heartbeat);
@@ -98,16 +110,26 @@ void cluster::fail_applying(const char* what, int from, const std::string& cause
 }
 
 void cluster::count_malformed(const std::string& what) {
-  traffic_.malformed.fetch_add(1, std::memory_order_relaxed);
-  std::cerr << "gapm: node " << rank_ << ": dropped a malformed message: " << what << "\n";
+  // Logged up to a limit: a broken or hostile peer must not be able to flood the log.
+  constexpr std::uint64_t logged = 20;
+  const auto count = traffic_.malformed.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (count <= logged) std::cerr << "gapm: node " << rank_ << ": dropped a malformed message: " << what << "\n";
+  if (count == logged)
+    std::cerr << "gapm: node " << rank_ << ": further malformed messages are counted, not logged "
+              << "(Stats::malformed_messages)\n";
 }
 
-std::uint64_t cluster::barrier(std::uint64_t contribution) {
+std::uint64_t cluster::barrier(std::uint64_t contribution) { return run_barrier(contribution, false); }
+
+void cluster::shutdown_barrier() { (void)run_barrier(std::numeric_limits<std::uint64_t>::max(), true); }
+
+std::uint64_t cluster::run_barrier(std::uint64_t contribution, bool shutdown) {
   std::uint64_t generation = 0;
   {
     std::lock_guard guard{state_mutex_};
     if (!failure_.empty()) throw comm_error(failure_);
     generation = ++barrier_generation_;
+    if (shutdown) shutdown_generation_ = generation;  // before anyone can pass it and say bye
   }
   if (rank_ == 0) {
     enter_barrier(0, generation, contribution);
@@ -116,10 +138,29 @@ std::uint64_t cluster::barrier(std::uint64_t contribution) {
              !result.ok()) {
     fail("barrier: " + result.error);
   }
+  const auto deadline = clock::now() + barrier_timeout_ + (rank_ == 0 ? clock::duration::zero() : barrier_grace);
   std::unique_lock lock{state_mutex_};
-  state_changed_.wait(lock, [&] { return released_generation_ >= generation || !failure_.empty(); });
-  if (released_generation_ < generation) throw comm_error(failure_);
-  return released_value_;
+  const bool done = state_changed_.wait_until(
+      lock, deadline, [&] { return released_generation_ >= generation || !failure_.empty(); });
+  if (released_generation_ >= generation) return released_value_;
+  if (!done) {  // the deadline passed
+    std::string missing;
+    if (rank_ == 0) {
+      const auto arrived = barrier_arrivals_.find(generation);
+      for (int node = 0; node < world_size_; ++node)
+        if (arrived == barrier_arrivals_.end() || !arrived->second.nodes.contains(node))
+          missing += (missing.empty() ? "" : ", ") + std::to_string(node);
+    }
+    const auto seconds = std::chrono::duration<double>(barrier_timeout_).count();
+    lock.unlock();
+    fail(rank_ == 0 ? concat("barrier ", generation, " timed out after ", seconds, " s: node(s) ", missing,
+                             " did not arrive (option barrier_timeout_s; nodes must call barrier(), finalize(), "
+                             "save(), load() and shutdown() in the same order)")
+                    : concat("barrier ", generation, " was not released by node 0 within ", seconds,
+                             " s (option barrier_timeout_s)"));
+    lock.lock();
+  }
+  throw comm_error(failure_);
 }
 
 void cluster::enter_barrier(int node, std::uint64_t generation, std::uint64_t contribution) {
@@ -132,7 +173,12 @@ void cluster::enter_barrier(int node, std::uint64_t generation, std::uint64_t co
     if (static_cast<int>(arrivals.nodes.size()) < world_size_) return;
     result = arrivals.minimum;
     barrier_arrivals_.erase(generation);
+    // Released here before the peers hear of it: a peer that passes at once and enters the
+    // next barrier must find this one released (a barrier_enter is checked against it).
+    released_generation_ = generation;
+    released_value_ = result;
   }
+  state_changed_.notify_all();
   for (int peer = 1; peer < world_size_; ++peer)
     if (auto result_of_send = send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_release),
                                           .request = generation},
@@ -141,7 +187,6 @@ void cluster::enter_barrier(int node, std::uint64_t generation, std::uint64_t co
       fail("barrier: " + result_of_send.error);
       return;
     }
-  release_barrier(generation, result);
 }
 
 void cluster::release_barrier(std::uint64_t generation, std::uint64_t value) {
@@ -162,8 +207,10 @@ void cluster::receive_loop() {
       traffic_.bytes_received.fetch_add(frame->bytes.size(), std::memory_order_relaxed);
       std::string error;
       auto message = wire::decode(frame->bytes.data(), frame->bytes.size(), world_size_, error);
-      if (message && frame->from != zmq_transport::identity(message->head.sender))
-        error = "frame from '" + frame->from + "' claims to come from node " + std::to_string(message->head.sender);
+      // The connection proved its rank (never this node's own): the header must say the same.
+      if (message && message->head.sender != frame->sender)
+        error = concat("a frame on node ", frame->sender, "'s connection claims to come from node ",
+                       message->head.sender);
       if (!error.empty() || !message) {
         count_malformed(error);
       } else {
@@ -180,26 +227,13 @@ void cluster::handle(wire::message&& message) {
   const int sender = message.head.sender;
   switch (message.kind()) {
     case wire::kind::heartbeat:
+      if (!message.payload.empty()) throw wire::malformed_message("heartbeat: unexpected payload");
       return;
-    case wire::kind::bye: {
-      departed_[static_cast<std::size_t>(sender)] = true;
-      liveness_->forget(sender);
-      bool expected = false;
-      {
-        std::lock_guard guard{state_mutex_};
-        expected = leaving_clean_ || message.head.request == 1;  // left after the shutdown barrier
-      }
-      if (expected) return;
-      // A peer that leaves after a failure says why: report the root cause, not just the exit.
-      constexpr std::size_t max_reason = 4096;
-      std::string reason(reinterpret_cast<const char*>(message.payload.data()),
-                         std::min(message.payload.size(), max_reason));
-      fail("node " + std::to_string(sender) + " left the cluster" +
-           (reason.empty() ? std::string(" (it shut down or crashed)") : " after a failure: " + reason));
-      return;
-    }
+    case wire::kind::bye:
+      return handle_bye(message);
     case wire::kind::barrier_enter:
     case wire::kind::barrier_release: {
+      if (failed()) return;  // a failed cluster releases no barrier: every waiter has been told
       std::uint64_t value = 0;
       if (message.payload.size() != sizeof value) throw wire::malformed_message("barrier: payload is not one value");
       std::memcpy(&value, message.payload.data(), sizeof value);
@@ -207,8 +241,18 @@ void cluster::handle(wire::message&& message) {
       if (enter ? rank_ != 0 || sender == 0 : sender != 0)
         throw wire::malformed_message(enter ? "barrier_enter to a node that does not run barriers"
                                             : "barrier_release from a node that does not run barriers");
-      if (enter) enter_barrier(sender, message.head.generation(), value);
-      else release_barrier(message.head.generation(), value);
+      const std::uint64_t generation = message.head.generation();
+      {
+        // A node enters barrier g only after g - 1 was released everywhere, and rank 0 releases
+        // g only after every node entered it: any other generation is no honest message.
+        std::lock_guard guard{state_mutex_};
+        if (generation != released_generation_ + 1 || (!enter && generation > barrier_generation_))
+          throw wire::malformed_message(concat(wire::kind_name(message.head.kind), " for barrier ", generation,
+                                               ": this node has released ", released_generation_, " and entered ",
+                                               barrier_generation_));
+      }
+      if (enter) enter_barrier(sender, generation, value);
+      else release_barrier(generation, value);
       return;
     }
     default:
@@ -216,6 +260,36 @@ void cluster::handle(wire::message&& message) {
       // arriving now may be for a buffer its owner has already given up.
       if (!failed()) handler_.on_message(std::move(message));
   }
+}
+
+void cluster::handle_bye(const wire::message& message) {
+  const int sender = message.head.sender;
+  const std::uint64_t their_shutdown = message.head.request;  // 0: left without a shutdown barrier
+  departed_[static_cast<std::size_t>(sender)] = true;
+  liveness_->forget(sender);
+  bool expected = false;
+  std::uint64_t our_barrier = 0;
+  {
+    std::lock_guard guard{state_mutex_};
+    // Expected when this node leaves too, or when both passed the same shutdown barrier.
+    expected = leaving_ || (their_shutdown != 0 && their_shutdown == shutdown_generation_);
+    our_barrier = barrier_generation_;
+  }
+  if (expected) return;
+  if (their_shutdown != 0) {
+    fail(concat("node ", sender, " shut down at barrier ", their_shutdown, ", which this node entered ",
+                their_shutdown <= our_barrier ? "for barrier(), finalize(), save() or load()" : "not at all",
+                ", not for shutdown(): the nodes called collective operations in different orders, and this node "
+                "would have waited for node ",
+                sender, " forever"));
+    return;
+  }
+  // A peer that leaves after a failure says why: report the root cause, not just the exit.
+  constexpr std::size_t max_reason = 4096;
+  std::string reason(reinterpret_cast<const char*>(message.payload.data()),
+                     std::min(message.payload.size(), max_reason));
+  fail("node " + std::to_string(sender) + " left the cluster" +
+       (reason.empty() ? std::string(" (it shut down or crashed)") : " after a failure: " + reason));
 }
 
 void cluster::peer_dead(int peer, std::chrono::milliseconds silent) {
@@ -227,14 +301,17 @@ void cluster::peer_dead(int peer, std::chrono::milliseconds silent) {
 void cluster::leave(bool clean) noexcept {
   if (left_.exchange(true)) return;
   std::string reason;
+  std::uint64_t shutdown = 0;  // the shutdown barrier passed, which makes the leave clean
   {
     std::lock_guard guard{state_mutex_};
-    leaving_clean_ = clean;
+    leaving_ = true;
     reason = failure_;
+    if (clean && failure_.empty() && shutdown_generation_ != 0 && released_generation_ >= shutdown_generation_)
+      shutdown = shutdown_generation_;
   }
   for (int peer = 0; peer < world_size_; ++peer)
     if (peer != rank_ && !departed_[static_cast<std::size_t>(peer)].load())
-      (void)send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::bye), .request = clean ? 1u : 0u},
+      (void)send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::bye), .request = shutdown},
                  std::span<const char>(reason));
   stop_ = true;
   if (receiver_.joinable()) receiver_.join();

@@ -1,6 +1,9 @@
 // cluster: this node's membership in a gapm cluster. It joins through the rendezvous,
 // connects the transport to every peer, runs the one receive loop of the node, detects dead
 // peers (heartbeats), runs cluster-wide barriers, and hands data messages to the node.
+// Only connections that proved the job's token reach it (comm/job_auth.hpp), and every wait
+// it has is bounded: the rendezvous by rendezvous_timeout_s, a dead peer by peer_timeout_s,
+// a barrier by barrier_timeout_s.
 #pragma once
 
 #include <atomic>
@@ -21,6 +24,7 @@
 #include <gapm/options.hpp>
 
 #include "comm/cluster_env.hpp"
+#include "comm/job_auth.hpp"
 #include "comm/liveness.hpp"
 #include "comm/rendezvous.hpp"
 #include "comm/transport.hpp"
@@ -67,8 +71,17 @@ class cluster {
   [[nodiscard]] int rank() const noexcept { return rank_; }
   [[nodiscard]] int world_size() const noexcept { return world_size_; }
   [[nodiscard]] const traffic_counters& traffic() const noexcept { return traffic_; }
+  /// Frames refused because their connection did not prove it belongs to this job (data and
+  /// beat sockets, and the rendezvous on rank 0).
+  [[nodiscard]] std::uint64_t rejected_frames() const noexcept { return rejections_.count(); }
+  /// What this node proves its connections with (tests forge and replay hellos with it).
+  [[nodiscard]] const job_credentials& credentials() const noexcept { return credentials_; }
   /// Where node `rank`'s transport listens (from the address book).
   [[nodiscard]] const std::string& endpoint(int rank) const { return addresses_.at(static_cast<std::size_t>(rank)).data; }
+  /// Where node `rank`'s liveness beats go.
+  [[nodiscard]] const std::string& heartbeat_endpoint(int rank) const {
+    return addresses_.at(static_cast<std::size_t>(rank)).heartbeat;
+  }
 
   /// Sends one message to `peer` (not to this node). Fails when the peer is gone.
   template <class... Arrays>
@@ -78,14 +91,25 @@ class cluster {
   }
   /// Sends an encoded frame to `peer`, stamping this node as its sender.
   [[nodiscard]] comm_result send_frame(int peer, std::vector<std::byte> frame);
+  /// Sends `bytes` to `peer` exactly as they are, over this node's proven connection: no
+  /// sender stamp, no size check. Only tests use it, to send broken frames (fuzzing).
+  [[nodiscard]] comm_result send_raw(int peer, const std::vector<std::byte>& bytes) { return transport_->send(peer, bytes); }
 
   /// Waits until every node has entered the same barrier and returns the smallest
   /// `contribution` of all nodes: a vote (1 = yes) or rank 0's word to all (the others give
-  /// the maximum). Throws comm_error on failure.
+  /// the maximum). Throws comm_error on failure, and fails the cluster when the barrier is
+  /// not complete within barrier_timeout_s (rank 0 names the nodes that did not arrive).
   std::uint64_t barrier(std::uint64_t contribution = std::numeric_limits<std::uint64_t>::max());
 
-  /// Leaves the cluster: tells the peers (clean = after a shutdown barrier, so they do not
-  /// treat it as a failure), stops the receive loop and closes the transport. Idempotent.
+  /// The barrier before a clean leave: like barrier(), but marked, so that a peer's clean
+  /// `bye` is accepted only when it met this node's shutdown barrier. A peer that shut down
+  /// in a barrier this node entered for another reason (barrier(), finalize(), save(), load())
+  /// fails this node at once instead of leaving it waiting for that peer forever.
+  void shutdown_barrier();
+
+  /// Leaves the cluster: tells the peers (clean = after a completed shutdown_barrier(), so
+  /// they do not treat it as a failure), stops the receive loop and closes the transport.
+  /// Idempotent.
   void leave(bool clean) noexcept;
 
   /// Throws comm_error if the cluster has failed.
@@ -121,14 +145,19 @@ class cluster {
   void receive_loop();
   void handle(wire::message&& message);
   void fail_applying(const char* what, int from, const std::string& cause) noexcept;
+  std::uint64_t run_barrier(std::uint64_t contribution, bool shutdown);
   void enter_barrier(int node, std::uint64_t generation, std::uint64_t contribution);  // rank 0 only
   void release_barrier(std::uint64_t generation, std::uint64_t value);
+  void handle_bye(const wire::message& message);
   void peer_dead(int peer, std::chrono::milliseconds silent);
   void report_network_model() const noexcept;  // stderr: what the benchmark network model did
 
   int rank_;
   int world_size_;
   message_handler& handler_;
+  std::chrono::nanoseconds barrier_timeout_;
+  rejection_log rejections_;  // before the sockets that count into it
+  job_credentials credentials_;
   zmq::context_t context_;
   std::unique_ptr<transport> transport_;
   shaped_transport* shaped_ = nullptr;  // transport_, when a benchmark network model wraps it
@@ -146,12 +175,13 @@ class cluster {
   std::uint64_t barrier_generation_ = 0;         // barriers this node entered
   std::uint64_t released_generation_ = 0;        // barriers released
   std::uint64_t released_value_ = 0;             // what the last released barrier returns
+  std::uint64_t shutdown_generation_ = 0;        // the barrier this node entered to shut down
   struct barrier_arrivals {
     std::set<int> nodes;
     std::uint64_t minimum = std::numeric_limits<std::uint64_t>::max();
   };
   std::map<std::uint64_t, barrier_arrivals> barrier_arrivals_;  // rank 0: by generation
-  bool leaving_clean_ = false;
+  bool leaving_ = false;                         // leave() has begun: peers' byes are expected
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> left_{false};

@@ -10,7 +10,7 @@
 namespace gapm::detail {
 
 liveness::liveness(zmq::context_t& context, int rank, int world_size, const std::string& bind_address,
-                   std::chrono::milliseconds timeout, on_dead report)
+                   std::chrono::milliseconds timeout, on_dead report, rejection_log& rejections)
     : rank_{rank},
       world_size_{world_size},
       timeout_{timeout},
@@ -18,10 +18,12 @@ liveness::liveness(zmq::context_t& context, int rank, int world_size, const std:
       report_{std::move(report)},
       context_{context},
       inbox_{context, zmq::socket_type::router},
+      gate_{connection_purpose::beat, rejections},
       outboxes_(static_cast<std::size_t>(world_size)),
       last_heard_(static_cast<std::size_t>(world_size)),
       watched_(static_cast<std::size_t>(world_size)) {
   inbox_.set(zmq::sockopt::linger, 0);
+  inbox_.set(zmq::sockopt::maxmsgsize, std::int64_t{4096});  // beats and hellos are tiny: a bigger frame ends its connection
   try {
     inbox_.bind("tcp://" + bind_address + ":0");
   } catch (const zmq::error_t& e) {
@@ -33,14 +35,21 @@ liveness::liveness(zmq::context_t& context, int rank, int world_size, const std:
 
 liveness::~liveness() { stop(); }
 
+void liveness::authenticate(const job_credentials& credentials) {
+  credentials_ = credentials;
+  gate_.authenticate(credentials);
+}
+
 void liveness::connect(const std::vector<std::string>& endpoints) {
+  if (!credentials_) throw comm_error("gapm: liveness: connect before the job's credentials are known");
   for (int peer = 0; peer < world_size_; ++peer) {
     if (peer == rank_) continue;
     auto socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
-    socket->set(zmq::sockopt::routing_id, zmq_transport::identity(rank_));
     socket->set(zmq::sockopt::linger, 0);
     socket->set(zmq::sockopt::sndhwm, 4);  // a peer that does not read needs no pile of beats
     socket->connect(endpoints[static_cast<std::size_t>(peer)]);
+    // The hello goes first (an empty queue takes it): it proves the beats that follow.
+    (void)socket->send(zmq::buffer(make_hello(*credentials_, connection_purpose::beat, peer)), zmq::send_flags::dontwait);
     outboxes_[static_cast<std::size_t>(peer)] = std::move(socket);
   }
 }
@@ -88,21 +97,18 @@ void liveness::receive_beats(std::chrono::milliseconds wait) {
        left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now())) {
     zmq::pollitem_t item{inbox_.handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, left) <= 0) return;
-    zmq::message_t from, body;
-    while (inbox_.recv(from, zmq::recv_flags::dontwait)) {
-      bool complete = true;
-      if (!from.more() || !inbox_.recv(body, zmq::recv_flags::dontwait)) complete = false;
-      while (complete && body.more()) {  // a stray multi-part message: drain it, ignore it
-        if (!inbox_.recv(body, zmq::recv_flags::dontwait)) break;
-        complete = false;
-      }
-      if (!complete) continue;
+    // Bounded per turn, so that a flood cannot keep this thread from beating and checking.
+    for (int turn = 0; turn < 256; ++turn) {
+      auto message = receive_from_router(inbox_);
+      if (!message) break;
+      const auto bytes = std::span(static_cast<const std::byte*>(message->body.data()), message->body.size());
+      const auto verdict = gate_.admit(message->connection, message->complete ? bytes : std::span<const std::byte>{},
+                                       [&] { return message->peer_address(); });
+      if (verdict.what != connection_gate::verdict::deliver || !message->complete) continue;
       std::string error;
-      auto message = wire::decode(body.data(), body.size(), world_size_, error);
-      if (!message || message->kind() != wire::kind::heartbeat ||
-          from.to_string() != zmq_transport::identity(message->head.sender))
-        continue;  // not a beat of the node it claims to be
-      heard(message->head.sender);
+      auto beat = wire::decode(bytes.data(), bytes.size(), world_size_, error);
+      if (!beat || beat->kind() != wire::kind::heartbeat || beat->head.sender != verdict.sender) continue;
+      heard(verdict.sender);
     }
   }
 }

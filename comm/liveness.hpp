@@ -4,6 +4,8 @@
 // frame counts as a sign of life too. A peer silent for the timeout is reported dead. A stall
 // of the observer itself (its thread starved, the process stopped) is not held against the
 // peers: after a late tick every peer gets a fresh window before it can be declared dead.
+// Beat connections prove their rank like data connections (comm/job_auth.hpp): a stranger's
+// beats keep nobody alive.
 #pragma once
 
 #include <atomic>
@@ -17,6 +19,8 @@
 
 #include <zmq.hpp>
 
+#include "comm/job_auth.hpp"
+
 namespace gapm::detail {
 
 class liveness {
@@ -26,14 +30,17 @@ class liveness {
   using on_dead = std::function<void(int peer, std::chrono::milliseconds silent)>;
 
   /// Binds this node's beat socket on `bind_address`. Beats every `timeout` / 5 (20 ms..1 s).
+  /// Refused frames are counted in `rejections`.
   liveness(zmq::context_t& context, int rank, int world_size, const std::string& bind_address,
-           std::chrono::milliseconds timeout, on_dead report);
+           std::chrono::milliseconds timeout, on_dead report, rejection_log& rejections);
   ~liveness();
   liveness(const liveness&) = delete;
   liveness& operator=(const liveness&) = delete;
 
   /// Where beats to this node go.
   [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
+  /// The job's credentials (before connect() and start()).
+  void authenticate(const job_credentials& credentials);
   /// Opens the path to every peer's beat socket (endpoints by rank; this node's is ignored).
   void connect(const std::vector<std::string>& endpoints);
   void start();
@@ -59,6 +66,8 @@ class liveness {
   on_dead report_;
   zmq::context_t& context_;
   zmq::socket_t inbox_;  // ROUTER: beats from the peers
+  connection_gate gate_;
+  std::optional<job_credentials> credentials_;
   std::vector<std::unique_ptr<zmq::socket_t>> outboxes_;  // DEALER per peer, this thread only
   std::string endpoint_;
   std::vector<std::atomic<std::int64_t>> last_heard_;  // steady-clock ns

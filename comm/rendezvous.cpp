@@ -13,6 +13,9 @@
 
 #include <gapm/errors.hpp>
 
+#include "comm/deadline.hpp"
+#include "comm/crypto.hpp"
+#include "comm/zmq_transport.hpp"
 #include "host/common/expects.hpp"
 
 namespace gapm::detail {
@@ -40,37 +43,107 @@ std::chrono::milliseconds until(clock::time_point deadline) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
 }
 
-// Rank 0's side: collect one hello per rank, check them, answer everyone.
-void serve(zmq::socket_t& server, int world_size, clock::time_point deadline) {
+constexpr std::string_view hello_tag = "gapm rendezvous hello v1\n";
+constexpr std::string_view reply_tag = "gapm rendezvous reply v1\n";
+constexpr std::size_t max_rendezvous_message = 1 << 20;  // hellos are a few KiB of options
+
+std::string hello_proof(const job_secret& secret, std::string_view text) {
+  return to_hex(hmac_sha256(secret.bytes(), {bytes_of(hello_tag), bytes_of(text)}));
+}
+
+std::string reply_proof(const job_secret& secret, std::string_view nonce_hex, std::string_view text) {
+  return to_hex(hmac_sha256(secret.bytes(), {bytes_of(reply_tag), bytes_of(nonce_hex), bytes_of(text)}));
+}
+
+// "proof=<hex or ->\n<rest>" -> (proof, rest); nullopt when the text has no such first line.
+std::optional<std::pair<std::string, std::string>> split_proof(const std::string& text) {
+  if (!text.starts_with("proof=")) return std::nullopt;
+  const auto end = text.find('\n');
+  if (end == std::string::npos) return std::nullopt;
+  return std::pair{text.substr(6, end - 6), text.substr(end + 1)};
+}
+
+bool proof_matches(const std::string& given, const std::string& expected) {
+  return constant_time_equal(bytes_of(given), bytes_of(expected));
+}
+
+// Rank 0's side: collect one authenticated hello per rank, check them, answer everyone.
+// Nothing that arrives at the port can keep it past `deadline`: every read is non-blocking,
+// a message of any other shape is refused, and a hello without the job's proof gets an
+// error reply of its own without touching the rendezvous.
+void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, const std::optional<job_secret>& token,
+           rejection_log& rejections) {
+  const job_secret secret = token ? *token : job_secret::generate();
+  session_id session{};
+  random_bytes(session);
   std::map<int, std::pair<std::string, node_hello>> joined;  // rank -> (identity, hello)
   std::string failure;
+  std::uint64_t refused = 0;
+  auto refuse = [&](router_message& message, std::string_view why, std::string_view answer) {
+    ++refused;
+    rejections.reject([&] { return message.peer_address(); }, "a rendezvous message", why);
+    if (answer.empty()) return;
+    const std::string reply = "proof=-\nerror\n" + std::string(answer);
+    try {  // best effort: the asker may be gone already
+      if (server.send(zmq::buffer(message.connection), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+        (void)server.send(zmq::buffer(reply), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t&) {
+    }
+  };
   while (static_cast<int>(joined.size()) < world_size && failure.empty()) {
-    zmq::pollitem_t item{server.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::min(until(deadline), std::chrono::milliseconds{200})) <= 0) {
-      if (clock::now() < deadline) continue;
+    if (clock::now() >= deadline) {  // checked first: a flood of messages does not postpone it
       std::string missing;
       for (int r = 0; r < world_size; ++r)
         if (!joined.contains(r)) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
       failure = concat("rendezvous timed out: ", joined.size(), " of ", world_size,
-                       " nodes joined; missing rank(s) ", missing);
+                       " nodes joined; missing rank(s) ", missing,
+                       refused > 0 ? concat(" (", refused, " message(s) were refused: see the log)") : std::string());
       break;
     }
-    zmq::message_t identity, body;
-    if (!server.recv(identity) || !server.recv(body)) continue;
-    node_hello hello;
-    try {
-      hello = node_hello::decode(body.to_string());
-    } catch (const std::exception&) {
-      continue;  // not a gapm node: ignore it
-    }
-    if (hello.world_size != world_size || hello.rank < 0 || hello.rank >= world_size) {
-      failure = concat("node ", hello.rank, " says the world size is ", hello.world_size, ", node 0 says ",
-                       world_size);
-    } else if (joined.contains(hello.rank)) {
-      failure = concat("rank ", hello.rank, " joined twice (from ", joined[hello.rank].second.endpoint,
-                       " and ", hello.endpoint, ")");
-    } else {
-      joined[hello.rank] = {identity.to_string(), hello};
+    zmq::pollitem_t item{server.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::min(until(deadline), std::chrono::milliseconds{200})) <= 0) continue;
+    for (int turn = 0; turn < 64 && failure.empty() && clock::now() < deadline; ++turn) {
+      auto message = receive_from_router(server);
+      if (!message) break;
+      if (!message->complete) {
+        refuse(*message, "not a gapm hello (not one part)", "");
+        continue;
+      }
+      const auto framed = split_proof(message->body.to_string());
+      node_hello hello;
+      try {
+        if (!framed) throw std::invalid_argument("no proof line");
+        hello = node_hello::decode(framed->second);
+      } catch (const std::exception&) {
+        refuse(*message, "not a gapm hello", "");
+        continue;
+      }
+      const std::string& proof = framed->first;
+      if (token && proof == "-") {
+        refuse(*message, concat("a hello of rank ", hello.rank, " without a job token"),
+               "this node has no GAPM_JOB_TOKEN, but rank 0 has one: give every node the same GAPM_JOB_TOKEN");
+        continue;
+      }
+      if (token && !proof_matches(proof, hello_proof(secret, framed->second))) {
+        refuse(*message, concat("a hello of rank ", hello.rank, " with a wrong job token"),
+               "its GAPM_JOB_TOKEN differs from rank 0's (or it belongs to another job that meets at the same "
+               "MASTER_ADDR:MASTER_PORT): give every node of a job the same GAPM_JOB_TOKEN");
+        continue;
+      }
+      if (!token && proof != "-") {
+        refuse(*message, concat("a hello of rank ", hello.rank, " with a job token rank 0 does not have"),
+               "this node has GAPM_JOB_TOKEN, but rank 0 has none: give every node the same GAPM_JOB_TOKEN");
+        continue;
+      }
+      if (hello.world_size != world_size || hello.rank < 0 || hello.rank >= world_size) {
+        failure = concat("node ", hello.rank, " says the world size is ", hello.world_size, ", node 0 says ",
+                         world_size);
+      } else if (joined.contains(hello.rank)) {
+        failure = concat("rank ", hello.rank, " joined twice (from ", joined[hello.rank].second.endpoint, " and ",
+                         hello.endpoint, ")");
+      } else {
+        joined[hello.rank] = {message->connection, hello};
+      }
     }
   }
   if (failure.empty()) {
@@ -82,11 +155,18 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline) {
       }
   }
   std::string reply = failure.empty() ? "ok\n" : "error\n" + failure;
-  if (failure.empty())
+  if (failure.empty()) {
+    reply += "session=" + to_hex(session) + "\n";
+    if (!token) reply += "token=" + secret.to_hex() + "\n";  // the hand-out: see README, "Security model"
     for (const auto& [rank, entry] : joined) reply += entry.second.endpoint + " " + entry.second.heartbeat_endpoint + "\n";
+  }
   for (const auto& [rank, entry] : joined) {
-    server.send(zmq::buffer(entry.first), zmq::send_flags::sndmore);
-    server.send(zmq::buffer(reply), zmq::send_flags::none);
+    const std::string proven = "proof=" + (token ? reply_proof(secret, entry.second.nonce, reply) : "-") + "\n" + reply;
+    try {
+      if (server.send(zmq::buffer(entry.first), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+        (void)server.send(zmq::buffer(proven), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t&) {  // that node is gone: it times out on its own
+    }
   }
 }
 
@@ -94,8 +174,7 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline) {
 
 std::string node_hello::encode() const {
   return concat("rank=", rank, "\nworld_size=", world_size, "\nendpoint=", endpoint, "\nheartbeat=", heartbeat_endpoint,
-                "\nbuild=", build,
-                "\nvalue_type=", value_type, "\n---\n", options);
+                "\nbuild=", build, "\nvalue_type=", value_type, "\nnonce=", nonce, "\n---\n", options);
 }
 
 node_hello node_hello::decode(const std::string& text) {
@@ -109,6 +188,7 @@ node_hello node_hello::decode(const std::string& text) {
   hello.heartbeat_endpoint = fields.at("heartbeat");
   hello.build = fields.at("build");
   hello.value_type = fields.at("value_type");
+  hello.nonce = fields.at("nonce");
   hello.options = text.substr(split + 4);
   return hello;
 }
@@ -150,10 +230,9 @@ std::string local_address_towards(const std::string& host, int port) {
   return text;
 }
 
-std::vector<peer_address> rendezvous(zmq::context_t& context, const cluster_env& env, const node_hello& self,
-                                     double timeout_s) {
-  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
-                                           std::chrono::duration<double>(timeout_s));
+rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, node_hello self, double timeout_s,
+                             const std::optional<job_secret>& secret, rejection_log& rejections) {
+  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(saturated_seconds(timeout_s));
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
 
   zmq::socket_t server;
@@ -161,13 +240,14 @@ std::vector<peer_address> rendezvous(zmq::context_t& context, const cluster_env&
   if (env.rank == 0) {
     server = zmq::socket_t(context, zmq::socket_type::router);
     server.set(zmq::sockopt::linger, 2000);
+    server.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_rendezvous_message));
     try {
       server.bind("tcp://*:" + std::to_string(env.master_port));
     } catch (const zmq::error_t& e) {
       throw comm_error("gapm: rank 0 cannot serve the rendezvous on port " + std::to_string(env.master_port) +
                        " (MASTER_PORT): " + e.what());
     }
-    server_thread = std::thread([&] { serve(server, env.world_size, deadline); });
+    server_thread = std::thread([&] { serve(server, env.world_size, deadline, secret, rejections); });
   }
   struct joiner {  // joins the server thread on every path out of this function
     std::thread& thread;
@@ -176,11 +256,21 @@ std::vector<peer_address> rendezvous(zmq::context_t& context, const cluster_env&
     }
   } join_server{server_thread};
 
+  session_id nonce{};
+  random_bytes(nonce);
+  self.nonce = to_hex(nonce);
+  const std::string text = self.encode();
+  const std::string hello = "proof=" + (secret ? hello_proof(*secret, text) : std::string("-")) + "\n" + text;
+
   zmq::socket_t client(context, zmq::socket_type::dealer);
   client.set(zmq::sockopt::linger, 0);
+  client.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_rendezvous_message));
   client.connect("tcp://" + env.master_addr + ":" + std::to_string(env.master_port));
-  client.send(zmq::buffer(self.encode()), zmq::send_flags::none);
+  client.send(zmq::buffer(hello), zmq::send_flags::none);
 
+  auto cannot_join = [&](const std::string& why) {
+    return comm_error(concat("gapm: node ", env.rank, " cannot join the cluster at ", where, ": ", why));
+  };
   zmq::pollitem_t item{client.handle(), 0, ZMQ_POLLIN, 0};
   // Rank 0's own server answers at its deadline, so give the reply a little longer.
   const auto wait = until(deadline) + std::chrono::milliseconds{env.rank == 0 ? 1000 : 0};
@@ -188,24 +278,53 @@ std::vector<peer_address> rendezvous(zmq::context_t& context, const cluster_env&
     throw comm_error(concat("gapm: node ", env.rank, ": rendezvous with rank 0 at ", where, " timed out after ",
                             timeout_s, " s (is rank 0 running, and are MASTER_ADDR/MASTER_PORT right?)"));
   zmq::message_t reply;
-  (void)client.recv(reply);
-  std::istringstream in(reply.to_string());
+  if (!client.recv(reply, zmq::recv_flags::dontwait) || reply.more()) throw cannot_join("a malformed rendezvous reply");
+  const auto framed = split_proof(reply.to_string());
+  if (!framed) throw cannot_join("a malformed rendezvous reply");
+  std::istringstream in(framed->second);
   std::string status;
   std::getline(in, status);
-  if (status != "ok") {
+  if (status == "error") {
     std::string why((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    throw comm_error(concat("gapm: node ", env.rank, " cannot join the cluster: ", why));
+    throw cannot_join(why);
   }
-  std::vector<peer_address> book;
+  if (status != "ok") throw cannot_join("a malformed rendezvous reply");
+  if (secret && !proof_matches(framed->first, reply_proof(*secret, self.nonce, framed->second)))
+    throw cannot_join(
+        "the reply does not prove that it comes from this job's rank 0 (is GAPM_JOB_TOKEN the same on every node, "
+        "and is MASTER_PORT the port of this job's rank 0?)");
+  rendezvous_result result;
+  bool have_session = false, have_token = false;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
+    if (line.starts_with("session=")) {
+      auto bytes = from_hex(std::string_view(line).substr(8), result.session.size());
+      if (!bytes) throw cannot_join("a malformed session in the rendezvous reply");
+      std::copy(bytes->begin(), bytes->end(), result.session.begin());
+      have_session = true;
+      continue;
+    }
+    if (line.starts_with("token=")) {
+      auto handed = job_secret::from_hex(std::string_view(line).substr(6));
+      if (!handed) throw cannot_join("a malformed job token in the rendezvous reply");
+      if (!secret) result.secret = *handed;
+      have_token = true;
+      continue;
+    }
     const auto space = line.find(' ');
-    if (space == std::string::npos) throw comm_error("gapm: malformed address book from the rendezvous");
-    book.push_back({line.substr(0, space), line.substr(space + 1)});
+    if (space == std::string::npos) throw cannot_join("a malformed address book in the rendezvous reply");
+    result.book.push_back({line.substr(0, space), line.substr(space + 1)});
   }
-  if (static_cast<int>(book.size()) != env.world_size)
-    throw comm_error("gapm: malformed address book from the rendezvous");
-  return book;
+  if (static_cast<int>(result.book.size()) != env.world_size || !have_session)
+    throw cannot_join("a malformed address book in the rendezvous reply");
+  if (secret) {
+    result.secret = *secret;
+  } else if (!have_token) {
+    throw cannot_join("rank 0 has a GAPM_JOB_TOKEN and this node has none: give every node the same GAPM_JOB_TOKEN");
+  } else {
+    result.handed_out = true;
+  }
+  return result;
 }
 
 }  // namespace gapm::detail

@@ -1,14 +1,23 @@
 // rendezvous: how the nodes of a cluster find each other. Rank 0 serves at
 // MASTER_ADDR:MASTER_PORT; every node (rank 0 too) registers its endpoint and its view of the
 // configuration; rank 0 checks that all agree and hands out the address book.
+//
+// With a job token (GAPM_JOB_TOKEN) every hello carries a MAC under it and rank 0 proves its
+// reply the same way: a hello without the right proof gets an error reply of its own and
+// changes nothing, so a stranger (or a node of another job that meets at the same port)
+// cannot join, and cannot make the rendezvous fail either. Without a token, rank 0 makes one
+// and hands it out in its reply (see README, "Security model"). Whatever arrives at the port
+// (garbage, multi-part messages, floods), rank 0 gives up at its deadline and not later.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <zmq.hpp>
 
 #include "comm/cluster_env.hpp"
+#include "comm/job_auth.hpp"
 
 namespace gapm::detail {
 
@@ -21,6 +30,7 @@ struct node_hello {
   std::string value_type;     ///< "float", "double" or "int64"
   std::string options;        ///< Options::to_string(), the settings that must agree
   std::string heartbeat_endpoint;  ///< where its liveness beats go
+  std::string nonce;          ///< hex: fresh per hello, so that rank 0's proven reply is for it
 
   [[nodiscard]] std::string encode() const;
   [[nodiscard]] static node_hello decode(const std::string& text);
@@ -32,11 +42,21 @@ struct peer_address {
   std::string heartbeat;
 };
 
-/// Joins the cluster; returns the addresses of all nodes by rank. Throws comm_error when the
-/// rendezvous cannot be reached or served within `timeout_s`, or when the nodes disagree
-/// (the message names the first difference and the nodes involved).
-[[nodiscard]] std::vector<peer_address> rendezvous(zmq::context_t& context, const cluster_env& env,
-                                                   const node_hello& self, double timeout_s);
+/// What a node learns at the rendezvous.
+struct rendezvous_result {
+  std::vector<peer_address> book;  ///< every node's addresses, by rank
+  job_secret secret;               ///< the job's secret: the node's own, or rank 0's hand-out
+  session_id session{};            ///< this run (rank 0's random choice)
+  bool handed_out = false;         ///< the secret came in rank 0's reply (no GAPM_JOB_TOKEN)
+};
+
+/// Joins the cluster. `secret` is the node's job secret (GAPM_JOB_TOKEN) or nullopt. Throws
+/// comm_error when the rendezvous cannot be reached or served within `timeout_s`, when rank 0
+/// refuses this node (another job token), or when the nodes disagree (the message names the
+/// first difference and the nodes involved). Refused messages at rank 0 go to `rejections`.
+[[nodiscard]] rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, node_hello self,
+                                           double timeout_s, const std::optional<job_secret>& secret,
+                                           rejection_log& rejections);
 
 /// The first difference between two nodes' hellos that forbids them to work together, or "".
 [[nodiscard]] std::string describe_mismatch(const node_hello& a, const node_hello& b);

@@ -70,6 +70,7 @@ class shaped_transport final : public transport {
 
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
   [[nodiscard]] std::string endpoint() const override { return inner_->endpoint(); }
+  void authenticate(const job_credentials& credentials) override { inner_->authenticate(credentials); }
   [[nodiscard]] comm_result connect(int peer, const std::string& endpoint) override {
     return inner_->connect(peer, endpoint);
   }

@@ -12,6 +12,8 @@
 
 namespace gapm::detail {
 
+struct job_credentials;
+
 /// The outcome of a fallible network call; converted to an exception once, at the API boundary.
 struct [[nodiscard]] comm_result {
   std::string error;  ///< empty on success
@@ -21,7 +23,7 @@ struct [[nodiscard]] comm_result {
 };
 
 struct received_frame {
-  std::string from;              ///< the sender's transport identity
+  int sender = -1;               ///< the rank the frame's connection has proven (comm/job_auth.hpp)
   std::vector<std::byte> bytes;  ///< one frame, not yet validated
 };
 
@@ -32,11 +34,15 @@ class transport {
   [[nodiscard]] virtual std::string_view name() const noexcept = 0;
   /// Where peers reach this node (e.g. tcp://10.0.0.5:41233).
   [[nodiscard]] virtual std::string endpoint() const = 0;
+  /// The job's credentials, known once the rendezvous is done; called before connect() and
+  /// receive(). Connections prove them; frames of connections that did not are refused.
+  virtual void authenticate(const job_credentials& credentials) = 0;
   /// Opens the path to `peer` (asynchronously: frames sent before it is up are queued).
   [[nodiscard]] virtual comm_result connect(int peer, const std::string& endpoint) = 0;
   /// Queues `frame` for `peer` and returns without waiting for the network. Thread-safe.
   [[nodiscard]] virtual comm_result send(int peer, const std::vector<std::byte>& frame) = 0;
-  /// Waits up to `timeout` for the next frame. Only one thread may receive.
+  /// Waits up to `timeout` for the next frame of a proven peer (it may return earlier, with
+  /// nothing). Only one thread may receive.
   [[nodiscard]] virtual std::optional<received_frame> receive(std::chrono::milliseconds timeout) = 0;
   /// Flushes queued frames for a short while, then closes every socket; idempotent.
   virtual void close() noexcept = 0;

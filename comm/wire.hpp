@@ -21,7 +21,7 @@ inline constexpr std::uint16_t version = 3;
 
 enum class kind : std::uint8_t {
   heartbeat = 1,    // keeps the peer's failure detector quiet
-  bye,              // the sender leaves; request = 1 after a clean shutdown barrier; payload: why
+  bye,              // the sender leaves; request = its shutdown barrier's generation (0: not clean); payload: why
   barrier_enter,    // to rank 0: request = barrier generation
   barrier_release,  // from rank 0: request = barrier generation
   pull_request,     // keys[count], positions[count], hints[count] if forwarded

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config ccache   # toolchain
-  libzmq3-dev cppzmq-dev                    # ZeroMQ transport
+  libzmq3-dev cppzmq-dev libsodium-dev      # ZeroMQ transport; HMAC of the job token
   zlib1g-dev                                # CRC-32 of snapshot files
   googletest libgtest-dev libgmock-dev      # tests
   libbenchmark-dev                          # benchmarks

@@ -36,7 +36,7 @@ class fake_peer final : public detail::message_handler {
 
   fake_peer(int port, const Options& options, const std::string& value_type) {
     detail::cluster_env env{1, 2, 0, "127.0.0.1", port, "test"};
-    detail::node_hello hello{1, 2, "", "cpu", value_type, options.to_string(), ""};
+    detail::node_hello hello{1, 2, "", "cpu", value_type, options.to_string(), "", ""};
     net_ = std::make_unique<detail::cluster>(env, options, hello, *this);
     net_->start();
   }

@@ -2,6 +2,7 @@
 #include "host/store/cpu_store.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -97,6 +98,29 @@ TEST(CpuStore, ExtractDeltaAndRefreshMergeFollowTheReplicaArithmetic) {
   EXPECT_EQ(gather(s, {103}), (std::vector<std::int64_t>{1001, 2002, 3003}));
   s.extract_delta(&k, 1, delta.data(), {});
   EXPECT_EQ(delta, push);
+}
+
+// int64 sums past the range wrap around (defined, two's complement) instead of overflowing
+// (undefined; UBSan caught it in a test that doubles its values), and the replica arithmetic
+// still gives back exactly what was pushed.
+TEST(CpuStore, Int64ArithmeticWrapsAroundAndTheReplicaArithmeticStaysExact) {
+  constexpr std::int64_t most = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t least = std::numeric_limits<std::int64_t>::min();
+  auto s = make_store();
+  key_type k = 104;
+  ASSERT_TRUE(s.insert(&k, 1));
+  const std::vector<std::int64_t> main0{most, least, 0};
+  s.refresh_merge(&k, 1, main0.data(), {});
+  const std::vector<std::int64_t> push{1, -1, most};
+  s.scatter_add(&k, 1, push.data(), {});
+  EXPECT_EQ(gather(s, {104}), (std::vector<std::int64_t>{least, most, most}));
+  std::vector<std::int64_t> delta(3);
+  s.extract_delta(&k, 1, delta.data(), {});
+  EXPECT_EQ(delta, push);
+  s.scatter_add(&k, 1, push.data(), {});
+  const std::vector<std::int64_t> main1{least, most, least};
+  s.refresh_merge(&k, 1, main1.data(), {});
+  EXPECT_EQ(gather(s, {104}), (std::vector<std::int64_t>{least + 1, most - 1, -1}));
 }
 
 TEST(CpuStore, ConcurrentAddsAndDeltaExtractionLoseNothing) {

@@ -43,6 +43,25 @@ TEST(GapmRun, GivesEveryProcessItsRankAndPrefixesItsLines) {
   EXPECT_NE(output.find("[1] rank=1 world=2 port="), std::string::npos) << output;
 }
 
+TEST(GapmRun, GivesEveryProcessTheSameJobTokenItsOwnOrTheCallers) {
+  int code = -1;
+  auto output = run("env -u GAPM_JOB_TOKEN " + gapm_run + " -n 2 -- sh -c 'echo token=$GAPM_JOB_TOKEN'", code);
+  EXPECT_EQ(code, 0) << output;
+  const auto token_of = [&](int rank) {
+    const std::string tag = "[" + std::to_string(rank) + "] token=";
+    const auto at = output.find(tag);
+    return at == std::string::npos ? std::string() : output.substr(at + tag.size(), output.find('\n', at) - at - tag.size());
+  };
+  EXPECT_EQ(token_of(0).size(), 48u) << output;  // 24 random bytes in hex
+  EXPECT_EQ(token_of(0), token_of(1)) << output;
+  const auto first = token_of(0);
+  output = run("env -u GAPM_JOB_TOKEN " + gapm_run + " -n 1 -- sh -c 'echo token=$GAPM_JOB_TOKEN'", code);
+  EXPECT_NE(token_of(0), first) << "a fresh token per run";
+  output = run("GAPM_JOB_TOKEN=the-callers-own-token " + gapm_run + " -n 2 -- sh -c 'echo token=$GAPM_JOB_TOKEN'", code);
+  EXPECT_EQ(token_of(0), "the-callers-own-token") << output;
+  EXPECT_EQ(token_of(1), "the-callers-own-token") << output;
+}
+
 TEST(GapmRun, AFailureStopsTheOthersAndSetsTheExitCode) {
   int code = -1;
   const auto start = std::chrono::steady_clock::now();

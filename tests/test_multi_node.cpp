@@ -1,6 +1,7 @@
 // Multi-node behaviour with real processes on loopback: every node is a separate process
 // of tests/multi_node_scenarios, started by the test with the rendezvous environment.
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -24,12 +25,15 @@ TEST(MultiNode, EveryNodeReadsExactlyTheSumOfAllPushes) {
 
 // Random pulls, pushes, sets and intents (seeded, seed printed); after the quiescence recipe
 // every node reads exactly the expected value of every key, under every technique.
+// TEST_SCENARIO_OPS (100,000) sets the operations per node; the sanitizer run takes fewer.
 class RandomInterleavings : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RandomInterleavings, ConserveEveryKeyExactly) {
   const auto seed = std::random_device{}();
   std::cout << "seed " << seed << " options " << GetParam() << "\n";
-  std::vector<std::string> env{"SCENARIO_SEED=" + std::to_string(seed), "SCENARIO_OPS=100000"};
+  const char* ops = std::getenv("TEST_SCENARIO_OPS");
+  std::vector<std::string> env{"SCENARIO_SEED=" + std::to_string(seed),
+                               std::string("SCENARIO_OPS=") + (ops != nullptr ? ops : "100000")};
   std::string options = GetParam();
   for (std::size_t at = 0; at < options.size();) {
     auto end = options.find(' ', at);

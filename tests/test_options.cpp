@@ -91,6 +91,55 @@ TEST(Options, ValidateNamesTheBadOption) {
   expect_error([&] { o.validate(); }, "'timing.quantile'");
 }
 
+TEST(Options, ATableListWithAnEmptyItemIsAnError) {
+  gapm::Options o;
+  for (const char* text : {"10x4,", "10x4,,5x2", ",10x4", "x4", "10x", "10x4,5"}) {
+    expect_error([&] { o.set("tables", text); }, "is not NUM_KEYSxROW_LENGTH");
+    EXPECT_TRUE(o.tables.empty()) << text;
+  }
+  o.set("tables", "10x4,5x2");
+  EXPECT_EQ(o.tables.size(), 2u);
+}
+
+// Each of these was accepted: 4096 channel threads per process, a cast of inf to an integer
+// (undefined behaviour that made peers "dead" after a few milliseconds), an absurd pool.
+TEST(Options, EveryNumericOptionHasARangeCheckedAtStart) {
+  auto rejects = [](const char* name, const char* value, const std::string& words) {
+    gapm::Options o;
+    o.tables = {{10, 4}};
+    o.set(name, value);
+    expect_error([&] { o.validate(); }, words);
+  };
+  rejects("sync.channels", "4096", "option 'sync.channels' must be at most");
+  rejects("sync.channels", "0", "power of two");
+  rejects("workers", "0", "option 'workers' must be in [1, 1024], got 0");
+  rejects("workers", "100000", "option 'workers' must be in [1, 1024]");
+  rejects("peer_timeout_s", "inf", "option 'peer_timeout_s' must be in [0.1, 3600]");
+  rejects("peer_timeout_s", "1e300", "option 'peer_timeout_s' must be in [0.1, 3600]");
+  rejects("peer_timeout_s", "0", "option 'peer_timeout_s'");
+  rejects("rendezvous_timeout_s", "inf", "option 'rendezvous_timeout_s' must be in [0.1, 86400]");
+  rejects("rendezvous_timeout_s", "-1", "option 'rendezvous_timeout_s'");
+  rejects("barrier_timeout_s", "inf", "option 'barrier_timeout_s' must be in [1, 2592000]");
+  rejects("sync.round_timeout_s", "0.5", "option 'sync.round_timeout_s' must be in [1, 86400]");
+  rejects("sync.round_timeout_s", "2", "must be at least peer_timeout_s");  // default peer_timeout_s: 5
+  rejects("sync.max_per_sec", "inf", "option 'sync.max_per_sec' must be in [0, 1000000]");
+  rejects("timing.initial_estimate", "inf", "option 'timing.initial_estimate' must be in [1e-09, 1000000000]");
+  rejects("sampling.pool_size", "1000000000", "option 'sampling.pool_size' must be in [1, 100000000]");
+  rejects("sampling.reuse", "18446744073709551615", "option 'sampling.reuse' must be in [1, 1000000]");
+  rejects("sampling.batch_size", "0", "option 'sampling.batch_size'");
+  rejects("capacity", "4294967296", "option 'capacity' must be at most 2147483647");
+  rejects("tables", "10x2000000", "row length 2000000; at most 1048576");
+  // The defaults and ordinary values pass.
+  gapm::Options o;
+  o.tables = {{10, 4}};
+  o.validate();
+  o.set("sync.channels", "8");
+  o.set("peer_timeout_s", "0.5");
+  o.set("sync.round_timeout_s", "1");
+  o.set("barrier_timeout_s", "86400");
+  o.validate();
+}
+
 TEST(Options, TextRoundTripsEveryOption) {
   gapm::Options o;
   o.tables = {{7, 3}, {2, 1}};

@@ -42,6 +42,7 @@ class recording_transport final : public transport {
 
   [[nodiscard]] std::string_view name() const noexcept override { return "recording"; }
   [[nodiscard]] std::string endpoint() const override { return "recording://"; }
+  void authenticate(const job_credentials&) override {}
   [[nodiscard]] comm_result connect(int, const std::string&) override { return comm_result::success(); }
   [[nodiscard]] comm_result send(int peer, const std::vector<std::byte>& frame) override {
     const auto now = steady::now();
@@ -270,9 +271,13 @@ TEST(ShapedTransport, AFailedReleaseBreaksThatLinkOnly) {
 
 TEST(ShapedTransport, DelaysFramesOverTheRealTcpTransport) {
   zmq::context_t context{1};
-  auto sender = std::make_unique<zmq_transport>(context, 0, 2, "127.0.0.1");
-  zmq_transport receiver(context, 1, 2, "127.0.0.1");
+  rejection_log rejections{0};
+  auto sender = std::make_unique<zmq_transport>(context, 0, 2, "127.0.0.1", rejections);
+  zmq_transport receiver(context, 1, 2, "127.0.0.1", rejections);
+  const job_secret secret = job_secret::generate();
   shaped_transport shaped(std::move(sender), 2, model(20ms, 10));
+  shaped.authenticate({secret, {}, 0, 2});
+  receiver.authenticate({secret, {}, 1, 2});
   ASSERT_TRUE(shaped.connect(1, receiver.endpoint()).ok());
   for (std::uint64_t i = 0; i < 5; ++i) {
     const auto start = steady::now();
@@ -280,11 +285,12 @@ TEST(ShapedTransport, DelaysFramesOverTheRealTcpTransport) {
     auto frame = receiver.receive(10s);
     ASSERT_TRUE(frame.has_value());
     EXPECT_GE(steady::now() - start, 20ms);
-    EXPECT_EQ(frame->from, zmq_transport::identity(0));
+    EXPECT_EQ(frame->sender, 0);
     EXPECT_EQ(id_of(frame->bytes).second, i);
   }
   shaped.close();
   receiver.close();
+  EXPECT_EQ(rejections.count(), 0u);
 }
 
 }  // namespace

@@ -268,8 +268,10 @@ TEST(SingleNode, TablesThatDoNotFitInMemoryFailWithAClearErrorBeforeAnyAllocatio
   expect_error<gapm::error>([&] { gapm::Node<float> node(huge); }, "table 0 (1000000000000 keys x 1024 values of 4 bytes) needs");
   expect_error<gapm::error>([&] { gapm::Node<float> node(huge); }, "are available");
   gapm::Options wide;
-  wide.set("tables", "100x16,1000x4294967295");
-  expect_error<gapm::error>([&] { gapm::Node<double> node(wide); }, "table 1 (1000 keys x 4294967295 values of 8 bytes)");
+  wide.set("tables", "100x16,10000000x1048576");
+  expect_error<gapm::error>([&] { gapm::Node<double> node(wide); }, "table 1 (10000000 keys x 1048576 values of 8 bytes)");
+  wide.set("tables", "100x16,1000x4294967295");  // a row of 32 GiB: refused by its range first
+  expect_error<gapm::logic_error>([&] { gapm::Node<double> node(wide); }, "table 1 has row length 4294967295; at most");
 }
 
 }  // namespace

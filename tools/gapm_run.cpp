@@ -3,7 +3,9 @@
 //   gapm-run -n N [--port P] [--addr A] -- PROGRAM [ARGS...]
 //
 // Each process gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and
-// MASTER_PORT (the torchrun convention). Every output line is prefixed with its rank. When
+// MASTER_PORT (the torchrun convention), and all of them one GAPM_JOB_TOKEN: the caller's,
+// or a fresh random one, so that the nodes prove their connections without the rendezvous
+// handing a secret out (README, "Security model"). Every output line is prefixed with its rank. When
 // one process fails, the others are stopped (SIGTERM, then SIGKILL after 5 s), and gapm-run
 // exits with the first failure's code (128 + signal for a process killed by a signal).
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +72,25 @@ void print_lines(child& c, const char* data, std::size_t size, bool flush_partia
     c.partial.clear();
   }
   std::fflush(stdout);
+}
+
+// Gives the job a random token unless the caller set one (which all processes then share).
+void ensure_job_token() {
+  const char* given = std::getenv("GAPM_JOB_TOKEN");
+  if (given != nullptr && *given != '\0') return;
+  unsigned char bytes[24];
+  for (std::size_t filled = 0; filled < sizeof bytes;) {
+    const ssize_t got = ::getrandom(bytes + filled, sizeof bytes - filled, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      std::perror("gapm-run: getrandom");
+      std::exit(2);
+    }
+    filled += static_cast<std::size_t>(got);
+  }
+  std::string token;
+  for (const unsigned char b : bytes) token += "0123456789abcdef"[b >> 4], token += "0123456789abcdef"[b & 15];
+  ::setenv("GAPM_JOB_TOKEN", token.c_str(), 1);
 }
 
 child start(int rank, int world, const std::string& addr, int port, char** argv) {
@@ -231,6 +253,7 @@ int main(int argc, char** argv) {
   on_signal.sa_handler = [](int) { interrupted = 1; };
   ::sigaction(SIGINT, &on_signal, nullptr);
   ::sigaction(SIGTERM, &on_signal, nullptr);
+  ensure_job_token();
   std::vector<child> children;
   for (int r = 0; r < args.n; ++r) children.push_back(start(r, args.n, args.addr, args.port, args.program));
   return supervisor(children).run();

@@ -5,6 +5,7 @@
 #include <shared_mutex>
 
 #include "host/adaptive/delta_rule.hpp"
+#include "host/common/value_type.hpp"
 
 namespace gapm::detail {
 
@@ -38,7 +39,7 @@ template <class T>
 void replica_side<T>::add_held_delta(key_type key, std::span<T> delta) {
   auto it = state_.held_deltas.find(key);
   if (it == state_.held_deltas.end()) return;
-  for (std::size_t j = 0; j < delta.size(); ++j) delta[j] += it->second[j];
+  for (std::size_t j = 0; j < delta.size(); ++j) delta[j] = wrapping_add(delta[j], it->second[j]);
   state_.held_deltas.erase(it);
 }
 

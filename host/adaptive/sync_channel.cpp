@@ -2,6 +2,9 @@
 
 #include <gapm/errors.hpp>
 
+#include "comm/deadline.hpp"
+#include "host/common/expects.hpp"
+
 namespace gapm::detail {
 namespace {
 
@@ -30,7 +33,9 @@ sync_channel<T>::sync_channel(sync_context<T>& context, int channel)
       state_{make_intents(context.options), context.world_size},
       asked_(static_cast<std::size_t>(context.world_size), false),
       next_round_{steady::now()},
-      interval_{round_interval(context.options.sync_max_per_sec)} {}
+      interval_{round_interval(context.options.sync_max_per_sec)},
+      acked_(static_cast<std::size_t>(context.world_size)),
+      round_timeout_{saturated_seconds(context.options.sync_round_timeout_s)} {}
 
 template <class T>
 sync_channel<T>::~sync_channel() {
@@ -125,6 +130,8 @@ void sync_channel<T>::run() {
     batch.clear();
     for (auto& message : parked_.take_due())  // entries for keys that were on their way here
       if (!apply(message)) return;
+    check_round_deadline();
+    if (ctx_.net.failed()) return;
     bool due = false;
     {
       std::lock_guard guard{mutex_};
@@ -150,7 +157,9 @@ void sync_channel<T>::start_round() {
   // so an idle channel sends nothing and its round completes at once.
   ++round_id_;
   round_open_ = true;
+  round_started_ = steady::now();
   entries_sent_ = entries_handled_ = acks_ = acks_expected_ = 0;
+  acked_.assign(acked_.size(), true);  // peers this round asks nothing owe no answer
   for (int peer = 0; peer < ctx_.world_size; ++peer) {
     if (peer == ctx_.rank) continue;
     const auto p = static_cast<std::size_t>(peer);
@@ -160,6 +169,7 @@ void sync_channel<T>::start_round() {
     if (request.size() == 0 && !asked_last_round) continue;
     entries_sent_ += request.size();
     ++acks_expected_;
+    acked_[p] = false;
     send(peer, request.encode({.origin = ctx_.rank, .worker = channel_, .request = round_id_}));
   }
   idle_ = acks_expected_ == 0 && state_.replicas.empty() && state_.intents.size() == 0;
@@ -180,11 +190,31 @@ void sync_channel<T>::apply_response(const wire::message& message) {
   const auto answer = sync_response<T>::decode(message, ctx_.keys, ctx_.options.sync_channels, channel_);
   if (message.head.round() != round_id_ || !round_open_)
     throw wire::malformed_message("sync response: to a round that is not open");
+  const auto from = static_cast<std::size_t>(message.head.sender);
+  if (answer.acknowledges && acked_[from])
+    throw wire::malformed_message("sync response: a second acknowledgement of the round");
   replicas_.apply(answer, message.head.sender);
   if (!answer.keys.empty()) parked_.wake();  // entries waiting here for keys that arrived go on
   entries_handled_ += answer.handled;
-  acks_ += answer.acknowledges ? 1 : 0;
+  if (answer.acknowledges) {
+    acked_[from] = true;
+    ++acks_;
+  }
   complete_round_if_done();
+}
+
+template <class T>
+void sync_channel<T>::check_round_deadline() {
+  if (!round_open_ || steady::now() - round_started_ <= round_timeout_) return;
+  std::string silent;
+  for (int peer = 0; peer < ctx_.world_size; ++peer)
+    if (peer != ctx_.rank && !acked_[static_cast<std::size_t>(peer)])
+      silent += (silent.empty() ? "node(s) " : ", ") + std::to_string(peer);
+  if (silent.empty())
+    silent = concat(entries_sent_ - entries_handled_, " forwarded entries, which no owner handled,");
+  ctx_.net.fail(concat("sync round ", round_id_, " of channel ", channel_, " is still open after ",
+                       std::chrono::duration<double>(round_timeout_).count(), " s: ", silent,
+                       " did not answer (option sync.round_timeout_s)"));
 }
 
 template <class T>

@@ -15,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "comm/wire.hpp"
 #include "host/adaptive/channel_state.hpp"
@@ -70,6 +71,8 @@ class sync_channel {
   void handle(wire::message&& message);
   void apply_response(const wire::message& message);
   void complete_round_if_done();
+  // A round open longer than sync.round_timeout_s fails the cluster naming who did not answer.
+  void check_round_deadline();
   // Sends to a peer, or into this channel's own inbox (an entry that came back to its origin).
   void send(int node, std::vector<std::byte>&& frame);
 
@@ -88,6 +91,9 @@ class sync_channel {
   std::atomic<bool> idle_{false};
   std::chrono::steady_clock::time_point next_round_;  // guarded by mutex_ (wake() moves it)
   std::chrono::nanoseconds interval_;
+  std::vector<bool> acked_;  // by peer: who acknowledged the open round
+  std::chrono::steady_clock::time_point round_started_;
+  std::chrono::nanoseconds round_timeout_;
 
   std::mutex mutex_;  // guards inbox_, stop_ and the waiters of rounds_
   std::condition_variable wake_, round_done_;

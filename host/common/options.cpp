@@ -2,6 +2,7 @@
 #include <gapm/options.hpp>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -10,6 +11,9 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
+
+#include <sched.h>
 
 #include "host/common/expects.hpp"
 
@@ -86,16 +90,17 @@ constexpr enum_name<store_kind> store_names[] = {
 
 std::vector<table_spec> parse_tables(std::string_view name, std::string_view text) {
   std::vector<table_spec> tables;
-  while (!text.empty()) {
-    auto comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    auto x = item.find('x');
-    GAPM_EXPECTS(x != std::string_view::npos, "option '", name, "': '", item,
-                 "' is not NUM_KEYSxROW_LENGTH (e.g. 1000x16)");
-    table_spec table{parse_int<std::uint64_t>(name, item.substr(0, x)),
-                     parse_int<std::uint32_t>(name, item.substr(x + 1))};
-    tables.push_back(table);
-    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  if (text.empty()) return tables;
+  // Every comma separates two tables: "10x4," and "10x4,,5x2" name an empty table.
+  for (std::size_t at = 0;;) {
+    const auto comma = text.find(',', at);
+    const std::string_view item = text.substr(at, comma == std::string_view::npos ? text.npos : comma - at);
+    const auto x = item.find('x');
+    GAPM_EXPECTS(!item.empty() && x != std::string_view::npos && x > 0 && x + 1 < item.size(), "option '", name,
+                 "': '", item, "' (table ", tables.size(), " of '", text, "') is not NUM_KEYSxROW_LENGTH (e.g. 1000x16)");
+    tables.push_back({parse_int<std::uint64_t>(name, item.substr(0, x)), parse_int<std::uint32_t>(name, item.substr(x + 1))});
+    if (comma == std::string_view::npos) break;
+    at = comma + 1;
   }
   return tables;
 }
@@ -108,11 +113,10 @@ std::string print_tables(const std::vector<table_spec>& tables) {
 }
 
 std::string print_double(double value) {
-  if (std::isinf(value)) return "inf";
-  std::ostringstream os;
-  os.precision(17);
-  os << value;
-  return os.str();
+  // The shortest text that reads back as exactly `value` (0.1, not 0.10000000000000001).
+  std::array<char, 32> text{};
+  const auto end = std::to_chars(text.data(), text.data() + text.size(), value).ptr;
+  return std::string(text.data(), end);
 }
 
 // --- the option table ------------------------------------------------------------------
@@ -169,6 +173,10 @@ const std::vector<option_codec>& codecs() {
                   parse_double("rendezvous_timeout_s", v), print_double(o.rendezvous_timeout_s)),
       GAPM_OPTION("peer_timeout_s", peer_timeout_s, parse_double("peer_timeout_s", v),
                   print_double(o.peer_timeout_s)),
+      GAPM_OPTION("barrier_timeout_s", barrier_timeout_s, parse_double("barrier_timeout_s", v),
+                  print_double(o.barrier_timeout_s)),
+      GAPM_OPTION("sync.round_timeout_s", sync_round_timeout_s, parse_double("sync.round_timeout_s", v),
+                  print_double(o.sync_round_timeout_s)),
       // Benchmark-only network model (comm/shaped_transport.hpp).
       GAPM_OPTION("net.latency_us", net_latency_us, parse_double("net.latency_us", v),
                   print_double(o.net_latency_us)),
@@ -197,8 +205,29 @@ std::string name_from_env(std::string_view variable) {
 }
 
 // Environment variables with the GAPM_ prefix that belong to the launcher, not to Options.
+// GAPM_JOB_TOKEN is the job's secret (comm/job_auth.hpp): never an option, never printed.
 bool is_launcher_variable(std::string_view variable) {
-  return variable == "GAPM_RUN_ID" || variable == "GAPM_VERBOSE";
+  return variable == "GAPM_RUN_ID" || variable == "GAPM_VERBOSE" || variable == "GAPM_JOB_TOKEN";
+}
+
+// CPUs this process may run on (its affinity mask), at least 1.
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+// `value` in [low, high] (both finite), or an error naming the option, the range and why.
+std::string print_bound(double bound) {
+  if (bound == std::floor(bound) && std::abs(bound) < 1e15) return std::to_string(static_cast<std::int64_t>(bound));
+  return print_double(bound);
+}
+
+void expect_range(std::string_view name, double value, double low, double high, std::string_view why = {}) {
+  GAPM_EXPECTS(value >= low && value <= high, "option '", name, "' must be in [", print_bound(low), ", ",
+               print_bound(high), "]",
+               why.empty() ? std::string() : " (" + std::string(why) + ")", ", got ", print_double(value));
 }
 
 }  // namespace
@@ -254,39 +283,61 @@ Options Options::from_env(Options base) {
 }
 
 void Options::validate() const {
+  // Model layout: what memory_plan cannot see (it checks the bytes against the machine).
+  constexpr std::size_t max_tables = 4096;
+  constexpr std::uint32_t max_row_length = 1u << 20;       // 8 MiB rows of int64
+  constexpr std::uint64_t max_slots = (1ull << 31) - 1;    // a table's slot index is int32
   GAPM_EXPECTS(!tables.empty(), "option 'tables' is empty: give at least one table (e.g. tables=1000x16)");
+  GAPM_EXPECTS(tables.size() <= max_tables, "option 'tables' names ", tables.size(), " tables; at most ", max_tables);
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < tables.size(); ++i) {
     GAPM_EXPECTS(tables[i].num_keys > 0, "option 'tables': table ", i, " has no keys");
     GAPM_EXPECTS(tables[i].row_length > 0, "option 'tables': table ", i, " has row length 0");
+    GAPM_EXPECTS(tables[i].row_length <= max_row_length, "option 'tables': table ", i, " has row length ",
+                 tables[i].row_length, "; at most ", max_row_length);
     GAPM_EXPECTS(total + tables[i].num_keys > total, "option 'tables': the key count overflows");
     total += tables[i].num_keys;
   }
-  GAPM_EXPECTS(workers >= 1, "option 'workers' must be at least 1, got ", workers);
+  GAPM_EXPECTS(workers >= 1 && workers <= 1024, "option 'workers' must be in [1, 1024], got ", workers);
+  const int cores = usable_cores();
+  const int max_channels = std::max(8, 4 * cores);
   GAPM_EXPECTS(sync_channels >= 1 && std::has_single_bit(static_cast<unsigned>(sync_channels)),
                "option 'sync.channels' must be a power of two, got ", sync_channels);
-  GAPM_EXPECTS(sync_max_per_sec >= 0, "option 'sync.max_per_sec' must be >= 0, got ", sync_max_per_sec);
+  GAPM_EXPECTS(sync_channels <= max_channels, "option 'sync.channels' must be at most ", max_channels,
+               " (max(8, 4 x the ", cores, " cores this process may use): each channel is a thread), got ",
+               sync_channels);
+  expect_range("sync.max_per_sec", sync_max_per_sec, 0, 1e6, "rounds per second per channel; 0 = unpaced");
   GAPM_EXPECTS(sync_threshold >= 0 || sync_threshold == -1,
                "option 'sync.threshold' must be -1, 0, positive or inf, got ", sync_threshold);
-  GAPM_EXPECTS(timing_initial_estimate > 0, "option 'timing.initial_estimate' must be > 0, got ",
-               timing_initial_estimate);
+  expect_range("timing.initial_estimate", timing_initial_estimate, 1e-9, 1e9, "clocks per sync round");
   GAPM_EXPECTS(timing_smoothing >= 0 && timing_smoothing <= 1,
                "option 'timing.smoothing' must be in [0, 1], got ", timing_smoothing);
   GAPM_EXPECTS(timing_quantile > 0 && timing_quantile < 1,
                "option 'timing.quantile' must be in (0, 1), got ", timing_quantile);
-  GAPM_EXPECTS(sampling_pool_size >= 1, "option 'sampling.pool_size' must be at least 1");
-  GAPM_EXPECTS(sampling_reuse >= 1, "option 'sampling.reuse' must be at least 1");
-  GAPM_EXPECTS(sampling_batch_size >= 1, "option 'sampling.batch_size' must be at least 1");
+  constexpr std::size_t max_sampling = 100'000'000;
+  GAPM_EXPECTS(sampling_pool_size >= 1 && sampling_pool_size <= max_sampling,
+               "option 'sampling.pool_size' must be in [1, ", max_sampling, "], got ", sampling_pool_size);
+  GAPM_EXPECTS(sampling_reuse >= 1 && sampling_reuse <= 1'000'000,
+               "option 'sampling.reuse' must be in [1, 1000000], got ", sampling_reuse);
+  GAPM_EXPECTS(sampling_batch_size >= 1 && sampling_batch_size <= max_sampling,
+               "option 'sampling.batch_size' must be in [1, ", max_sampling, "], got ", sampling_batch_size);
+  GAPM_EXPECTS(capacity <= max_slots, "option 'capacity' must be at most ", max_slots,
+               " row slots per table (0 = every key), got ", capacity);
   GAPM_EXPECTS(capacity_fraction > 0 && capacity_fraction <= 1,
                "option 'capacity_fraction' must be in (0, 1], got ", capacity_fraction);
-  GAPM_EXPECTS(rendezvous_timeout_s > 0, "option 'rendezvous_timeout_s' must be > 0");
-  GAPM_EXPECTS(peer_timeout_s > 0, "option 'peer_timeout_s' must be > 0");
+  expect_range("rendezvous_timeout_s", rendezvous_timeout_s, 0.1, 86400, "seconds");
+  expect_range("peer_timeout_s", peer_timeout_s, 0.1, 3600, "seconds");
+  expect_range("barrier_timeout_s", barrier_timeout_s, 1, 30 * 86400, "seconds; at most 30 days");
+  expect_range("sync.round_timeout_s", sync_round_timeout_s, 1, 86400);
+  GAPM_EXPECTS(sync_round_timeout_s >= peer_timeout_s, "option 'sync.round_timeout_s' (", print_double(sync_round_timeout_s),
+               ") must be at least peer_timeout_s (", print_double(peer_timeout_s),
+               "): a paused peer is given peer_timeout_s before it counts as dead");
   GAPM_EXPECTS(net_latency_us >= 0 && net_latency_us <= 1e6,
                "option 'net.latency_us' must be in [0, 1000000] (microseconds; 0 = no model), got ",
                net_latency_us);
-  GAPM_EXPECTS(net_bandwidth_gbps >= 0 && !std::isinf(net_bandwidth_gbps),
-               "option 'net.bandwidth_gbps' must be >= 0 and finite (Gbit/s per peer; 0 = unlimited), got ",
-               net_bandwidth_gbps);
+  GAPM_EXPECTS(net_bandwidth_gbps >= 0 && net_bandwidth_gbps <= 1e6,
+               "option 'net.bandwidth_gbps' must be >= 0 and finite, at most 1000000 (Gbit/s per peer; 0 = unlimited), got ",
+               print_double(net_bandwidth_gbps));
 }
 
 std::string Options::to_string() const {

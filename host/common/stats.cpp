@@ -37,6 +37,7 @@ std::string Stats::to_json() const {
   field("bytes_sent", bytes_sent);
   field("bytes_received", bytes_received);
   field("malformed_messages", malformed_messages);
+  field("rejected_frames", rejected_frames);
   field("forward_hops", forward_hops);
   field("remote_answers", remote_answers);
   field("slots_used", slots_used);
@@ -55,7 +56,7 @@ std::string Stats::summary() const {
                 "pushes %llu local (%.1f%%), %llu remote\n"
                 "intent keys %llu (%llu registered, %llu KiB); replicas created %llu, dropped %llu; relocations %llu\n"
                 "sync rounds %llu (%.1f/s per channel); mean forwarding hops %.2f\n"
-                "sent %llu msgs / %llu B; received %llu msgs / %llu B\n"
+                "sent %llu msgs / %llu B; received %llu msgs / %llu B; %llu malformed, %llu refused\n"
                 "slots %llu of %llu used; uptime %.1f s\n",
                 static_cast<unsigned long long>(pulls_local), percent(pulls_local, pulls_local + pulls_remote),
                 static_cast<unsigned long long>(pulls_remote),
@@ -70,8 +71,8 @@ std::string Stats::summary() const {
                 static_cast<unsigned long long>(sync_rounds), sync_rounds_per_sec, mean_hops,
                 static_cast<unsigned long long>(messages_sent), static_cast<unsigned long long>(bytes_sent),
                 static_cast<unsigned long long>(messages_received),
-                static_cast<unsigned long long>(bytes_received),
-                static_cast<unsigned long long>(slots_used), static_cast<unsigned long long>(slots_capacity),
+                static_cast<unsigned long long>(bytes_received), static_cast<unsigned long long>(malformed_messages),
+                static_cast<unsigned long long>(rejected_frames), static_cast<unsigned long long>(slots_used), static_cast<unsigned long long>(slots_capacity),
                 uptime_s);
   return text;
 }

@@ -21,4 +21,27 @@ constexpr std::uint32_t value_tag() {
   else return 3;
 }
 
+/// a + b and a - b for every value type. int64 wraps around (two's complement) where plain
+/// arithmetic would overflow, which C++ leaves undefined: a user's deltas may add up past the
+/// range, and replicas must then still agree with their main copy bit for bit.
+template <class T>
+constexpr T wrapping_add(T a, T b) noexcept {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+  } else {
+    return a + b;
+  }
+}
+
+template <class T>
+constexpr T wrapping_sub(T a, T b) noexcept {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+  } else {
+    return a - b;
+  }
+}
+
 }  // namespace gapm::detail

@@ -89,7 +89,7 @@ void node_impl<T>::shutdown(bool clean) noexcept {
   }
   if (parts_.net) {
     try {
-      if (clean) parts_.net->barrier();  // nobody leaves while another node may still ask it
+      if (clean) parts_.net->shutdown_barrier();  // nobody leaves while another node may still ask it
     } catch (const std::exception&) {
       clean = false;  // the cluster already failed: leave without ceremony
     }
@@ -115,6 +115,7 @@ Stats node_impl<T>::stats() const {
     s.bytes_sent = t.bytes_sent.load();
     s.bytes_received = t.bytes_received.load();
     s.malformed_messages = t.malformed.load();
+    s.rejected_frames = parts_.net->rejected_frames();
     s.remote_answers = parts_.remote_answers.load();
     s.forward_hops = parts_.forward_hops.load();
   }

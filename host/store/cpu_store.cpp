@@ -9,6 +9,8 @@
 
 #include <gapm/errors.hpp>
 
+#include "host/common/value_type.hpp"
+
 namespace gapm::detail {
 
 template <class T>
@@ -132,7 +134,7 @@ void cpu_store<T>::scatter_add(const key_type* keys, std::size_t n, const T* del
   const std::size_t len = this->row_length_;
   for_each_row(keys, n, false, [&](T* row, T*, std::size_t i) {
     const T* delta = deltas + i * len;
-    for (std::size_t j = 0; j < len; ++j) row[j] += delta[j];
+    for (std::size_t j = 0; j < len; ++j) row[j] = wrapping_add(row[j], delta[j]);
   });
 }
 
@@ -150,7 +152,7 @@ void cpu_store<T>::extract_delta(const key_type* keys, std::size_t n, T* deltas,
   for_each_row(keys, n, true, [&](T* row, T* sync, std::size_t i) {
     T* delta = deltas + i * len;
     for (std::size_t j = 0; j < len; ++j) {
-      delta[j] = row[j] - sync[j];
+      delta[j] = wrapping_sub(row[j], sync[j]);
       sync[j] = row[j];
     }
   });
@@ -162,7 +164,7 @@ void cpu_store<T>::refresh_merge(const key_type* keys, std::size_t n, const T* m
   for_each_row(keys, n, true, [&](T* row, T* sync, std::size_t i) {
     const T* fresh = main + i * len;
     for (std::size_t j = 0; j < len; ++j) {
-      row[j] = fresh[j] + (row[j] - sync[j]);
+      row[j] = wrapping_add(fresh[j], wrapping_sub(row[j], sync[j]));
       sync[j] = fresh[j];
     }
   });
@@ -176,7 +178,7 @@ void cpu_store<T>::apply_step(const key_type* keys, std::size_t n, const T* grad
   std::vector<T> delta(len);
   for_each_row(keys, n, false, [&](T* row, T*, std::size_t i) {
     for (std::size_t j = 0; j < d; ++j) step_deltas(step, row, grads[i * d + j], d, j, delta.data());
-    for (std::size_t j = 0; j < len; ++j) row[j] += delta[j];
+    for (std::size_t j = 0; j < len; ++j) row[j] = wrapping_add(row[j], delta[j]);
   });
 }
 

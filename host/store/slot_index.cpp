@@ -38,6 +38,7 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
     added_keys.push_back(keys[i]);
     added_slots.push_back(slot);
   }
+  used_.fetch_add(added_keys.size() - first_added, std::memory_order_relaxed);
   return true;
 }
 
@@ -47,6 +48,7 @@ std::int64_t slot_index::erase(key_type key) {
   if (slot < 0) return no_slot;
   std::atomic_ref<std::int32_t>(entry).store(-1, std::memory_order_release);
   free_.push_back(static_cast<slot_type>(slot));
+  used_.fetch_sub(1, std::memory_order_relaxed);
   return slot;
 }
 

@@ -21,7 +21,8 @@ class slot_index {
   [[nodiscard]] key_type first_key() const noexcept { return first_key_; }
   [[nodiscard]] std::uint64_t num_keys() const noexcept { return slots_.size(); }
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
-  [[nodiscard]] std::uint64_t size() const noexcept { return next_unused_ - free_.size(); }
+  /// Keys with a slot. Safe to call while another thread inserts or erases (stats).
+  [[nodiscard]] std::uint64_t size() const noexcept { return used_.load(std::memory_order_relaxed); }
 
   /// The slot of `key` or no_slot. Safe to call while another thread inserts or erases.
   [[nodiscard]] std::int64_t slot_of(key_type key) const noexcept {
@@ -49,6 +50,7 @@ class slot_index {
   // slot of capacity up front.
   std::vector<slot_type> free_;
   std::uint64_t next_unused_ = 0;
+  std::atomic<std::uint64_t> used_{0};
 };
 
 }  // namespace gapm::detail

@@ -30,19 +30,22 @@ struct table_spec {
 
 /// All settings of a node. Every field has a textual name (`sync.max_per_sec`) used by
 /// parse() (`--gapm.sync.max_per_sec=500`), from_env() (`GAPM_SYNC_MAX_PER_SEC=500`) and set().
+/// Every numeric option has a range (README, "Options"), checked by validate() when a Node
+/// starts; the ranges keep a typo from starting thousands of threads, allocating more than
+/// the machine has, or turning a timeout into an instant one.
 struct Options {
   // Model layout: tables[i] covers the keys that follow tables[0..i-1]. Textual form:
   // "tables=1000x16,50x8" (num_keys x row_length, in key order).
   std::vector<table_spec> tables;
 
-  int workers = 1;  ///< worker threads per node (`workers`)
+  int workers = 1;  ///< worker threads per node (`workers`), in [1, 1024]
 
   technique_mode techniques = technique_mode::all;
   bool time_intent_actions = true;
   bool location_caches = true;
 
-  int sync_channels = 4;            ///< `sync.channels`, a power of two
-  double sync_max_per_sec = 1000;   ///< `sync.max_per_sec`, 0 = unpaced
+  int sync_channels = 4;            ///< `sync.channels`, a power of two, at most max(8, 4 x cores)
+  double sync_max_per_sec = 1000;   ///< `sync.max_per_sec`, 0 = unpaced, at most 1e6
   double sync_threshold = 0;        ///< `sync.threshold`: -1 send all, 0 updated, >0 L2 norm, inf off
 
   double timing_initial_estimate = 10;  ///< `timing.initial_estimate` (clocks per sync round)
@@ -61,8 +64,15 @@ struct Options {
   double capacity_fraction = 0.5;  ///< `capacity_fraction`
 
   bool print_stats = true;  ///< `print_stats`: print Stats::summary() to stderr at shutdown()
-  double rendezvous_timeout_s = 60;  ///< `rendezvous_timeout_s`: give up joining the cluster
-  double peer_timeout_s = 5;         ///< `peer_timeout_s`: a silent peer counts as dead
+  double rendezvous_timeout_s = 60;  ///< `rendezvous_timeout_s`: give up joining the cluster, in [0.1, 86400]
+  double peer_timeout_s = 5;         ///< `peer_timeout_s`: a silent peer counts as dead, in [0.1, 3600]
+  /// `barrier_timeout_s`: a cluster barrier (barrier(), finalize(), save(), load(), shutdown())
+  /// that is not complete after this long fails the cluster naming the nodes that did not
+  /// arrive; in [1, 2592000] (30 days). Like torch.distributed's default timeout, 30 minutes.
+  double barrier_timeout_s = 1800;
+  /// `sync.round_timeout_s`: a sync round still unanswered after this long fails the cluster
+  /// naming the peers that did not answer; in [1, 86400], and at least peer_timeout_s.
+  double sync_round_timeout_s = 60;
 
   /// BENCHMARK ONLY: a network model on the node-to-node transport, so that processes on one
   /// machine (loopback) see what a real network does. Every frame is delayed by

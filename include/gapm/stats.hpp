@@ -26,7 +26,8 @@ struct Stats {
   std::uint64_t messages_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
-  std::uint64_t malformed_messages = 0;  ///< frames dropped by validation
+  std::uint64_t malformed_messages = 0;  ///< frames of peers dropped by validation
+  std::uint64_t rejected_frames = 0;     ///< frames refused unread: their connection did not prove the job token
   std::uint64_t remote_answers = 0;    ///< answers received for this node's remote requests
   std::uint64_t forward_hops = 0;      ///< forwarding hops those answers took (0 = direct)
   std::uint64_t slots_used = 0;        ///< occupied row slots, all tables

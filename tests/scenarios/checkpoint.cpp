@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <random>
 
@@ -160,6 +161,46 @@ GAPM_SCENARIO(save_check) {
   expect_true(round >= 1, "a saved round");
   expect_true(std::all_of(got.begin(), got.end(), [&](value v) { return v == round; }), "one consistent snapshot");
   std::cout << "loaded round " << round << "\n";
+  return exit_code();
+}
+
+// Fault injection (tests/test_fault_injection.cpp): trains CHAOS_EPOCHS epochs of
+// CHAOS_EPOCH_ITERATIONS iterations, saving a snapshot into SCENARIO_SNAPSHOT/epoch-E after
+// each, and starts from the newest snapshot that loads. The test kills or pauses a process at
+// a random point; a run started again after that must end exactly as an uninterrupted one.
+GAPM_SCENARIO(chaos) {
+  gapm::Node<value> node(checkpoint_options());
+  std::cout << "JOINED" << std::endl;
+  gapm::Worker<value> w(node, 0);
+  const long per_epoch = env_int("CHAOS_EPOCH_ITERATIONS", 40);
+  const int epochs = env_int("CHAOS_EPOCHS", 4);
+  const auto epoch_path = [](int e) { return snapshot_path() + "/epoch-" + std::to_string(e); };
+  int done = 0;
+  // Nothing writes snapshots now, so every node sees the same ones and tries them in the same
+  // order; one a killed save left incomplete is refused everywhere and changes nothing.
+  for (int e = epochs; e >= 1 && done == 0; --e) {
+    if (!std::filesystem::exists(epoch_path(e))) continue;
+    try {
+      node.load(epoch_path(e));
+      done = e;
+      std::cout << "RESTORED epoch " << e << std::endl;
+    } catch (const gapm::comm_error&) {
+      throw;
+    } catch (const gapm::error& refused) {
+      std::cout << "skipped epoch " << e << ": " << refused.what() << std::endl;
+    }
+  }
+  if (done > 0) expect_trained_until(w, done * per_epoch, "restored epoch " + std::to_string(done));
+  w.barrier();  // every node has checked before any trains on
+  for (int e = done + 1; e <= epochs; ++e) {
+    train(node, w, (e - 1) * per_epoch, e * per_epoch);
+    node.save(epoch_path(e));
+    std::cout << "SAVED epoch " << e << std::endl;
+    if (node.rank() == 0 && e > 2) std::filesystem::remove_all(epoch_path(e - 2));  // e and e - 1 are complete
+  }
+  expect_trained_until(w, epochs * per_epoch, "at the end");
+  w.finalize();
+  node.shutdown();
   return exit_code();
 }
 

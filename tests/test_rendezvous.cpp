@@ -1,0 +1,114 @@
+// The rendezvous with the job token, called directly with the secrets the nodes would read
+// from GAPM_JOB_TOKEN: with a token every node keeps its own and all share rank 0's session;
+// without one rank 0 hands one out; a node of another job, or one that disagrees about having
+// a token, is refused with a message that says so and cannot fail this job's rendezvous.
+#include "comm/rendezvous.hpp"
+
+#include <future>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include <gapm/errors.hpp>
+#include <gapm/options.hpp>
+
+#include <gtest/gtest.h>
+
+#include "process_cluster.hpp"
+
+namespace {
+
+using namespace gapm::detail;
+
+std::string options_text() {
+  gapm::Options o;
+  o.tables = {{16, 2}};
+  return o.to_string();
+}
+
+// rendezvous() directly, with the secrets the nodes would read from GAPM_JOB_TOKEN.
+struct rendezvous_call {
+  int port;
+  std::string options = options_text();
+  rejection_log log{0};
+
+  std::future<rendezvous_result> join(int rank, std::optional<job_secret> secret, double timeout_s = 10) {
+    return std::async(std::launch::async, [this, rank, secret, timeout_s] {
+      zmq::context_t context;
+      cluster_env env{rank, 2, 0, "127.0.0.1", port, "test"};
+      node_hello hello{rank, 2, "tcp://127.0.0.1:" + std::to_string(1000 + rank), "cpu", "int64", options,
+                       "tcp://127.0.0.1:" + std::to_string(2000 + rank), ""};
+      return rendezvous(context, env, hello, timeout_s, secret, log);
+    });
+  }
+};
+
+TEST(Rendezvous, WithATokenEveryNodeKeepsItsOwnSecretAndShareTheSession) {
+  rendezvous_call r{gapm::testing::free_port()};
+  const auto secret = job_secret::from_token("a token of twenty characters");
+  auto zero = r.join(0, secret), one = r.join(1, secret);
+  const auto a = zero.get(), b = one.get();
+  EXPECT_FALSE(a.handed_out);
+  EXPECT_FALSE(b.handed_out);
+  EXPECT_EQ(a.session, b.session);
+  EXPECT_EQ(to_hex(b.secret.bytes()), to_hex(secret.bytes()));
+  ASSERT_EQ(b.book.size(), 2u);
+  EXPECT_EQ(b.book[1].data, "tcp://127.0.0.1:1001");
+}
+
+TEST(Rendezvous, WithoutATokenRankZeroHandsOneOut) {
+  rendezvous_call r{gapm::testing::free_port()};
+  auto zero = r.join(0, std::nullopt), one = r.join(1, std::nullopt);
+  const auto a = zero.get(), b = one.get();
+  EXPECT_TRUE(a.handed_out);
+  EXPECT_TRUE(b.handed_out);
+  EXPECT_EQ(to_hex(a.secret.bytes()), to_hex(b.secret.bytes()));
+  EXPECT_EQ(a.session, b.session);
+}
+
+// A node of another job (another token) meeting at the same port is refused with a message
+// of its own, and does not disturb the rendezvous of this job.
+TEST(Rendezvous, ANodeWithAnotherTokenIsRefusedAndCannotFailTheJob) {
+  rendezvous_call r{gapm::testing::free_port()};
+  const auto ours = job_secret::from_token("the token of this job, long enough");
+  const auto theirs = job_secret::from_token("the token of another job, long enough");
+  auto zero = r.join(0, ours);
+  try {
+    r.join(1, theirs).get();
+    ADD_FAILURE() << "a node with another token joined";
+  } catch (const gapm::comm_error& e) {
+    EXPECT_NE(std::string(e.what()).find("its GAPM_JOB_TOKEN differs from rank 0's"), std::string::npos) << e.what();
+  }
+  try {
+    r.join(1, std::nullopt).get();
+    ADD_FAILURE() << "a node without a token joined";
+  } catch (const gapm::comm_error& e) {
+    EXPECT_NE(std::string(e.what()).find("this node has no GAPM_JOB_TOKEN, but rank 0 has one"), std::string::npos)
+        << e.what();
+  }
+  auto one = r.join(1, ours);
+  EXPECT_EQ(zero.get().book.size(), 2u);
+  EXPECT_EQ(one.get().book.size(), 2u);
+  EXPECT_EQ(r.log.count(), 2u);
+}
+
+TEST(Rendezvous, ANodeWithATokenRefusesARankZeroWithout) {
+  rendezvous_call r{gapm::testing::free_port()};
+  auto zero = r.join(0, std::nullopt, 2);
+  try {
+    r.join(1, job_secret::from_token("a token of twenty characters")).get();
+    ADD_FAILURE() << "joined";
+  } catch (const gapm::comm_error& e) {
+    EXPECT_NE(std::string(e.what()).find("this node has GAPM_JOB_TOKEN, but rank 0 has none"), std::string::npos)
+        << e.what();
+  }
+  try {
+    (void)zero.get();
+    ADD_FAILURE() << "rank 0 joined alone";
+  } catch (const gapm::comm_error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing rank(s) 1 (1 message(s) were refused"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
