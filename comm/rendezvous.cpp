@@ -135,12 +135,17 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, co
                "this node has GAPM_JOB_TOKEN, but rank 0 has none: give every node the same GAPM_JOB_TOKEN");
         continue;
       }
+      // A hello for another world or for a rank already taken is refused alone: whoever sent it
+      // (a misconfigured node, another job at this port) hears why and fails; this job goes on.
       if (hello.world_size != world_size || hello.rank < 0 || hello.rank >= world_size) {
-        failure = concat("node ", hello.rank, " says the world size is ", hello.world_size, ", node 0 says ",
-                         world_size);
+        const std::string why = concat("a hello of rank ", hello.rank, " for a world of ", hello.world_size,
+                                       " nodes; node 0 says ", world_size);
+        refuse(*message, why, why);
       } else if (joined.contains(hello.rank)) {
-        failure = concat("rank ", hello.rank, " joined twice (from ", joined[hello.rank].second.endpoint, " and ",
-                         hello.endpoint, ")");
+        const std::string why = concat("rank ", hello.rank, " has joined already (from ",
+                                       joined[hello.rank].second.endpoint, "); a second hello for it from ",
+                                       hello.endpoint, " (two nodes with the same RANK, or another job at this port)");
+        refuse(*message, why, why);
       } else {
         joined[hello.rank] = {message->connection, hello};
       }

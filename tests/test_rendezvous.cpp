@@ -4,9 +4,11 @@
 // a token, is refused with a message that says so and cannot fail this job's rendezvous.
 #include "comm/rendezvous.hpp"
 
+#include <chrono>
 #include <future>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <zmq.hpp>
 
@@ -33,11 +35,12 @@ struct rendezvous_call {
   std::string options = options_text();
   rejection_log log{0};
 
-  std::future<rendezvous_result> join(int rank, std::optional<job_secret> secret, double timeout_s = 10) {
-    return std::async(std::launch::async, [this, rank, secret, timeout_s] {
+  std::future<rendezvous_result> join(int rank, std::optional<job_secret> secret, double timeout_s = 10,
+                                      int world = 2) {
+    return std::async(std::launch::async, [this, rank, secret, timeout_s, world] {
       zmq::context_t context;
-      cluster_env env{rank, 2, 0, "127.0.0.1", port, "test"};
-      node_hello hello{rank, 2, "tcp://127.0.0.1:" + std::to_string(1000 + rank), "cpu", "int64", options,
+      cluster_env env{rank, world, 0, "127.0.0.1", port, "test"};
+      node_hello hello{rank, world, "tcp://127.0.0.1:" + std::to_string(1000 + rank), "cpu", "int64", options,
                        "tcp://127.0.0.1:" + std::to_string(2000 + rank), ""};
       return rendezvous(context, env, hello, timeout_s, secret, log);
     });
@@ -109,6 +112,30 @@ TEST(Rendezvous, ANodeWithATokenRefusesARankZeroWithout) {
   } catch (const gapm::comm_error& e) {
     EXPECT_NE(std::string(e.what()).find("missing rank(s) 1 (1 message(s) were refused"), std::string::npos) << e.what();
   }
+}
+
+// Without a token anybody can reach the port; a hello for another world size or for a rank
+// that has joined already used to fail the whole job. Now only its sender is refused.
+TEST(Rendezvous, AHelloForAnotherWorldOrATakenRankIsRefusedAloneAndTheJobStillJoins) {
+  rendezvous_call r{gapm::testing::free_port()};
+  auto zero = r.join(0, std::nullopt, 10, 3);
+  auto expect_refused = [](std::future<rendezvous_result> joining, const std::string& words) {
+    try {
+      (void)joining.get();
+      ADD_FAILURE() << "joined";
+    } catch (const gapm::comm_error& e) {
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  expect_refused(r.join(1, std::nullopt, 10, 2), "for a world of 2 nodes; node 0 says 3");
+  auto one = r.join(1, std::nullopt, 10, 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // rank 1's hello is in (loopback)
+  expect_refused(r.join(1, std::nullopt, 10, 3), "rank 1 has joined already");
+  auto two = r.join(2, std::nullopt, 10, 3);
+  EXPECT_EQ(zero.get().book.size(), 3u);
+  EXPECT_EQ(one.get().book.size(), 3u);
+  EXPECT_EQ(two.get().book.size(), 3u);
+  EXPECT_EQ(r.log.count(), 2u);
 }
 
 }  // namespace
