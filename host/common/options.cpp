@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include <sched.h>
 
@@ -127,65 +128,60 @@ struct option_codec {
   std::function<std::string(const Options&)> get;
 };
 
-#define GAPM_OPTION(NAME, FIELD, PARSE, PRINT)                                            \
-  option_codec {                                                                          \
-    NAME, [](Options& o, std::string_view v) { o.FIELD = PARSE; },                        \
-        [](const Options& o) { return PRINT; }                                            \
-  }
+// A plain option: parsed and printed by the type of its field.
+template <class V>
+option_codec value_option(std::string name, V Options::*field) {
+  return {name,
+          [name, field](Options& o, std::string_view v) {
+            if constexpr (std::is_same_v<V, bool>) o.*field = parse_bool(name, v);
+            else if constexpr (std::is_floating_point_v<V>) o.*field = parse_double(name, v);
+            else o.*field = parse_int<V>(name, v);
+          },
+          [field](const Options& o) -> std::string {
+            if constexpr (std::is_same_v<V, bool>) return o.*field ? "true" : "false";
+            else if constexpr (std::is_floating_point_v<V>) return print_double(o.*field);
+            else return std::to_string(o.*field);
+          }};
+}
+
+template <class Enum, std::size_t N>
+option_codec enum_option(std::string name, Enum Options::*field, const enum_name<Enum> (&table)[N]) {
+  return {name, [name, field, &table](Options& o, std::string_view v) { o.*field = parse_enum(name, v, table); },
+          [field, &table](const Options& o) { return print_enum(o.*field, table); }};
+}
 
 const std::vector<option_codec>& codecs() {
   static const std::vector<option_codec> table = {
-      GAPM_OPTION("tables", tables, parse_tables("tables", v), print_tables(o.tables)),
-      GAPM_OPTION("workers", workers, parse_int<int>("workers", v), std::to_string(o.workers)),
-      GAPM_OPTION("techniques", techniques, parse_enum("techniques", v, technique_names),
-                  print_enum(o.techniques, technique_names)),
-      GAPM_OPTION("time_intent_actions", time_intent_actions, parse_bool("time_intent_actions", v),
-                  std::string(o.time_intent_actions ? "true" : "false")),
-      GAPM_OPTION("location_caches", location_caches, parse_bool("location_caches", v),
-                  std::string(o.location_caches ? "true" : "false")),
-      GAPM_OPTION("sync.channels", sync_channels, parse_int<int>("sync.channels", v),
-                  std::to_string(o.sync_channels)),
-      GAPM_OPTION("sync.max_per_sec", sync_max_per_sec, parse_double("sync.max_per_sec", v),
-                  print_double(o.sync_max_per_sec)),
-      GAPM_OPTION("sync.threshold", sync_threshold, parse_double("sync.threshold", v),
-                  print_double(o.sync_threshold)),
-      GAPM_OPTION("timing.initial_estimate", timing_initial_estimate,
-                  parse_double("timing.initial_estimate", v), print_double(o.timing_initial_estimate)),
-      GAPM_OPTION("timing.smoothing", timing_smoothing, parse_double("timing.smoothing", v),
-                  print_double(o.timing_smoothing)),
-      GAPM_OPTION("timing.quantile", timing_quantile, parse_double("timing.quantile", v),
-                  print_double(o.timing_quantile)),
-      GAPM_OPTION("sampling.scheme", sampling_scheme, parse_enum("sampling.scheme", v, scheme_names),
-                  print_enum(o.sampling_scheme, scheme_names)),
-      GAPM_OPTION("sampling.pool_size", sampling_pool_size,
-                  parse_int<std::size_t>("sampling.pool_size", v), std::to_string(o.sampling_pool_size)),
-      GAPM_OPTION("sampling.reuse", sampling_reuse, parse_int<std::size_t>("sampling.reuse", v),
-                  std::to_string(o.sampling_reuse)),
-      GAPM_OPTION("sampling.batch_size", sampling_batch_size,
-                  parse_int<std::size_t>("sampling.batch_size", v), std::to_string(o.sampling_batch_size)),
-      GAPM_OPTION("store", store, parse_enum("store", v, store_names), print_enum(o.store, store_names)),
-      GAPM_OPTION("capacity", capacity, parse_int<std::uint64_t>("capacity", v), std::to_string(o.capacity)),
-      GAPM_OPTION("capacity_fraction", capacity_fraction, parse_double("capacity_fraction", v),
-                  print_double(o.capacity_fraction)),
-      GAPM_OPTION("print_stats", print_stats, parse_bool("print_stats", v),
-                  std::string(o.print_stats ? "true" : "false")),
-      GAPM_OPTION("rendezvous_timeout_s", rendezvous_timeout_s,
-                  parse_double("rendezvous_timeout_s", v), print_double(o.rendezvous_timeout_s)),
-      GAPM_OPTION("peer_timeout_s", peer_timeout_s, parse_double("peer_timeout_s", v),
-                  print_double(o.peer_timeout_s)),
-      GAPM_OPTION("barrier_timeout_s", barrier_timeout_s, parse_double("barrier_timeout_s", v),
-                  print_double(o.barrier_timeout_s)),
-      GAPM_OPTION("sync.round_timeout_s", sync_round_timeout_s, parse_double("sync.round_timeout_s", v),
-                  print_double(o.sync_round_timeout_s)),
+      {"tables", [](Options& o, std::string_view v) { o.tables = parse_tables("tables", v); },
+       [](const Options& o) { return print_tables(o.tables); }},
+      value_option("workers", &Options::workers),
+      enum_option("techniques", &Options::techniques, technique_names),
+      value_option("time_intent_actions", &Options::time_intent_actions),
+      value_option("location_caches", &Options::location_caches),
+      value_option("sync.channels", &Options::sync_channels),
+      value_option("sync.max_per_sec", &Options::sync_max_per_sec),
+      value_option("sync.threshold", &Options::sync_threshold),
+      value_option("timing.initial_estimate", &Options::timing_initial_estimate),
+      value_option("timing.smoothing", &Options::timing_smoothing),
+      value_option("timing.quantile", &Options::timing_quantile),
+      enum_option("sampling.scheme", &Options::sampling_scheme, scheme_names),
+      value_option("sampling.pool_size", &Options::sampling_pool_size),
+      value_option("sampling.reuse", &Options::sampling_reuse),
+      value_option("sampling.batch_size", &Options::sampling_batch_size),
+      enum_option("store", &Options::store, store_names),
+      value_option("capacity", &Options::capacity),
+      value_option("capacity_fraction", &Options::capacity_fraction),
+      value_option("print_stats", &Options::print_stats),
+      value_option("rendezvous_timeout_s", &Options::rendezvous_timeout_s),
+      value_option("peer_timeout_s", &Options::peer_timeout_s),
+      value_option("barrier_timeout_s", &Options::barrier_timeout_s),
+      value_option("sync.round_timeout_s", &Options::sync_round_timeout_s),
       // Benchmark-only network model (comm/shaped_transport.hpp).
-      GAPM_OPTION("net.latency_us", net_latency_us, parse_double("net.latency_us", v),
-                  print_double(o.net_latency_us)),
-      GAPM_OPTION("net.bandwidth_gbps", net_bandwidth_gbps, parse_double("net.bandwidth_gbps", v),
-                  print_double(o.net_bandwidth_gbps)),
+      value_option("net.latency_us", &Options::net_latency_us),
+      value_option("net.bandwidth_gbps", &Options::net_bandwidth_gbps),
   };
   return table;
 }
-#undef GAPM_OPTION
 
 const option_codec& codec(std::string_view name) {
   for (const auto& c : codecs())
