@@ -55,11 +55,8 @@ bool cpu_store<T>::insert(const key_type* keys, std::size_t n) {
   std::vector<slot_type> added_slots;
   if (!this->index_.insert(keys, n, added_keys, added_slots)) return false;
   ensure_chunks(added_slots);
-  const std::uint32_t len = this->row_length_;
-  for (slot_type slot : added_slots) {  // a reused slot may hold an old row
-    T* row = value_chunks_[slot / rows_per_chunk_].get() + (slot % rows_per_chunk_) * len;
-    std::fill_n(row, len, T{});
-  }
+  // A reused slot may still hold an old row.
+  for (slot_type slot : added_slots) std::fill_n(value_row(slot), this->row_length_, T{});
   return true;
 }
 
@@ -96,16 +93,13 @@ void cpu_store<T>::for_each_row(const key_type* keys, std::size_t n, bool with_s
   // (they come from the sync threads, a few calls per round; pulls and pushes never take it).
   std::unique_lock<std::mutex> sync_guard;
   if (with_sync) sync_guard = std::unique_lock{sync_alloc_mutex_};
-  auto row_of = [&](std::size_t slot) {
-    return value_chunks_[slot / rows_per_chunk_].get() + (slot % rows_per_chunk_) * len;
-  };
   // Rows are scattered: prefetch the row (its first lines) and its lock a few keys ahead so
   // that the memory latency of one row hides behind the work on the previous ones.
   constexpr std::size_t distance = 8;
   const std::size_t lines = std::min<std::size_t>((len * sizeof(T) + 63) / 64, 4);
   auto prefetch = [&](std::size_t i) {
     const auto slot = static_cast<std::size_t>(this->index_.slot_of(keys[i]));
-    const char* row = reinterpret_cast<const char*>(row_of(slot));
+    const char* row = reinterpret_cast<const char*>(value_row(slot));
     for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(row + 64 * line, 1);
     __builtin_prefetch(&stripes_[slot % num_stripes], 1);
   };
@@ -116,7 +110,7 @@ void cpu_store<T>::for_each_row(const key_type* keys, std::size_t n, bool with_s
     T* sync = with_sync ? sync_row(slot) : nullptr;
     stripe_lock& lock = stripes_[slot % num_stripes];
     lock.lock();
-    op(row_of(slot), sync, i);
+    op(value_row(slot), sync, i);
     lock.unlock();
   }
 }

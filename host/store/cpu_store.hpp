@@ -66,6 +66,10 @@ class cpu_store final : public store_backend<T> {
   template <class Op>
   void for_each_row(const key_type* keys, std::size_t n, bool with_sync, Op op);
   void ensure_chunks(const std::vector<slot_type>& slots);
+  // The value row of `slot` (its chunk exists).
+  [[nodiscard]] T* value_row(std::size_t slot) const noexcept {
+    return value_chunks_[slot / rows_per_chunk_].get() + (slot % rows_per_chunk_) * this->row_length_;
+  }
   // The sync_state row of `slot`, allocating its block; call with sync_alloc_mutex_ held.
   T* sync_row(std::size_t slot);
 
