@@ -2,7 +2,6 @@
 // followed by a payload of typed arrays. Every frame is validated before it is used.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -115,9 +114,12 @@ template <class... Arrays>
   for (const auto view : views) bytes += view.size();
   head.payload_bytes = bytes;
   std::vector<std::byte> frame(sizeof(header) + bytes);
-  const auto* raw = reinterpret_cast<const std::byte*>(&head);
-  std::byte* out = std::copy(raw, raw + sizeof head, frame.data());
-  for (const auto view : views) out = std::copy(view.begin(), view.end(), out);
+  std::memcpy(frame.data(), &head, sizeof head);
+  std::size_t at = sizeof head;
+  for (const auto view : views) {
+    if (!view.empty()) std::memcpy(frame.data() + at, view.data(), view.size());
+    at += view.size();
+  }
   return frame;
 }
 

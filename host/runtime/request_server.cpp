@@ -1,5 +1,6 @@
 #include "host/runtime/request_server.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -195,10 +196,14 @@ void request_server<T>::serve_step(const wire::message& message) {
     if (k >= node_.keys.num_keys()) malformed(concat("step request: key ", k, " is out of range"));
     if (auto problem = step_problem<T>(step, node_.keys.row_length_of(k)); !problem.empty())
       malformed("step request: " + problem);
-    if (i > 0 && std::find(keys->begin(), keys->begin() + static_cast<std::ptrdiff_t>(i), k) != keys->begin() + static_cast<std::ptrdiff_t>(i))
-      malformed(concat("step request: key ", k, " is repeated"));
     offsets[i + 1] = offsets[i] + node_.keys.row_length_of(k) / step.row_factor();
   }
+  // The sender merged repeated keys (a step applied twice is wrong): sorted, in O(n log n).
+  std::vector<key_type> sorted;
+  sorted.assign(keys->begin(), keys->end());
+  std::sort(sorted.begin(), sorted.end());
+  if (const auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end())
+    malformed(concat("step request: key ", *twice, " is repeated"));
   auto grads = in.read<T>(offsets.back());
   if (!grads) malformed("step request: the gradients do not match the keys' row lengths");
   const auto hints = read_hints(in, head);
