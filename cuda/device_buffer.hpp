@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <utility>
 
-#include "cuda/memory_resource.hpp"
+#include "cuda/device_runtime.hpp"
 
 namespace gapm::detail {
 
@@ -12,27 +12,27 @@ template <class T>
 class device_buffer {
  public:
   device_buffer() noexcept = default;
-  device_buffer(std::size_t size, cudaStream_t stream,
-                device_memory_resource& resource = current_device_resource())
-      : data_{static_cast<T*>(resource.allocate(size * sizeof(T), stream))},
+  /// `size` values, usable by work on `stream` enqueued after this; freed in `stream`'s order.
+  device_buffer(device_runtime& runtime, std::size_t size, device_stream stream)
+      : runtime_{&runtime},
+        data_{size > 0 ? static_cast<T*>(runtime.allocate(size * sizeof(T), stream)) : nullptr},
         size_{size},
-        stream_{stream},
-        resource_{&resource} {}
+        stream_{stream} {}
   ~device_buffer() { release(); }
   device_buffer(const device_buffer&) = delete;
   device_buffer& operator=(const device_buffer&) = delete;
   device_buffer(device_buffer&& other) noexcept
-      : data_{std::exchange(other.data_, nullptr)},
+      : runtime_{other.runtime_},
+        data_{std::exchange(other.data_, nullptr)},
         size_{std::exchange(other.size_, 0)},
-        stream_{other.stream_},
-        resource_{other.resource_} {}
+        stream_{other.stream_} {}
   device_buffer& operator=(device_buffer&& other) noexcept {
     if (this != &other) {
       release();
+      runtime_ = other.runtime_;
       data_ = std::exchange(other.data_, nullptr);
       size_ = std::exchange(other.size_, 0);
       stream_ = other.stream_;
-      resource_ = other.resource_;
     }
     return *this;
   }
@@ -40,17 +40,18 @@ class device_buffer {
   [[nodiscard]] T* data() noexcept { return data_; }
   [[nodiscard]] const T* data() const noexcept { return data_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t bytes() const noexcept { return size_ * sizeof(T); }
 
  private:
   void release() noexcept {
-    if (data_ != nullptr) resource_->deallocate(data_, size_ * sizeof(T), stream_);
+    if (data_ != nullptr) runtime_->deallocate(data_, stream_);
     data_ = nullptr;
   }
 
+  device_runtime* runtime_ = nullptr;
   T* data_ = nullptr;
   std::size_t size_ = 0;
-  cudaStream_t stream_ = nullptr;
-  device_memory_resource* resource_ = nullptr;
+  device_stream stream_ = nullptr;
 };
 
 }  // namespace gapm::detail

@@ -19,6 +19,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,6 +71,14 @@ inline std::vector<process_result> run_processes(const std::string& program, con
     env_strings.push_back("LOCAL_RANK=" + std::to_string(rank));
     env_strings.push_back("MASTER_ADDR=127.0.0.1");
     env_strings.push_back("MASTER_PORT=" + std::to_string(port));
+#ifdef GAPM_SCENARIO_EXTRA_ENV
+    // A suite built to run on another platform (e.g. the emulated device) adds its settings.
+    for (std::string_view all = GAPM_SCENARIO_EXTRA_ENV; !all.empty();) {
+      const auto space = all.find(' ');
+      env_strings.emplace_back(all.substr(0, space));
+      all = space == std::string_view::npos ? std::string_view{} : all.substr(space + 1);
+    }
+#endif
     for (const auto& e : extra_env) env_strings.push_back(e);
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());

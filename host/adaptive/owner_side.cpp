@@ -129,7 +129,6 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
     for (key_type k : moving) {
       const bool still_wanted = state_.intended_here(k);  // relocation_only: ask for it back
       ctx_.states.set_role(k, key_role::absent);
-      ctx_.rows.erase(k);
       const std::int64_t counter = ctx_.states.handed_over(k, origin);  // the forwarding pointer
       answer.add(k, ctx_.states.shared(k) ? sync_answer::relocated_shared : sync_answer::relocated,
                  ctx_.states.version(k).load(), counter);
@@ -147,6 +146,7 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
       }
       if (still_wanted) state_.wanted.insert(k);
     }
+    ctx_.rows.erase(moving.data(), moving.size());
   }
   for (std::size_t home = 0; home < to_home.size(); ++home)
     if (!to_home[home].keys.empty()) (void)ctx_.send(static_cast<int>(home), to_home[home].encode({.origin = ctx_.rank}));

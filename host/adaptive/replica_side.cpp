@@ -13,11 +13,12 @@ template <class T>
 void replica_side<T>::ask_for_wanted_keys() {
   std::vector<key_type> wanted(state_.wanted.begin(), state_.wanted.end());
   state_.wanted.clear();
+  std::erase_if(wanted, [&](key_type k) { return ctx_.states.role(k) != key_role::absent || !state_.intended_here(k); });
+  if (wanted.empty()) return;
   std::sort(wanted.begin(), wanted.end());
+  std::unique_lock structure{ctx_.structure};
+  ctx_.rows.insert_where_room(wanted);  // a full slot pool: accesses to the others stay remote
   for (key_type k : wanted) {
-    if (ctx_.states.role(k) != key_role::absent || !state_.intended_here(k)) continue;
-    std::unique_lock structure{ctx_.structure};
-    if (!ctx_.rows.insert(k)) continue;  // the slot pool is full: accesses stay remote
     ctx_.states.version(k) = -1;
     ctx_.states.set_role(k, key_role::pending);
     state_.replicas.insert(k);
@@ -85,10 +86,8 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
     std::unique_lock structure{ctx_.structure};
     for (key_type k : drop) states.set_role(k, key_role::absent);
     ctx_.rows.extract_deltas(drop.data(), drop.size(), drop_deltas.data());
-    for (key_type k : drop) {
-      ctx_.rows.erase(k);
-      state_.replicas.erase(k);
-    }
+    ctx_.rows.erase(drop.data(), drop.size());
+    for (key_type k : drop) state_.replicas.erase(k);
     ctx_.counters.replicas_dropped.fetch_add(drop.size(), std::memory_order_relaxed);
   }
 
@@ -124,11 +123,11 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
 template <class T>
 void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   auto& states = ctx_.states;
-  // Sort the answers: replicas to refresh (one batched merge) and main copies moving here.
+  // Sort the answers: replicas to refresh (one batched merge) and main copies moving here (one
+  // batched merge of their rows, and one of the deltas held back below sync.threshold).
   std::vector<std::size_t> refreshed, moved;
-  std::vector<key_type> merge_keys;
-  std::vector<T> merge_rows;
-  std::vector<const T*> moved_values;
+  std::vector<key_type> merge_keys, moved_keys, held_keys;
+  std::vector<T> merge_rows, moved_rows, held_rows;
   const T* value = answer.values.data();
   for (std::size_t i = 0; i < answer.keys.size(); ++i) {
     const key_type k = answer.keys[i];
@@ -137,7 +136,13 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
     if (role == key_role::pending || role == key_role::replica) {  // always so in an open round
       if (answer.answers[i] == sync_answer::relocated || answer.answers[i] == sync_answer::relocated_shared) {
         moved.push_back(i);
-        moved_values.push_back(value);
+        moved_keys.push_back(k);
+        moved_rows.insert(moved_rows.end(), value, value + length);
+        if (auto held = state_.held_deltas.find(k); held != state_.held_deltas.end()) {
+          held_keys.push_back(k);
+          held_rows.insert(held_rows.end(), held->second.begin(), held->second.end());
+          state_.held_deltas.erase(held);
+        }
       } else {
         refreshed.push_back(i);
         if (answer.answers[i] == sync_answer::value) {
@@ -162,14 +167,10 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   }
   if (!moved.empty()) {
     std::unique_lock exclusive{ctx_.structure};
-    for (std::size_t m = 0; m < moved.size(); ++m) {
-      const std::size_t i = moved[m];
+    ctx_.rows.refresh(moved_keys.data(), moved_keys.size(), moved_rows.data());  // main + unsent local pushes
+    ctx_.rows.add(held_keys.data(), held_keys.size(), held_rows.data());  // extracted below sync.threshold, never sent
+    for (std::size_t i : moved) {
       const key_type k = answer.keys[i];
-      ctx_.rows.refresh(&k, 1, moved_values[m]);  // main + unsent local pushes: they join the main copy
-      if (auto held = state_.held_deltas.find(k); held != state_.held_deltas.end()) {
-        ctx_.rows.add(&k, 1, held->second.data());  // extracted below sync.threshold, never sent
-        state_.held_deltas.erase(held);
-      }
       if (states.role(k) == key_role::replica) ctx_.counters.replicas_dropped.fetch_add(1, std::memory_order_relaxed);
       states.version(k) = answer.versions[i] + 1;
       states.set_shared(k, answer.answers[i] == sync_answer::relocated_shared);

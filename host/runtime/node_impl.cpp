@@ -67,6 +67,7 @@ template <class T>
 void node_impl<T>::finalize(worker_state& worker) {
   check_usable(worker, "finalize");
   worker.requests().wait_all();
+  ops_.deliver_arrived_pulls(worker, std::nullopt);
   wait_sync(worker);
   worker_barrier(worker);
   worker.mark_finalized();  // its clock now reads as finished: every intent has expired

@@ -4,6 +4,7 @@
 
 #include <gapm/errors.hpp>
 
+#include "cuda/device_platform.hpp"
 #include "host/common/expects.hpp"
 #include "host/common/memory_plan.hpp"
 #include "host/store/store_factory.hpp"
@@ -21,6 +22,17 @@ key_space planned_key_space(const Options& options, const cluster_env& env) {
   return keys;
 }
 
+// A node holds replicas (and keys on their way here, merged like replicas on arrival) only with
+// other nodes and adaptive management.
+bool replicas_possible(const Options& options, const cluster_env& env) {
+  return env.world_size > 1 && options.techniques != technique_mode::none;
+}
+
+int device_of(const cluster_env& env) {
+  const device_platform* platform = active_device_platform();
+  return platform == nullptr ? 0 : platform->device_for(env.local_rank);
+}
+
 }  // namespace
 
 template <class T>
@@ -29,7 +41,8 @@ node_parts<T>::node_parts(Options given)
       env{discover_cluster_env()},
       keys{planned_key_space<T>(options, env)},
       store{resolve_store_kind(options.store)},
-      rows{keys, store, options, env.local_rank},
+      device{device_of(env)},
+      rows{keys, store, options, device, replicas_possible(options, env)},
       workers{options.workers},
       worker_barrier{options.workers} {
   try {

@@ -43,6 +43,7 @@ struct node_parts {
   cluster_env env;
   key_space keys;
   store_kind store;
+  int device;  ///< the GPU of this node (LOCAL_RANK round robin); 0 without a device platform
   row_store<T> rows;
   std::unique_ptr<key_states> states;  // with more than one node: roles, versions, directory
   mutable std::shared_mutex structure;

@@ -285,7 +285,8 @@ void request_server<T>::apply_pull_response(const wire::message& message) {
       }
       pull.remaining -= head.count;
       if (pull.remaining == 0) {
-        if (pull.device_out != nullptr) copy_from_host(pull.device_out, pull.staging.data(), pull.staging.size());
+        // Rows for a device buffer go there from the worker's thread (in its stream order).
+        if (pull.device_out != nullptr) worker.arrived_pulls().emplace(it->first, std::move(pull));
         worker.pending_pulls().erase(it);
       }
     }

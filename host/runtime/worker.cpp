@@ -143,19 +143,25 @@ clock_type Worker<T>::clock() const noexcept {
 template <class T>
 void Worker<T>::wait(Ticket ticket) {
   node_->impl_->check_usable(*state_, "wait");
-  if (!ticket.is_local()) state_->requests().wait(ticket);
+  if (ticket.is_local()) return;
+  state_->requests().wait(ticket);
+  node_->impl_->ops().deliver_arrived_pulls(*state_, ticket.id);
 }
 
 template <class T>
 bool Worker<T>::is_finished(Ticket ticket) {
   node_->impl_->check_usable(*state_, "is_finished");
-  return ticket.is_local() || state_->requests().is_finished(ticket);
+  if (ticket.is_local()) return true;
+  if (!state_->requests().is_finished(ticket)) return false;
+  node_->impl_->ops().deliver_arrived_pulls(*state_, ticket.id);
+  return true;
 }
 
 template <class T>
 void Worker<T>::wait_all() {
   node_->impl_->check_usable(*state_, "wait_all");
   state_->requests().wait_all();
+  node_->impl_->ops().deliver_arrived_pulls(*state_, std::nullopt);
 }
 
 template <class T>

@@ -23,12 +23,14 @@ void worker_ops<T>::check_stream(stream_view stream) const {
 
 template <class T>
 const key_type* worker_ops<T>::checked_keys(worker_state& worker, const key_type* keys, std::size_t n,
-                                            const char* operation, std::optional<std::size_t> buffer_values) {
+                                            const char* operation, std::optional<std::size_t> buffer_values,
+                                            stream_view stream) {
   const key_type* host = keys;
   if (space_of(keys) != memory_space::host) {
+    // Read in the caller's stream order: the keys are checked as the kernels will see them.
     auto& scratch = worker.key_scratch();
     scratch.resize(n);
-    copy_to_host(scratch.data(), keys, n * sizeof(key_type));
+    copy_to_host(scratch.data(), keys, n * sizeof(key_type), node_.device, stream);
     host = scratch.data();
   }
   const std::uint64_t values = node_.keys.check_keys(host, n, operation);
@@ -54,9 +56,10 @@ Ticket worker_ops<T>::pull(worker_state& worker, const key_type* keys, std::size
   GAPM_EXPECTS(keys != nullptr, "pull: keys is null (n = ", n, ")");
   GAPM_EXPECTS(out != nullptr, "pull: out is null (n = ", n, ")");
   check_stream(mode.stream);
-  const key_type* host = checked_keys(worker, keys, n, "pull", mode.buffer_values);
+  const key_type* host = checked_keys(worker, keys, n, "pull", mode.buffer_values, mode.stream);
   std::shared_lock structure{node_.structure};  // the keys' roles hold while we read them
-  if (!std::all_of(host, host + n, [&](key_type k) { return node_.readable(k); })) return pull_remote(worker, host, n, out);
+  if (!std::all_of(host, host + n, [&](key_type k) { return node_.readable(k); }))
+    return pull_remote(worker, host, n, out, mode);
   // Local fast path: runs of one table are gathered straight from the caller's key buffer
   // (device keys stay on the device), no network involved.
   node_.rows.each_table_run(host, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
@@ -68,17 +71,20 @@ Ticket worker_ops<T>::pull(worker_state& worker, const key_type* keys, std::size
 }
 
 template <class T>
-Ticket worker_ops<T>::pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out) {
+Ticket worker_ops<T>::pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out,
+                                  const call_mode& mode) {
   pending_pull pending;
   pending.value_bytes = sizeof(T);
   pending.keys.assign(keys, keys + n);
   pending.offsets.resize(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) pending.offsets[i + 1] = pending.offsets[i] + node_.keys.row_length_of(keys[i]);
   // Rows are written by the receive thread: into the caller's buffer when it is host memory,
-  // else into host staging that is copied to the device when the last row has arrived.
+  // else into host staging that this worker copies to the device once the last row has arrived.
   if (space_of(out) == memory_space::device) {
     pending.staging.resize(pending.offsets[n] * sizeof(T));
     pending.device_out = out;
+    pending.stream = mode.stream;
+    pending.blocking = mode.blocking;
     pending.out = pending.staging.data();
   } else {
     pending.out = reinterpret_cast<std::byte*>(out);
@@ -142,7 +148,8 @@ Ticket worker_ops<T>::pull_remote(worker_state& worker, const key_type* keys, st
 
 template <class T>
 void worker_ops<T>::keep_last_rows(const key_type*& keys, std::size_t& n, const T*& rows,
-                                   std::vector<key_type>& unique_keys, std::vector<T>& unique_rows) {
+                                   std::vector<key_type>& unique_keys, std::vector<T>& unique_rows,
+                                   stream_view stream) {
   // The GPU assigns in parallel, so a set reduces repeated keys to their last occurrence
   // first (rows staged on the host: a rare path).
   std::unordered_map<key_type, std::size_t> last;
@@ -152,7 +159,7 @@ void worker_ops<T>::keep_last_rows(const key_type*& keys, std::size_t& n, const 
   std::vector<std::size_t> offsets(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]);
   std::vector<T> all_rows(offsets[n]);
-  copy_to_host(all_rows.data(), rows, all_rows.size() * sizeof(T));
+  copy_to_host(all_rows.data(), rows, all_rows.size() * sizeof(T), node_.device, stream);
   for (std::size_t i = 0; i < n; ++i) {
     if (last[keys[i]] != i) continue;
     unique_keys.push_back(keys[i]);
@@ -177,18 +184,18 @@ Ticket worker_ops<T>::write(worker_state& worker, write_kind kind, const key_typ
   GAPM_EXPECTS(keys != nullptr, operation, ": keys is null (n = ", n, ")");
   GAPM_EXPECTS(rows != nullptr, operation, ": values are null (n = ", n, ")");
   check_stream(mode.stream);
-  const key_type* host = checked_keys(worker, keys, n, operation, mode.buffer_values);
+  const key_type* host = checked_keys(worker, keys, n, operation, mode.buffer_values, mode.stream);
   const std::size_t requested = n;
   std::vector<key_type> unique_keys;
   std::vector<T> unique_rows;
   if (kind == write_kind::assign) {
-    keep_last_rows(host, n, rows, unique_keys, unique_rows);
+    keep_last_rows(host, n, rows, unique_keys, unique_rows, mode.stream);
     if (!unique_keys.empty()) keys = host;
   }
 
   std::shared_lock structure{node_.structure};  // the keys' roles hold while we write them
   if (!std::all_of(host, host + n, [&](key_type k) { return node_.writable(kind, k); }))
-    return write_remote(worker, kind, host, n, rows);
+    return write_remote(worker, kind, host, n, rows, mode.stream);
   node_.rows.each_table_run(host, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
     if (kind == write_kind::add) node_.rows.table(t).scatter_add(keys + first, count, rows + offset, mode.stream);
     else node_.rows.table(t).assign(keys + first, count, rows + offset, mode.stream);
@@ -205,13 +212,13 @@ Ticket worker_ops<T>::write(worker_state& worker, write_kind kind, const key_typ
 
 template <class T>
 Ticket worker_ops<T>::write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n,
-                                   const T* rows) {
+                                   const T* rows, stream_view stream) {
   std::vector<std::size_t> offsets(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]);
   std::vector<T> host_rows;
   if (space_of(rows) == memory_space::device) {
     host_rows.resize(offsets[n]);
-    copy_to_host(host_rows.data(), rows, host_rows.size() * sizeof(T));
+    copy_to_host(host_rows.data(), rows, host_rows.size() * sizeof(T), node_.device, stream);
     rows = host_rows.data();
   }
   // Entry world_size holds the keys written here; the others go to their first hop (this node
@@ -262,7 +269,7 @@ void worker_ops<T>::intent(worker_state& worker, const key_type* keys, std::size
   GAPM_EXPECTS(end > start, "intent: end clock ", end, " is not after start clock ", start);
   if (n == 0) return;
   GAPM_EXPECTS(keys != nullptr, "intent: keys is null (n = ", n, ")");
-  const key_type* host = checked_keys(worker, keys, n, "intent", std::nullopt);
+  const key_type* host = checked_keys(worker, keys, n, "intent", std::nullopt, {});
   worker_counters::bump(worker.counters().intent_keys, n);
   // With one node every key is local, and the classic mode (techniques=none) ignores intent.
   if (!node_.adaptive() || end <= worker.clock()) return;
@@ -273,7 +280,7 @@ void worker_ops<T>::intent(worker_state& worker, const key_type* keys, std::size
 
 template <class T>
 void worker_ops<T>::sum_repeated(const key_type*& keys, std::size_t& n, const T*& grads, std::uint32_t factor,
-                                 std::vector<key_type>& unique_keys, std::vector<T>& summed) {
+                                 std::vector<key_type>& unique_keys, std::vector<T>& summed, stream_view stream) {
   std::unordered_map<key_type, std::size_t> first;  // key -> its place in unique_keys
   first.reserve(n);
   for (std::size_t i = 0; i < n; ++i) first.try_emplace(keys[i], first.size());
@@ -281,7 +288,7 @@ void worker_ops<T>::sum_repeated(const key_type*& keys, std::size_t& n, const T*
   std::vector<std::size_t> offsets(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]) / factor;
   std::vector<T> all(offsets[n]);
-  copy_to_host(all.data(), grads, all.size() * sizeof(T));
+  copy_to_host(all.data(), grads, all.size() * sizeof(T), node_.device, stream);
   unique_keys.resize(first.size());
   for (const auto& [key, at] : first) unique_keys[at] = key;
   std::vector<std::size_t> unique_offsets(unique_keys.size() + 1, 0);
@@ -305,7 +312,7 @@ Ticket worker_ops<T>::apply_step(worker_state& worker, const key_type* keys, std
   GAPM_EXPECTS(keys != nullptr, "apply_step: keys is null (n = ", n, ")");
   GAPM_EXPECTS(grads != nullptr, "apply_step: gradients are null (n = ", n, ")");
   check_stream(mode.stream);
-  const key_type* host = checked_keys(worker, keys, n, "apply_step", std::nullopt);
+  const key_type* host = checked_keys(worker, keys, n, "apply_step", std::nullopt, mode.stream);
   for (std::size_t t = 0; t < node_.keys.num_tables(); ++t) {
     const std::string problem = step_problem<T>(step, node_.keys.table(t).row_length);
     GAPM_EXPECTS(problem.empty() || std::none_of(host, host + n, [&](key_type k) { return node_.keys.table_of(k) == t; }),
@@ -316,13 +323,13 @@ Ticket worker_ops<T>::apply_step(worker_state& worker, const key_type* keys, std
                *mode.buffer_values, " values, but the ", n, " keys need ", gradients);
   std::vector<key_type> unique_keys;
   std::vector<T> summed;
-  sum_repeated(host, n, grads, step.row_factor(), unique_keys, summed);
+  sum_repeated(host, n, grads, step.row_factor(), unique_keys, summed, mode.stream);
   if (!unique_keys.empty()) keys = host;
   const auto constants = step_constants<T>::make(step);
 
   std::shared_lock structure{node_.structure};  // the keys' roles hold while we update them
   if (!std::all_of(host, host + n, [&](key_type k) { return node_.writable(write_kind::add, k); }))
-    return step_remote(worker, host, n, grads, step);
+    return step_remote(worker, host, n, grads, step, mode.stream);
   node_.rows.each_table_run(host, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
     node_.rows.table(t).apply_step(keys + first, count, grads + offset / step.row_factor(), constants, mode.stream);
   });
@@ -335,14 +342,14 @@ Ticket worker_ops<T>::apply_step(worker_state& worker, const key_type* keys, std
 
 template <class T>
 Ticket worker_ops<T>::step_remote(worker_state& worker, const key_type* keys, std::size_t n, const T* grads,
-                                  const optimizer_step& step) {
+                                  const optimizer_step& step, stream_view stream) {
   const std::uint32_t factor = step.row_factor();
   std::vector<std::size_t> offsets(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]) / factor;
   std::vector<T> host_grads;
   if (space_of(grads) == memory_space::device) {
     host_grads.resize(offsets[n]);
-    copy_to_host(host_grads.data(), grads, host_grads.size() * sizeof(T));
+    copy_to_host(host_grads.data(), grads, host_grads.size() * sizeof(T), node_.device, stream);
     grads = host_grads.data();
   }
   const auto here = static_cast<std::size_t>(node_.world_size());  // entry `here`: updated here
@@ -373,6 +380,32 @@ Ticket worker_ops<T>::step_remote(worker_state& worker, const key_type* keys, st
   worker_counters::bump(worker.counters().pushes_local, local.size());
   worker_counters::bump(worker.counters().pushes_remote, remote);
   return ticket;
+}
+
+template <class T>
+void worker_ops<T>::deliver_arrived_pulls(worker_state& worker, std::optional<std::uint64_t> ticket) {
+  std::vector<pending_pull> ready;
+  {
+    std::lock_guard guard{worker.pending_mutex()};
+    auto& arrived = worker.arrived_pulls();
+    if (arrived.empty()) return;
+    if (ticket) {
+      auto it = arrived.find(*ticket);
+      if (it == arrived.end()) return;
+      ready.push_back(std::move(it->second));
+      arrived.erase(it);
+    } else {
+      for (auto& [id, pull] : arrived) ready.push_back(std::move(pull));
+      arrived.clear();
+    }
+  }
+  for (pending_pull& pull : ready) {
+    if (pull.blocking) {
+      copy_from_host(pull.device_out, pull.staging.data(), pull.staging.size(), node_.device, pull.stream);
+    } else {
+      copy_from_host_async(pull.device_out, std::move(pull.staging), node_.device, pull.stream);
+    }
+  }
 }
 
 template class worker_ops<float>;

@@ -33,22 +33,28 @@ class worker_ops {
   Ticket apply_step(worker_state& worker, const key_type* keys, std::size_t n, const T* grads,
                     const optimizer_step& step, call_mode mode = {});
 
+  /// Finished remote pulls into device buffers: copies their rows from host staging to the
+  /// device in each pull's stream order, on the calling (worker) thread; a blocking pull's
+  /// copy is complete on return. One ticket, or every arrived pull when `ticket` is empty.
+  void deliver_arrived_pulls(worker_state& worker, std::optional<std::uint64_t> ticket);
+
  private:
   // Keys in host memory (a copy when the caller's are device memory), validated; for the span
   // overloads also the value buffer's length.
   const key_type* checked_keys(worker_state& worker, const key_type* keys, std::size_t n, const char* operation,
-                               std::optional<std::size_t> buffer_values);
+                               std::optional<std::size_t> buffer_values, stream_view stream);
   void check_stream(stream_view stream) const;
   // A set with a repeated key keeps the key's last row: the rows of the last occurrences.
   void keep_last_rows(const key_type*& keys, std::size_t& n, const T*& rows, std::vector<key_type>& unique_keys,
-                      std::vector<T>& unique_rows);
-  Ticket pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out);
-  Ticket write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows);
+                      std::vector<T>& unique_rows, stream_view stream);
+  Ticket pull_remote(worker_state& worker, const key_type* keys, std::size_t n, T* out, const call_mode& mode);
+  Ticket write_remote(worker_state& worker, write_kind kind, const key_type* keys, std::size_t n, const T* rows,
+                      stream_view stream);
   // A step with repeated keys: each distinct key once, its gradients summed (host memory).
   void sum_repeated(const key_type*& keys, std::size_t& n, const T*& grads, std::uint32_t factor,
-                    std::vector<key_type>& unique_keys, std::vector<T>& summed);
+                    std::vector<key_type>& unique_keys, std::vector<T>& summed, stream_view stream);
   Ticket step_remote(worker_state& worker, const key_type* keys, std::size_t n, const T* grads,
-                     const optimizer_step& step);
+                     const optimizer_step& step, stream_view stream);
   // Sends a request; the caller gets the exception (comm_error) when the cluster has failed.
   void send_request(int node, std::vector<std::byte>&& frame);
 

@@ -34,9 +34,14 @@ struct pending_pull {
   std::size_t value_bytes = 0;          // sizeof(T)
   std::vector<std::uint64_t> offsets;   // (n + 1) value offset of each position
   std::vector<key_type> keys;           // (n) to check the answers against
-  std::vector<std::byte> staging;       // host staging when the caller's buffer is device memory
-  void* device_out = nullptr;           // the caller's device buffer, filled at completion
   std::uint64_t remaining = 0;          // positions still unanswered
+  // When the caller's buffer is device memory: rows arrive in host staging, and the worker's
+  // own thread copies them to the device in the pull's stream order once all have arrived
+  // (worker_ops::deliver_arrived_pulls), never the receive thread.
+  std::vector<std::byte> staging;
+  void* device_out = nullptr;
+  stream_view stream{};
+  bool blocking = true;                 // deliver completely before the ticket reads as finished
 };
 
 class worker_state {
@@ -70,6 +75,9 @@ class worker_state {
     std::lock_guard guard{pending_mutex_};
     pending_pulls_.erase(ticket);
   }
+  /// Complete pulls into device buffers whose rows wait in host staging, by ticket id (lock
+  /// pending_mutex()).
+  std::unordered_map<std::uint64_t, pending_pull>& arrived_pulls() noexcept { return arrived_pulls_; }
 
   /// The cluster failed or the node shut down: no answer will be applied any more, and every
   /// wait throws `reason`.
@@ -77,6 +85,7 @@ class worker_state {
     {
       std::lock_guard guard{pending_mutex_};
       pending_pulls_.clear();
+      arrived_pulls_.clear();
     }
     requests_.fail(std::move(reason));
   }
@@ -93,6 +102,7 @@ class worker_state {
   std::vector<key_type> local_candidates_;
   std::mutex pending_mutex_;
   std::unordered_map<std::uint64_t, pending_pull> pending_pulls_;
+  std::unordered_map<std::uint64_t, pending_pull> arrived_pulls_;
 };
 
 }  // namespace gapm::detail

@@ -2,12 +2,42 @@
 
 #include "host/store/store_factory.hpp"
 
+#include <gapm/errors.hpp>
+
+#include "host/common/expects.hpp"
+
 namespace gapm::detail {
 
 template <class T>
-row_store<T>::row_store(const key_space& keys, store_kind kind, const Options& options, int device) : keys_{keys} {
+row_store<T>::row_store(const key_space& keys, store_kind kind, const Options& options, int device,
+                        bool replicas_possible)
+    : keys_{keys} {
   for (std::size_t t = 0; t < keys.num_tables(); ++t)
-    tables_.push_back(make_store<T>(kind, keys.table_begin(t), keys.table(t), options, device));
+    tables_.push_back(make_store<T>(kind, keys.table_begin(t), keys.table(t), options, device, replicas_possible));
+}
+
+template <class T>
+void row_store<T>::insert_where_room(std::vector<key_type>& keys) {
+  std::vector<std::uint64_t> room(tables_.size());
+  for (std::size_t t = 0; t < tables_.size(); ++t) room[t] = tables_[t]->index().capacity() - tables_[t]->index().size();
+  std::vector<std::vector<key_type>> by_table(tables_.size());
+  std::erase_if(keys, [&](key_type k) {
+    const std::size_t t = keys_.table_of(k);
+    if (room[t] == 0) return true;
+    --room[t];
+    by_table[t].push_back(k);
+    return false;
+  });
+  for (std::size_t t = 0; t < tables_.size(); ++t)
+    if (!by_table[t].empty() && !tables_[t]->insert(by_table[t].data(), by_table[t].size()))
+      throw error(concat("gapm: table ", t, ": ", by_table[t].size(), " keys found no slot where the pool had room"));
+}
+
+template <class T>
+void row_store<T>::erase(const key_type* keys, std::size_t n) {
+  each_table_run(keys, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t) {
+    tables_[t]->erase(keys + first, count);
+  });
 }
 
 template <class T>

@@ -19,8 +19,9 @@ namespace gapm::detail {
 template <class T>
 class row_store {
  public:
-  /// One backend of `kind` per table, each with no rows yet. `device` picks the GPU.
-  row_store(const key_space& keys, store_kind kind, const Options& options, int device);
+  /// One backend of `kind` per table, each with no rows yet. `device` picks the GPU;
+  /// `replicas_possible` says whether this node may hold replicas (their sync_state).
+  row_store(const key_space& keys, store_kind kind, const Options& options, int device, bool replicas_possible);
 
   [[nodiscard]] std::size_t num_tables() const noexcept { return tables_.size(); }
   [[nodiscard]] store_backend<T>& table(std::size_t t) noexcept { return *tables_[t]; }
@@ -54,9 +55,11 @@ class row_store {
   /// A fused optimizer step on distinct keys (grads: the parameter part of each row).
   void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step);
 
-  /// Gives `key` a zero-filled row; false when its table's slot pool is full.
-  bool insert(key_type key) { return tables_[keys_.table_of(key)]->insert(&key, 1); }
-  void erase(key_type key) { tables_[keys_.table_of(key)]->erase(&key, 1); }
+  /// Gives a zero-filled row to each of `keys` (distinct, without a row) whose table's slot
+  /// pool has room, one batch per table; removes the keys that got none from `keys`.
+  void insert_where_room(std::vector<key_type>& keys);
+  /// Frees the rows of keys[0..n), one batch per table.
+  void erase(const key_type* keys, std::size_t n);
 
   /// Waits for the work ordered on `stream` (the CUDA store; a no-op on the CPU).
   void synchronize(stream_view stream) { tables_.front()->synchronize(stream); }

@@ -10,15 +10,16 @@
 
 namespace gapm::detail {
 
-/// Resolves store_kind::auto_select (cuda when the build has CUDA and a device is visible).
+/// Resolves store_kind::auto_select (cuda when the process has a device platform with a device).
 /// Throws unsupported_error when `cuda` is asked for but cannot be had, saying why.
 [[nodiscard]] store_kind resolve_store_kind(store_kind requested);
 
 /// The backend for keys [first_key, first_key + table.num_keys) of one table. `device` is the
-/// GPU ordinal used by the CUDA backend.
+/// GPU ordinal used by the device backend, which allocates the replicas' sync_state up front
+/// when `replicas_possible`.
 template <class T>
 [[nodiscard]] std::unique_ptr<store_backend<T>> make_store(store_kind kind, key_type first_key,
-                                                           const table_spec& table,
-                                                           const Options& options, int device);
+                                                           const table_spec& table, const Options& options,
+                                                           int device, bool replicas_possible);
 
 }  // namespace gapm::detail

@@ -1,0 +1,87 @@
+// device_runtime: the few device-runtime calls the device store makes (memory, copies,
+// streams, events, host tasks), behind one interface with two implementations: the CUDA
+// runtime (cuda/cuda_runtime.cpp) and, for tests, a host emulation in which every stream is
+// an ordered queue run by its own thread (cuda/emulation/). Everything above this interface
+// (cuda/device_store.cpp, the launchers in cuda/row_launcher.hpp) is ordinary host code, so
+// it runs in CPU-only CI against the emulation.
+//
+// Semantics follow the CUDA runtime: work on one stream runs in order; work on different
+// streams is unordered unless an event says otherwise; a null stream is the calling
+// thread's own default stream (cudaStreamPerThread), never the legacy stream.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string_view>
+
+#include "host/store/memory_space.hpp"
+
+namespace gapm::detail {
+
+using device_stream = void*;  ///< a cudaStream_t; null: the calling thread's default stream
+using device_event = void*;   ///< a cudaEvent_t
+
+class device_runtime {
+ public:
+  virtual ~device_runtime() = default;
+
+  [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+  [[nodiscard]] virtual int device_count() const noexcept = 0;
+  /// The calling thread's current device; set_device changes it (see device_scope).
+  [[nodiscard]] virtual int current_device() const = 0;
+  virtual void set_device(int device) = 0;
+  /// Where `ptr` points. Never changes the caller's pending runtime error.
+  [[nodiscard]] virtual memory_space space_of(const void* ptr) const noexcept = 0;
+  /// Free and total memory of the current device.
+  virtual void memory_info(std::size_t& free_bytes, std::size_t& total_bytes) = 0;
+
+  /// Stream-ordered device memory: usable by work enqueued on `stream` after the call, freed
+  /// once the work enqueued on `stream` before the deallocation has finished.
+  [[nodiscard]] virtual void* allocate(std::size_t bytes, device_stream stream) = 0;
+  virtual void deallocate(void* ptr, device_stream stream) noexcept = 0;
+
+  /// Enqueues a copy between any two buffers (host or device). The host side must stay
+  /// valid until the stream has run the copy.
+  virtual void copy(void* dst, const void* src, std::size_t bytes, device_stream stream) = 0;
+  /// Enqueues setting `bytes` bytes at `dst` (device memory) to `byte`.
+  virtual void fill(void* dst, unsigned char byte, std::size_t bytes, device_stream stream) = 0;
+  /// Enqueues `task` to run on the host once the work before it on `stream` is done; later
+  /// work on the stream waits for it. The task must not call the runtime.
+  virtual void host_task(device_stream stream, std::function<void()> task) = 0;
+
+  [[nodiscard]] virtual device_stream create_stream() = 0;
+  virtual void destroy_stream(device_stream stream) noexcept = 0;
+  [[nodiscard]] virtual device_event create_event() = 0;
+  virtual void destroy_event(device_event event) noexcept = 0;
+  /// The event completes when the work enqueued on `stream` before this call has.
+  virtual void record(device_event event, device_stream stream) = 0;
+  /// Work enqueued on `stream` after this call waits for the event's last recording.
+  virtual void wait(device_stream stream, device_event event) = 0;
+  /// Has the event's last recording completed?
+  [[nodiscard]] virtual bool done(device_event event) = 0;
+  /// Blocks until the work enqueued on `stream` has finished.
+  virtual void synchronize(device_stream stream) = 0;
+};
+
+/// Makes `device` the calling thread's current device for a scope and restores the caller's
+/// device afterwards: gapm never leaves the user's thread on another device.
+class device_scope {
+ public:
+  device_scope(device_runtime& runtime, int device) : runtime_{runtime}, previous_{runtime.current_device()} {
+    if (previous_ != device) runtime_.set_device(device);
+  }
+  ~device_scope() {
+    try {
+      if (runtime_.current_device() != previous_) runtime_.set_device(previous_);
+    } catch (...) {  // a destructor never throws; the next call reports a broken runtime
+    }
+  }
+  device_scope(const device_scope&) = delete;
+  device_scope& operator=(const device_scope&) = delete;
+
+ private:
+  device_runtime& runtime_;
+  int previous_;
+};
+
+}  // namespace gapm::detail

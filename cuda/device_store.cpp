@@ -1,0 +1,320 @@
+// device_store<T>: rows in a device slot pool, addressed through a device key→slot index.
+//
+// The host keeps the authoritative slot_index (routing needs it without a device round trip);
+// every insert/erase batch is mirrored into the device index on the store's admin stream,
+// without waiting for the device:
+//  - Slots retire in stream order. Before the admin stream changes the index or reuses a slot
+//    it waits for the last work of every stream that ran a row kernel (one event per stream),
+//    so a kernel enqueued earlier — a pull_async on the user's stream — still finds its row.
+//  - Streams see changes in stream order. A stream that runs a row kernel after a structure
+//    change first waits for the admin stream's event of that change.
+// Kernels are enqueued under a shared lock and changes made under the exclusive one, so no
+// kernel is enqueued between a change's waits and its event. The exclusive lock covers host
+// bookkeeping and enqueueing only: nothing waits for the device there.
+#include "cuda/device_store.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gapm/errors.hpp>
+
+#include "cuda/device_buffer.hpp"
+#include "host/common/expects.hpp"
+#include "host/common/memory_plan.hpp"
+
+namespace gapm::detail {
+namespace {
+
+// Slot numbers are int32 in the device index, -1 meaning "no slot".
+constexpr std::uint64_t max_device_slots = std::numeric_limits<std::int32_t>::max();
+
+enum class direction { in, out };  // rows copied to the device before the kernel, or back after it
+
+template <class T>
+class device_store final : public store_backend<T> {
+ public:
+  device_store(const device_platform& platform, int device, key_type first_key, std::uint64_t num_keys,
+               std::uint32_t row_length, std::uint64_t capacity, bool with_sync_state)
+      : store_backend<T>{first_key, num_keys, row_length, capacity},
+        rt_{platform.runtime},
+        kernels_{platform.rows<T>()},
+        device_{device} {
+    device_scope on{rt_, device_};
+    try {
+      admin_ = rt_.create_stream();
+      admin_done_ = rt_.create_event();
+      device_index_ = device_buffer<std::int32_t>(rt_, num_keys, admin_);
+      values_ = device_buffer<T>(rt_, capacity * row_length, admin_);
+      if (with_sync_state) sync_ = device_buffer<T>(rt_, capacity * row_length, admin_);
+      rt_.fill(device_index_.data(), 0xff, device_index_.bytes(), admin_);  // -1: no key has a slot yet
+      rt_.synchronize(admin_);
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+
+  ~device_store() override {
+    device_scope on{rt_, device_};
+    release();
+  }
+
+  [[nodiscard]] std::string_view name() const noexcept override { return "cuda"; }
+
+  bool insert(const key_type* keys, std::size_t n) override {
+    std::unique_lock structure{structure_mutex_};
+    std::vector<key_type> added_keys;
+    std::vector<slot_type> added_slots;
+    if (!this->index_.insert(keys, n, added_keys, added_slots)) return false;
+    if (!added_keys.empty())
+      change_structure(std::move(added_keys), std::vector<std::int32_t>(added_slots.begin(), added_slots.end()), true);
+    return true;
+  }
+
+  void erase(const key_type* keys, std::size_t n) override {
+    std::unique_lock structure{structure_mutex_};
+    std::vector<key_type> erased;
+    for (std::size_t i = 0; i < n; ++i)
+      if (this->index_.erase(keys[i]) != no_slot) erased.push_back(keys[i]);
+    if (!erased.empty()) change_structure(std::move(erased), std::vector<std::int32_t>(erased.size(), -1), false);
+  }
+
+  void gather(const key_type* keys, std::size_t n, T* out, stream_view stream) override {
+    run(keys, n, out, n * this->row_length_, direction::out, stream,
+        [&](const device_rows<T>& r, const key_type* k, T* rows, device_stream s) { kernels_.gather(r, k, n, rows, s); });
+  }
+  void scatter_add(const key_type* keys, std::size_t n, const T* deltas, stream_view stream) override {
+    run(keys, n, const_cast<T*>(deltas), n * this->row_length_, direction::in, stream,
+        [&](const device_rows<T>& r, const key_type* k, T* rows, device_stream s) {
+          kernels_.scatter_add(r, k, n, rows, s);
+        });
+  }
+  void assign(const key_type* keys, std::size_t n, const T* values, stream_view stream) override {
+    run(keys, n, const_cast<T*>(values), n * this->row_length_, direction::in, stream,
+        [&](const device_rows<T>& r, const key_type* k, T* rows, device_stream s) { kernels_.assign(r, k, n, rows, s); });
+  }
+  void extract_delta(const key_type* keys, std::size_t n, T* deltas, stream_view stream) override {
+    expect_sync_state();
+    run(keys, n, deltas, n * this->row_length_, direction::out, stream,
+        [&](const device_rows<T>& r, const key_type* k, T* rows, device_stream s) {
+          kernels_.extract_delta(r, k, n, rows, s);
+        });
+  }
+  void refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view stream) override {
+    expect_sync_state();
+    run(keys, n, const_cast<T*>(main), n * this->row_length_, direction::in, stream,
+        [&](const device_rows<T>& r, const key_type* k, T* rows, device_stream s) {
+          kernels_.refresh_merge(r, k, n, rows, s);
+        });
+  }
+  void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step,
+                  stream_view stream) override {
+    run(keys, n, const_cast<T*>(grads), n * (this->row_length_ / step.factor), direction::in, stream,
+        [&](const device_rows<T>& r, const key_type* k, T* g, device_stream s) { kernels_.step(r, k, n, g, step, s); });
+  }
+
+  void synchronize(stream_view stream) override {
+    device_scope on{rt_, device_};
+    rt_.synchronize(stream.handle());
+  }
+
+ private:
+  // What the store knows of a stream that ran row kernels: an event recorded after its last
+  // kernel, and the number of structure changes it has waited for.
+  struct stream_use {
+    device_event last_work = nullptr;
+    std::uint64_t changes_seen = 0;
+  };
+  // A stream by handle; the default stream (null) is each thread's own.
+  using stream_key = std::pair<device_stream, std::thread::id>;
+  static stream_key key_of(device_stream s) { return {s, s == nullptr ? std::this_thread::get_id() : std::thread::id{}}; }
+
+  [[nodiscard]] device_rows<T> rows_view() noexcept {
+    return {device_index_.data(), this->index_.first_key(), values_.data(), sync_.data(), this->row_length_};
+  }
+
+  void expect_sync_state() const {
+    GAPM_EXPECTS(sync_.data() != nullptr, "replica sync on a device store made without sync_state "
+                                          "(a node that may hold replicas allocates it with its pool)");
+  }
+
+  // Runs one row kernel on `view`'s stream. Host buffers are staged through device memory:
+  // keys always, rows in (before) or out (after the kernel); with anything staged the call
+  // synchronises the stream before it returns, else it leaves the work enqueued.
+  template <class Launch>
+  void run(const key_type* keys, std::size_t n, T* rows, std::size_t values, direction dir, stream_view view,
+           Launch launch) {
+    if (n == 0) return;
+    device_scope on{rt_, device_};
+    const device_stream s = view.handle();
+    device_buffer<key_type> staged_keys;
+    device_buffer<T> staged_rows;
+    const key_type* dkeys = keys;
+    T* drows = rows;
+    if (rt_.space_of(keys) == memory_space::host) {
+      staged_keys = device_buffer<key_type>(rt_, n, s);
+      rt_.copy(staged_keys.data(), keys, n * sizeof(key_type), s);
+      dkeys = staged_keys.data();
+    }
+    const bool rows_on_host = rt_.space_of(rows) == memory_space::host;
+    if (rows_on_host) {
+      staged_rows = device_buffer<T>(rt_, values, s);
+      if (dir == direction::in) rt_.copy(staged_rows.data(), rows, values * sizeof(T), s);
+      drows = staged_rows.data();
+    }
+    {
+      std::shared_lock structure{structure_mutex_};
+      begin_use(s);
+      launch(rows_view(), dkeys, drows, s);
+      end_use(s);
+    }
+    if (rows_on_host && dir == direction::out) rt_.copy(rows, drows, values * sizeof(T), s);
+    if (staged_keys.data() != nullptr || rows_on_host) rt_.synchronize(s);
+  }
+
+  // Before a kernel: the stream waits for the structure changes it has not seen yet.
+  void begin_use(device_stream s) {
+    std::lock_guard guard{uses_mutex_};
+    stream_use& use = uses_[key_of(s)];
+    if (use.last_work == nullptr) use.last_work = rt_.create_event();
+    if (use.changes_seen != changes_) {
+      rt_.wait(s, admin_done_);
+      use.changes_seen = changes_;
+    }
+  }
+
+  // After a kernel: structure changes will wait for it.
+  void end_use(device_stream s) {
+    std::lock_guard guard{uses_mutex_};
+    rt_.record(uses_[key_of(s)].last_work, s);
+  }
+
+  // Under the exclusive lock: mirrors (key, slot) pairs into the device index (slot -1 erases)
+  // and zeroes newly given rows, all on the admin stream after every stream's last kernel.
+  void change_structure(std::vector<key_type>&& keys, std::vector<std::int32_t>&& slots, bool zero_rows) {
+    device_scope on{rt_, device_};
+    retire_row_work();
+    const std::size_t n = keys.size();
+    // The host copies live until the admin stream has read them (a host task after the copies).
+    auto host = std::make_shared<std::pair<std::vector<key_type>, std::vector<std::int32_t>>>(std::move(keys),
+                                                                                             std::move(slots));
+    device_buffer<key_type> dkeys(rt_, n, admin_);
+    device_buffer<std::int32_t> dslots(rt_, n, admin_);
+    rt_.copy(dkeys.data(), host->first.data(), n * sizeof(key_type), admin_);
+    rt_.copy(dslots.data(), host->second.data(), n * sizeof(std::int32_t), admin_);
+    rt_.host_task(admin_, [host] {});
+    if (zero_rows) {
+      kernels_.zero(values_.data(), this->row_length_, dslots.data(), n, admin_);
+      if (sync_.data() != nullptr) kernels_.zero(sync_.data(), this->row_length_, dslots.data(), n, admin_);
+    }
+    kernels_.update_index(device_index_.data(), this->index_.first_key(), dkeys.data(), dslots.data(), n, admin_);
+    std::lock_guard guard{uses_mutex_};
+    rt_.record(admin_done_, admin_);
+    ++changes_;
+  }
+
+  // The admin stream waits for the last kernel of every stream; streams whose work is done
+  // are forgotten (a stream used again starts anew).
+  void retire_row_work() {
+    std::lock_guard guard{uses_mutex_};
+    for (auto it = uses_.begin(); it != uses_.end();) {
+      if (rt_.done(it->second.last_work)) {
+        rt_.destroy_event(it->second.last_work);
+        it = uses_.erase(it);
+      } else {
+        rt_.wait(admin_, it->second.last_work);
+        ++it;
+      }
+    }
+  }
+
+  // Frees everything once the work that may touch it is done (destructor, failed constructor).
+  void release() noexcept {
+    try {
+      if (admin_ != nullptr) {
+        retire_row_work();
+        device_index_ = {};
+        values_ = {};
+        sync_ = {};
+        rt_.synchronize(admin_);
+      }
+    } catch (...) {  // a broken runtime: free what can be freed
+    }
+    for (auto& [stream, use] : uses_) rt_.destroy_event(use.last_work);
+    uses_.clear();
+    if (admin_done_ != nullptr) rt_.destroy_event(std::exchange(admin_done_, nullptr));
+    if (admin_ != nullptr) rt_.destroy_stream(std::exchange(admin_, nullptr));
+  }
+
+  device_runtime& rt_;
+  row_launcher<T>& kernels_;
+  const int device_;
+  device_stream admin_ = nullptr;  // structure changes
+  device_event admin_done_ = nullptr;  // recorded after each structure change
+  std::shared_mutex structure_mutex_;  // shared: enqueueing kernels; exclusive: structure changes
+  std::mutex uses_mutex_;
+  std::map<stream_key, stream_use> uses_;
+  std::uint64_t changes_ = 0;  // structure changes so far
+  device_buffer<std::int32_t> device_index_;  // mirror of the host slot_index
+  device_buffer<T> values_;
+  device_buffer<T> sync_;
+};
+
+}  // namespace
+
+std::uint64_t default_device_capacity(std::uint64_t num_keys, std::size_t row_bytes, bool with_sync_state,
+                                      std::size_t free_bytes, double fraction) {
+  const double budget = static_cast<double>(free_bytes) * fraction;
+  const double index_bytes = static_cast<double>(num_keys) * sizeof(std::int32_t);
+  const double slot_bytes = static_cast<double>(row_bytes) * (with_sync_state ? 2 : 1);
+  if (budget <= index_bytes || slot_bytes <= 0) return 0;
+  const double slots = std::floor((budget - index_bytes) / slot_bytes);
+  return std::min({num_keys, max_device_slots, slots >= 1e18 ? max_device_slots : static_cast<std::uint64_t>(slots)});
+}
+
+template <class T>
+std::unique_ptr<store_backend<T>> make_device_store(const device_platform& platform, int device, key_type first_key,
+                                                    std::uint64_t num_keys, std::uint32_t row_length,
+                                                    std::uint64_t capacity, double capacity_fraction,
+                                                    bool with_sync_state) {
+  const std::size_t row_bytes = std::size_t{row_length} * sizeof(T);
+  device_scope on{platform.runtime, device};
+  if (capacity == 0) {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    platform.runtime.memory_info(free_bytes, total_bytes);
+    capacity = default_device_capacity(num_keys, row_bytes, with_sync_state, free_bytes, capacity_fraction);
+  }
+  GAPM_EXPECTS(capacity <= max_device_slots, "option 'capacity' is ", capacity, " slots; a device table holds at most ",
+               max_device_slots);
+  try {
+    return std::make_unique<device_store<T>>(platform, device, first_key, num_keys, row_length, capacity,
+                                             with_sync_state);
+  } catch (const cuda_error& e) {
+    const double bytes = static_cast<double>(capacity) * static_cast<double>(row_bytes) * (with_sync_state ? 2 : 1) +
+                         static_cast<double>(num_keys) * sizeof(std::int32_t);
+    throw error(concat("gapm: the table of keys [", first_key, ", ", first_key + num_keys, ") needs ",
+                       human_bytes(bytes), " of memory on GPU ", device, " (", capacity, " row slots of ", row_bytes,
+                       " bytes", with_sync_state ? ", twice for the replicas' sync_state" : "",
+                       ", and its key index), which it cannot allocate: ", e.what()));
+  }
+}
+
+template std::unique_ptr<store_backend<float>> make_device_store<float>(const device_platform&, int, key_type,
+                                                                        std::uint64_t, std::uint32_t, std::uint64_t,
+                                                                        double, bool);
+template std::unique_ptr<store_backend<double>> make_device_store<double>(const device_platform&, int, key_type,
+                                                                          std::uint64_t, std::uint32_t, std::uint64_t,
+                                                                          double, bool);
+template std::unique_ptr<store_backend<std::int64_t>> make_device_store<std::int64_t>(const device_platform&, int,
+                                                                                      key_type, std::uint64_t,
+                                                                                      std::uint32_t, std::uint64_t,
+                                                                                      double, bool);
+
+}  // namespace gapm::detail

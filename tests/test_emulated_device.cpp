@@ -1,0 +1,161 @@
+// Stream order and lifetimes on the emulated device (cuda/emulation/), where every stream runs
+// on its own thread and a stream can be held at a point by a host task: the cases a GPU would
+// only show by chance. Each of them failed before the device store ordered its work by streams.
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <gapm/gapm.hpp>
+
+#include "cuda/device_platform.hpp"
+#include "cuda/device_store.hpp"
+#include "cuda/emulation/emulated_runtime.hpp"
+
+namespace {
+
+using gapm::key_type;
+using namespace gapm::detail;
+
+// A user's stream, held at its current end until release() (a kernel still running).
+struct held_stream {
+  emulated_runtime& rt = emulated_device();
+  device_stream stream = rt.create_stream();
+  std::promise<void> gate;
+  held_stream() {
+    std::shared_future<void> opened = gate.get_future().share();
+    rt.host_task(stream, [opened] { opened.wait(); });
+  }
+  void release() { gate.set_value(); }
+  ~held_stream() { rt.destroy_stream(stream); }
+};
+
+TEST(EmulatedRuntime, StreamsRunInOrderAndEventsOrderOneAfterAnother) {
+  emulated_runtime& rt = emulated_device();
+  device_stream a = rt.create_stream(), b = rt.create_stream();
+  device_event e = rt.create_event();
+  std::vector<int> seen;
+  std::mutex m;
+  auto note = [&](int v) { return [&, v] { std::lock_guard g{m}; seen.push_back(v); }; };
+  rt.host_task(a, [] { std::this_thread::sleep_for(std::chrono::milliseconds(30)); });
+  rt.host_task(a, note(1));
+  rt.record(e, a);
+  rt.wait(b, e);
+  rt.host_task(b, note(2));
+  rt.synchronize(b);
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  EXPECT_TRUE(rt.done(e));
+  rt.destroy_event(e);
+  rt.destroy_stream(a);
+  rt.destroy_stream(b);
+}
+
+// A gather enqueued on a user's stream while the stream is busy; before it runs, the key is
+// erased and another key takes its slot with other values. The gather must read the old row:
+// the slot retires only once the user's stream has passed the gather. The erase and insert
+// return while the user's stream is still held: structure changes never wait for the device.
+TEST(StreamOrder, AQueuedGatherReadsItsRowEvenIfTheKeyLeavesAndItsSlotIsReused) {
+  const device_platform& platform = *active_device_platform();
+  emulated_runtime& rt = emulated_device();
+  auto store = make_device_store<std::int64_t>(platform, 0, 0, 100, 4, 1, 0.5, false);  // one slot
+  const key_type a = 7, b = 9;
+  ASSERT_TRUE(store->insert(&a, 1));
+  const std::vector<std::int64_t> sevens(4, 7), nines(4, 9);
+  store->assign(&a, 1, sevens.data(), {});
+
+  held_stream user;
+  auto* keys = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
+  auto* out = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
+  *keys = a;
+  store->gather(keys, 1, out, gapm::stream_view{user.stream});  // device buffers: left enqueued
+
+  store->erase(&a, 1);
+  ASSERT_TRUE(store->insert(&b, 1)) << "the only slot is free again for the host";
+  const std::vector<std::int64_t> b_rows = nines;
+  auto* b_key = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
+  auto* b_values = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
+  *b_key = b;
+  std::copy(b_rows.begin(), b_rows.end(), b_values);
+  device_stream other = rt.create_stream();
+  store->assign(b_key, 1, b_values, gapm::stream_view{other});  // enqueued behind the retirement
+  user.release();
+  rt.synchronize(user.stream);
+  rt.synchronize(other);
+  EXPECT_EQ(std::vector<std::int64_t>(out, out + 4), sevens) << "the queued gather read a retired slot";
+  std::vector<std::int64_t> now(4);
+  store->gather(&b, 1, now.data(), {});
+  EXPECT_EQ(now, nines);
+  rt.destroy_stream(other);
+  for (void* p : {static_cast<void*>(keys), static_cast<void*>(out), static_cast<void*>(b_key),
+                  static_cast<void*>(b_values)})
+    rt.free_now(p);
+}
+
+// Keys in device memory that the caller's stream is still writing: gapm checks them as the
+// stream leaves them, so an out-of-range key written by earlier work on the stream is refused.
+TEST(StreamOrder, DeviceKeysAreCheckedAsTheCallersStreamLeavesThem) {
+  emulated_runtime& rt = emulated_device();
+  gapm::Options o;
+  o.tables = {{100, 4}};
+  o.store = gapm::store_kind::cuda;
+  gapm::Node<float> node(o);
+  gapm::Worker<float> w(node, 0);
+  auto* keys = static_cast<key_type*>(rt.allocate_now(2 * sizeof(key_type)));
+  auto* out = static_cast<float*>(rt.allocate_now(8 * sizeof(float)));
+  keys[0] = 1;
+  keys[1] = 2;
+  device_stream user = rt.create_stream();
+  rt.host_task(user, [keys] {  // a slow kernel that writes the keys
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    keys[1] = 1000;
+  });
+  EXPECT_THROW(w.pull_async(keys, 2, out, gapm::stream_view{user}), gapm::logic_error);
+  rt.synchronize(user);
+  rt.destroy_stream(user);
+  rt.free_now(keys);
+  rt.free_now(out);
+  w.finalize();
+}
+
+TEST(DeviceStore, ATableThatDoesNotFitFailsAtStartNamingTheBytes) {
+  const device_platform& platform = *active_device_platform();
+  emulated_runtime& rt = emulated_device();
+  std::size_t free_bytes = 0, total_bytes = 0;
+  rt.memory_info(free_bytes, total_bytes);
+  const std::uint64_t rows = free_bytes / 64 / 2 + 1;  // values fit, values + sync_state do not
+  const std::size_t used = rt.used_bytes(0);
+  try {
+    auto store = make_device_store<float>(platform, 0, 0, rows, 16, rows, 0.5, true);
+    FAIL() << "a pool twice the device's memory was made";
+  } catch (const gapm::error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("of memory on GPU 0"), std::string::npos) << message;
+    EXPECT_NE(message.find("sync_state"), std::string::npos) << message;
+  }
+  EXPECT_EQ(rt.used_bytes(0), used) << "a failed store must free what it took";
+}
+
+TEST(DeviceStore, ANodeThatMayHoldReplicasAllocatesTheirSyncStateWithThePool) {
+  const device_platform& platform = *active_device_platform();
+  emulated_runtime& rt = emulated_device();
+  const std::size_t before = rt.used_bytes(0);
+  auto plain = make_device_store<double>(platform, 0, 0, 1000, 8, 1000, 0.5, false);
+  const std::size_t plain_bytes = rt.used_bytes(0) - before;
+  auto replicas = make_device_store<double>(platform, 0, 0, 1000, 8, 1000, 0.5, true);
+  const std::size_t replica_bytes = rt.used_bytes(0) - before - plain_bytes;
+  EXPECT_GE(replica_bytes, plain_bytes + 1000 * 8 * sizeof(double));
+  const key_type k = 5;
+  ASSERT_TRUE(replicas->insert(&k, 1));
+  const std::size_t settled = rt.used_bytes(0);
+  std::vector<double> delta(8);
+  replicas->extract_delta(&k, 1, delta.data(), {});
+  // Only the call's staging (a row and a key) may come and go: nothing of sync_state's size.
+  EXPECT_LT(rt.used_bytes(0), settled + 1000 * 8 * sizeof(double) / 10)
+      << "replica sync allocated device memory mid-training";
+}
+
+}  // namespace
