@@ -1,5 +1,6 @@
-// Gather (pull) and scatter-add (push) throughput of the store backends over row lengths of
-// 8..512 values and two batch sizes, against a plain copy of the same bytes in the same run.
+// Gather (pull), scatter-add (push) and the fused AdaGrad step throughput of the store
+// backends over row lengths of 8..512 values and two batch sizes, against a plain copy of the
+// same bytes in the same run (memcpy on the CPU, a device-to-device copy on the GPU).
 //
 //   ./bench_kernels [--benchmark_filter=cpu] [--benchmark_min_time=0.2]
 //
@@ -20,8 +21,9 @@
 #if GAPM_WITH_CUDA
 #include <cuda_runtime_api.h>
 
-#include "cuda/cuda_store.hpp"
 #include "cuda/device_buffer.hpp"
+#include "cuda/device_platform.hpp"
+#include "cuda/device_store.hpp"
 #endif
 
 namespace {
@@ -69,19 +71,32 @@ void cpu_copy(benchmark::State& state, std::uint32_t row, std::size_t batch) {
   set_bytes(state, batch, row);
 }
 
-void cpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, bool gather) {
+enum class kernel { gather, scatter_add, adagrad };
+
+// The AdaGrad step on rows [param | sum of g²]: distinct keys (a step's precondition).
+std::vector<key_type> distinct(std::vector<key_type> keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+const auto adagrad = gapm::detail::step_constants<value>::make({.kind = gapm::optimizer::adagrad, .lr = 0.01});
+
+void cpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, kernel op) {
   auto w = make_workload(row, batch);
   gapm::detail::cpu_store<value> store(0, w.table_keys, row, w.table_keys);
   auto keys = all_keys(w.table_keys);
   store.insert(keys.data(), keys.size());
+  const auto step_keys = distinct(w.keys);
   std::vector<value> rows(batch * row, 0.5f);
   for (auto _ : state) {
-    if (gather) store.gather(w.keys.data(), batch, rows.data(), {});
-    else store.scatter_add(w.keys.data(), batch, rows.data(), {});
+    if (op == kernel::gather) store.gather(w.keys.data(), batch, rows.data(), {});
+    else if (op == kernel::scatter_add) store.scatter_add(w.keys.data(), batch, rows.data(), {});
+    else store.apply_step(step_keys.data(), step_keys.size(), rows.data(), adagrad, {});
     benchmark::DoNotOptimize(rows.data());
     benchmark::ClobberMemory();
   }
-  set_bytes(state, batch, row);
+  set_bytes(state, op == kernel::adagrad ? step_keys.size() : batch, row);
 }
 
 #if GAPM_WITH_CUDA
@@ -107,10 +122,11 @@ void time_on_gpu(benchmark::State& state, cudaStream_t stream, Body body) {
 }
 
 void gpu_copy(benchmark::State& state, std::uint32_t row, std::size_t batch) {
+  auto& rt = gapm::detail::active_device_platform()->runtime;
   cudaStream_t stream;
   cudaStreamCreate(&stream);
   {
-    gapm::detail::device_buffer<value> src(batch * row, stream), dst(batch * row, stream);
+    gapm::detail::device_buffer<value> src(rt, batch * row, stream), dst(rt, batch * row, stream);
     time_on_gpu(state, stream, [&] {
       cudaMemcpyAsync(dst.data(), src.data(), batch * row * sizeof(value), cudaMemcpyDeviceToDevice, stream);
     });
@@ -120,27 +136,32 @@ void gpu_copy(benchmark::State& state, std::uint32_t row, std::size_t batch) {
   set_bytes(state, batch, row);
 }
 
-void gpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, bool gather) {
+void gpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, kernel op) {
+  const auto& platform = *gapm::detail::active_device_platform();
   auto w = make_workload(row, batch);
-  auto store = gapm::detail::make_cuda_store<value>(0, w.table_keys, row, w.table_keys, 0.5, 0);
+  auto store = gapm::detail::make_device_store<value>(platform, 0, 0, w.table_keys, row, w.table_keys, 0.5, false);
   auto keys = all_keys(w.table_keys);
   store->insert(keys.data(), keys.size());
+  const auto step_keys = distinct(w.keys);
+  const std::size_t n = op == kernel::adagrad ? step_keys.size() : batch;
   cudaStream_t stream;
   cudaStreamCreate(&stream);
   {
-    gapm::detail::device_buffer<key_type> dkeys(batch, stream);
-    gapm::detail::device_buffer<value> rows(batch * row, stream);
-    cudaMemcpyAsync(dkeys.data(), w.keys.data(), batch * sizeof(key_type), cudaMemcpyHostToDevice, stream);
-    cudaMemsetAsync(rows.data(), 0, batch * row * sizeof(value), stream);
+    gapm::detail::device_buffer<key_type> dkeys(platform.runtime, n, stream);
+    gapm::detail::device_buffer<value> rows(platform.runtime, n * row, stream);
+    cudaMemcpyAsync(dkeys.data(), (op == kernel::adagrad ? step_keys : w.keys).data(), n * sizeof(key_type),
+                    cudaMemcpyHostToDevice, stream);
+    cudaMemsetAsync(rows.data(), 0, n * row * sizeof(value), stream);
     const gapm::stream_view view{static_cast<void*>(stream)};
     time_on_gpu(state, stream, [&] {
-      if (gather) store->gather(dkeys.data(), batch, rows.data(), view);
-      else store->scatter_add(dkeys.data(), batch, rows.data(), view);
+      if (op == kernel::gather) store->gather(dkeys.data(), n, rows.data(), view);
+      else if (op == kernel::scatter_add) store->scatter_add(dkeys.data(), n, rows.data(), view);
+      else store->apply_step(dkeys.data(), n, rows.data(), adagrad, view);
     });
   }
   cudaStreamSynchronize(stream);
   cudaStreamDestroy(stream);
-  set_bytes(state, batch, row);
+  set_bytes(state, n, row);
 }
 #endif
 
@@ -149,14 +170,16 @@ void register_all() {
     for (std::size_t batch : batch_sizes) {
       const std::string suffix = "/" + std::to_string(row) + "/" + std::to_string(batch);
       benchmark::RegisterBenchmark(("copy/cpu" + suffix).c_str(), cpu_copy, row, batch);
-      benchmark::RegisterBenchmark(("gather/cpu" + suffix).c_str(), cpu_kernel, row, batch, true);
-      benchmark::RegisterBenchmark(("scatter_add/cpu" + suffix).c_str(), cpu_kernel, row, batch, false);
+      benchmark::RegisterBenchmark(("gather/cpu" + suffix).c_str(), cpu_kernel, row, batch, kernel::gather);
+      benchmark::RegisterBenchmark(("scatter_add/cpu" + suffix).c_str(), cpu_kernel, row, batch, kernel::scatter_add);
+      benchmark::RegisterBenchmark(("adagrad/cpu" + suffix).c_str(), cpu_kernel, row, batch, kernel::adagrad);
 #if GAPM_WITH_CUDA
-      if (gapm::detail::cuda_device_count() > 0) {
+      if (gapm::detail::active_device_platform() != nullptr) {
         benchmark::RegisterBenchmark(("copy/gpu" + suffix).c_str(), gpu_copy, row, batch)->UseManualTime();
-        benchmark::RegisterBenchmark(("gather/gpu" + suffix).c_str(), gpu_kernel, row, batch, true)->UseManualTime();
-        benchmark::RegisterBenchmark(("scatter_add/gpu" + suffix).c_str(), gpu_kernel, row, batch, false)
-            ->UseManualTime();
+        for (auto [name, op] : {std::pair{"gather", kernel::gather}, std::pair{"scatter_add", kernel::scatter_add},
+                                std::pair{"adagrad", kernel::adagrad}})
+          benchmark::RegisterBenchmark((std::string(name) + "/gpu" + suffix).c_str(), gpu_kernel, row, batch, op)
+              ->UseManualTime();
       }
 #endif
     }
