@@ -125,6 +125,14 @@ class device_store final : public store_backend<T> {
     rt_.synchronize(stream.handle());
   }
 
+  void order_after_queued_work(stream_view stream) override {
+    device_scope on{rt_, device_};
+    const device_stream s = stream.handle();
+    std::lock_guard guard{uses_mutex_};
+    for (const auto& [key, use] : uses_)
+      if (key != key_of(s)) rt_.wait(s, use.last_work);
+  }
+
  private:
   // What the store knows of a stream that ran row kernels: an event recorded after its last
   // kernel, and the number of structure changes it has waited for.

@@ -22,4 +22,12 @@ TEST(DeviceBuffers, RemotePullsLandInTheCallersStreamOrderOnTheNodesOwnDevice) {
                     "device_remote_pull");
 }
 
+TEST(DeviceBuffers, WritesQueuedOnAUsersStreamLandExactlyOnceWhileKeysMove) {
+  for (const char* techniques : {"GAPM_TECHNIQUES=all", "GAPM_TECHNIQUES=relocation_only"})
+    for (int nodes : {2, 3})
+      expect_all_pass(run_cluster(device_scenarios, {"device_async_writes"}, nodes,
+                                  {"EMULATED_GPU_COUNT=2", "EMULATED_GPU_JITTER_US=100", techniques}),
+                      "device_async_writes");
+}
+
 }  // namespace

@@ -95,6 +95,36 @@ TEST(StreamOrder, AQueuedGatherReadsItsRowEvenIfTheKeyLeavesAndItsSlotIsReused) 
     rt.free_now(p);
 }
 
+// A push_async still queued on a user's stream when the key moves: the read that takes the
+// row away (a relocation's gather, a dropped replica's last delta) comes after
+// order_after_queued_work and so includes the push, instead of leaving it to land in a
+// retired row.
+TEST(StreamOrder, AReadThatMovesAKeySeesAWriteStillQueuedOnAUsersStream) {
+  const device_platform& platform = *active_device_platform();
+  emulated_runtime& rt = emulated_device();
+  auto store = make_device_store<std::int64_t>(platform, 0, 0, 100, 4, 10, 0.5, false);
+  const key_type k = 3;
+  ASSERT_TRUE(store->insert(&k, 1));
+  held_stream user;
+  auto* key = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
+  auto* delta = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
+  *key = k;
+  std::fill_n(delta, 4, 5);
+  store->scatter_add(key, 1, delta, gapm::stream_view{user.stream});  // queued behind the held work
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    user.release();
+  });
+  store->order_after_queued_work({});
+  std::vector<std::int64_t> row(4);
+  store->gather(&k, 1, row.data(), {});
+  opener.join();
+  EXPECT_EQ(row, std::vector<std::int64_t>(4, 5)) << "the moving read missed a queued write";
+  rt.synchronize(user.stream);
+  rt.free_now(key);
+  rt.free_now(delta);
+}
+
 // Keys in device memory that the caller's stream is still writing: gapm checks them as the
 // stream leaves them, so an out-of-range key written by earlier work on the stream is refused.
 TEST(StreamOrder, DeviceKeysAreCheckedAsTheCallersStreamLeavesThem) {

@@ -109,6 +109,9 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
   std::size_t values = 0;
   for (key_type k : behind) values += ctx_.keys.row_length_of(k);
   answer.values.resize(values);
+  // A write queued before the key was marked shared did not advance its version: the replica
+  // gets it in its value.
+  if (!behind.empty()) ctx_.rows.order_after_queued_writes();
   ctx_.rows.gather(behind.data(), behind.size(), answer.values.data());
 }
 
@@ -125,6 +128,7 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
   std::vector<directory_update> to_home(static_cast<std::size_t>(ctx_.world_size));
   {
     std::unique_lock exclusive{ctx_.structure};
+    ctx_.rows.order_after_queued_writes();  // the main copy leaves with every write queued to it
     ctx_.rows.gather(moving.data(), moving.size(), answer.values.data() + at);
     for (key_type k : moving) {
       const bool still_wanted = state_.intended_here(k);  // relocation_only: ask for it back

@@ -85,6 +85,7 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   if (!drop.empty()) {
     std::unique_lock structure{ctx_.structure};
     for (key_type k : drop) states.set_role(k, key_role::absent);
+    ctx_.rows.order_after_queued_writes();  // the last delta holds every write queued to the replica
     ctx_.rows.extract_deltas(drop.data(), drop.size(), drop_deltas.data());
     ctx_.rows.erase(drop.data(), drop.size());
     for (key_type k : drop) state_.replicas.erase(k);

@@ -89,11 +89,6 @@ void node_parts<T>::bump_versions(const key_type* keys_changed, std::size_t n) {
 }
 
 template <class T>
-bool node_parts<T>::any_versioned(const key_type* keys_written, std::size_t n) const noexcept {
-  return states && std::any_of(keys_written, keys_written + n, [&](key_type k) { return versioned(k); });
-}
-
-template <class T>
 comm_result node_parts<T>::send(int node, std::vector<std::byte>&& frame) {
   if (node != env.rank) return net->send_frame(node, frame);
   wire::message message = wire::local_message(frame);

@@ -79,15 +79,15 @@ struct node_parts {
   /// Where a worker's request for a key not readable here goes first.
   [[nodiscard]] int first_hop(key_type key) const noexcept;
 
-  /// Main copies changed: the versions of shared ones advance (after their values: a
-  /// replica's refresh reads the version first, so it never takes the new version with the
-  /// old value).
+  /// Main copies changed: the versions of shared ones advance (after their values, or, for
+  /// writes still queued on a stream, before them: a replica's refresh reads the version
+  /// first and gathers the value behind every queued write, so it never takes the new
+  /// version with the old value).
   void bump_versions(const key_type* keys, std::size_t n);
   /// A main copy whose updates advance its version (one that replicas compare with).
   [[nodiscard]] bool versioned(key_type key) const noexcept {
     return states && states->role(key) == key_role::main && states->shared(key);
   }
-  [[nodiscard]] bool any_versioned(const key_type* keys, std::size_t n) const noexcept;
 
   /// The one way out: to a peer over the cluster, or to this node itself (sync messages to
   /// their channel, the rest to the receive thread). Fails only when the cluster has.

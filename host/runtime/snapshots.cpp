@@ -88,6 +88,7 @@ snapshot::layout snapshots<T>::shape() const {
 template <class T>
 void snapshots<T>::write_part(const std::string& file, std::uint64_t id, const snapshot::layout& layout) {
   const auto keys = main_copies();
+  node_.rows.order_after_queued_writes();  // writes queued on the workers' streams are saved
   snapshot::part_writer part(file, layout, id, node_.rank(), node_.world_size(), keys.size());
   constexpr std::size_t batch = 4096;
   std::vector<T> rows;

@@ -200,11 +200,10 @@ Ticket worker_ops<T>::write(worker_state& worker, write_kind kind, const key_typ
     if (kind == write_kind::add) node_.rows.table(t).scatter_add(keys + first, count, rows + offset, mode.stream);
     else node_.rows.table(t).assign(keys + first, count, rows + offset, mode.stream);
   });
-  // A main copy's version may only advance once its values have: a replica's refresh reads
-  // the version first and would otherwise take the old value as up to date. So a write into
-  // main copies completes before the call returns (also for push_async); staged rows die
-  // with this scope.
-  if (mode.blocking || !unique_rows.empty() || node_.any_versioned(host, n)) node_.rows.synchronize(mode.stream);
+  // Versions advance now, the values in the stream's order: a replica's refresh reads the
+  // version and then gathers the value ordered after every queued write (owner_side), so it
+  // never takes a version with a value that lacks the write. Staged rows die with this scope.
+  if (mode.blocking || !unique_rows.empty()) node_.rows.synchronize(mode.stream);
   node_.bump_versions(host, n);
   worker_counters::bump(worker.counters().pushes_local, requested);
   return {};
@@ -333,8 +332,8 @@ Ticket worker_ops<T>::apply_step(worker_state& worker, const key_type* keys, std
   node_.rows.each_table_run(host, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
     node_.rows.table(t).apply_step(keys + first, count, grads + offset / step.row_factor(), constants, mode.stream);
   });
-  // As for pushes: a main copy's version may only advance once its values have.
-  if (mode.blocking || !summed.empty() || node_.any_versioned(host, n)) node_.rows.synchronize(mode.stream);
+  // As for pushes: versions now, values in the stream's order.
+  if (mode.blocking || !summed.empty()) node_.rows.synchronize(mode.stream);
   node_.bump_versions(host, n);
   worker_counters::bump(worker.counters().pushes_local, n);
   return {};

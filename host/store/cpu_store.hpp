@@ -31,6 +31,7 @@ class cpu_store final : public store_backend<T> {
   void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step,
                   stream_view stream) override;
   void synchronize(stream_view) override {}
+  void order_after_queued_work(stream_view) override {}  // every write is done on return
 
  private:
   static constexpr std::size_t num_stripes = 4096;

@@ -64,6 +64,12 @@ class row_store {
   /// Waits for the work ordered on `stream` (the CUDA store; a no-op on the CPU).
   void synchronize(stream_view stream) { tables_.front()->synchronize(stream); }
 
+  /// The batch operations of the calling thread from now on see every write enqueued so far
+  /// on any stream (store_backend::order_after_queued_work): before a read that moves a key.
+  void order_after_queued_writes() {
+    for (auto& t : tables_) t->order_after_queued_work({});
+  }
+
   [[nodiscard]] std::uint64_t slots_used() const noexcept;
   [[nodiscard]] std::uint64_t slots_capacity() const noexcept;
 

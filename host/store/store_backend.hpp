@@ -59,6 +59,12 @@ class store_backend {
   /// Waits until the work this backend ordered on `stream` has finished.
   virtual void synchronize(stream_view stream) = 0;
 
+  /// Orders the work enqueued on `stream` after this call behind every row operation enqueued
+  /// so far on any stream: a read that changes where a key lives (a relocation's gather, a
+  /// dropped replica's last delta, the first replica of a main copy) must see the writes
+  /// still queued on a user's stream (push_async), or they would land in a retired row.
+  virtual void order_after_queued_work(stream_view stream) = 0;
+
  protected:
   store_backend(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length,
                 std::uint64_t capacity)

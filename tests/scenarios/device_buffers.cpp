@@ -84,4 +84,75 @@ GAPM_SCENARIO(device_remote_pull) {
   return exit_code();
 }
 
+// Pushes with device keys and deltas left queued on a user's stream (push_async) while the
+// keys are replicated, relocated and dropped under intent churn: every node reads exactly the
+// sum of all pushes at the end. Each node's schedule is a function of its rank, so every node
+// knows what all of them pushed.
+GAPM_SCENARIO(device_async_writes) {
+  auto& rt = gapm::detail::emulated_device();
+  rt.set_device(env_int("LOCAL_RANK", 0) % rt.device_count());
+  constexpr key_type hot_keys = 64;
+  constexpr std::size_t per_push = 8;
+  constexpr std::uint32_t row = 4;
+  const int iterations = env_int("SCENARIO_ITERATIONS", 300);
+  gapm::Options o;
+  o.tables = {{hot_keys, row}};
+  o.store = gapm::store_kind::cuda;
+  gapm::Node<value> node(gapm::Options::from_env(o));
+  gapm::Worker<value> w(node, 0);
+  const int world = node.world_size();
+  auto schedule = [](int rank, int i) {
+    std::vector<key_type> keys(per_push);
+    for (std::size_t j = 0; j < per_push; ++j)
+      keys[j] = static_cast<key_type>(i * 7 + rank * 13 + static_cast<int>(j) * 3 + (i / 10) * rank) % hot_keys;
+    return keys;
+  };
+
+  gapm::detail::device_stream user = rt.create_stream();
+  std::vector<void*> buffers;  // device buffers of queued work: freed once the stream is done
+  auto device_copy = [&](const auto& host) {
+    using V = typename std::decay_t<decltype(host)>::value_type;
+    auto* device = static_cast<V*>(rt.allocate_now(host.size() * sizeof(V)));
+    std::copy(host.begin(), host.end(), device);
+    buffers.push_back(device);
+    return device;
+  };
+  for (int i = 0; i < iterations; ++i) {
+    const auto keys = schedule(node.rank(), i);
+    w.intent(keys.data(), keys.size(), w.clock() + 1, w.clock() + 4);
+    const std::vector<value> deltas(per_push * row, node.rank() + 1);
+    w.push_async(device_copy(keys), keys.size(), device_copy(deltas), gapm::stream_view{user});
+    if (i % 10 == 0) {
+      auto* out = static_cast<value*>(rt.allocate_now(per_push * row * sizeof(value)));
+      buffers.push_back(out);
+      w.wait(w.pull_async(device_copy(keys), keys.size(), out, gapm::stream_view{user}));
+    }
+    w.advance_clock();
+  }
+  rt.synchronize(user);
+  w.wait_all();
+  quiesce(w);
+
+  std::vector<value> expected(hot_keys * row, 0);
+  for (int r = 0; r < world; ++r)
+    for (int i = 0; i < iterations; ++i)
+      for (key_type k : schedule(r, i))
+        for (std::uint32_t j = 0; j < row; ++j) expected[k * row + j] += r + 1;
+  std::vector<key_type> all(hot_keys);
+  std::iota(all.begin(), all.end(), key_type{0});
+  std::vector<value> got(hot_keys * row);
+  w.wait(w.pull(all.data(), all.size(), got.data()));
+  for (key_type k = 0; k < hot_keys; ++k)
+    expect_equal(got[k * row], expected[k * row], "key " + std::to_string(k));
+  const auto stats = node.stats();
+  expect_true(world == 1 || stats.replicas_created + stats.relocations > 0, "keys were replicated or relocated");
+  std::cout << "replicas " << stats.replicas_created << " relocations " << stats.relocations << "\n";
+
+  rt.destroy_stream(user);
+  for (void* b : buffers) rt.free_now(b);
+  w.finalize();
+  node.shutdown();
+  return exit_code();
+}
+
 }  // namespace
