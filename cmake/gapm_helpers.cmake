@@ -23,10 +23,15 @@ function(gapm_add_component name)
   endif()
 endfunction()
 
-# gapm_add_test(name sources...): one GoogleTest executable, registered with ctest.
+# gapm_add_test(name sources... [LINK library] [PREFIX test-name-prefix]): one GoogleTest
+# executable, registered with ctest; it links gapm_internal unless LINK names another library.
 function(gapm_add_test name)
-  add_executable(${name} ${ARGN})
-  target_link_libraries(${name} PRIVATE gapm_internal GTest::gtest_main Threads::Threads)
+  cmake_parse_arguments(arg "" "LINK;PREFIX" "" ${ARGN})
+  if(NOT arg_LINK)
+    set(arg_LINK gapm_internal)
+  endif()
+  add_executable(${name} ${arg_UNPARSED_ARGUMENTS})
+  target_link_libraries(${name} PRIVATE ${arg_LINK} GTest::gtest_main Threads::Threads)
   gapm_set_warnings(${name})
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
+  gtest_discover_tests(${name} TEST_PREFIX "${arg_PREFIX}" DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
 endfunction()

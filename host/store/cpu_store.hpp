@@ -67,14 +67,19 @@ class cpu_store final : public store_backend<T> {
   template <class Op>
   void for_each_row(const key_type* keys, std::size_t n, bool with_sync, Op op);
   void ensure_chunks(const std::vector<slot_type>& slots);
-  // The value row of `slot` (its chunk exists).
+  // The value row of `slot` (its chunk exists). The chunk number comes from a precomputed
+  // reciprocal (Lemire's fastdiv, exact for 32-bit slots): a hardware division by the
+  // run-time chunk size would cost more than copying a short row.
   [[nodiscard]] T* value_row(std::size_t slot) const noexcept {
-    return value_chunks_[slot / rows_per_chunk_].get() + (slot % rows_per_chunk_) * this->row_length_;
+    __extension__ using wide = unsigned __int128;
+    const auto chunk = static_cast<std::size_t>((static_cast<wide>(chunk_reciprocal_) * slot) >> 64);
+    return value_chunks_[chunk].get() + (slot - chunk * rows_per_chunk_) * this->row_length_;
   }
   // The sync_state row of `slot`, allocating its block; call with sync_alloc_mutex_ held.
   T* sync_row(std::size_t slot);
 
   const std::size_t rows_per_chunk_;
+  const std::uint64_t chunk_reciprocal_ = ~std::uint64_t{0} / rows_per_chunk_ + 1;  // rows_per_chunk_ > 1
   std::vector<chunk_ptr> value_chunks_;
   // Replica sync_state by block: allocated when a slot of the block first needs it, freed when
   // the last such slot is erased; sync_users_ marks those slots (bit i: slot block * 16 + i).
