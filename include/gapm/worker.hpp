@@ -58,12 +58,12 @@ class Worker {
 
   /// Stream-ordered twins (CUDA build): the copies and kernels for local keys are enqueued on
   /// `stream` and the call returns without synchronising it; the caller synchronises the
-  /// stream before reading `out` or reusing `deltas`. Keys in device memory are read in the
-  /// stream's order (to be checked), so the call waits for the work enqueued before it; keys
-  /// or rows in host memory are staged and the call synchronises. A queued write is part of
-  /// the key wherever it goes next: a replica refresh, a relocation or a save reads the row
-  /// behind every write queued to it. The CPU build accepts only the default stream_view and
-  /// then behaves like pull/push (unsupported_error otherwise).
+  /// stream before reading `out` or reusing `keys` or `deltas`. Keys in device memory are
+  /// read in the stream's order (to be checked), so the call waits for the work enqueued
+  /// before it; keys or rows in host memory are staged and the call synchronises. A queued
+  /// write is part of the key wherever it goes next: a replica refresh, a relocation or a
+  /// save reads the row behind every write queued to it. The CPU build accepts only the
+  /// default stream_view and then behaves like pull/push (unsupported_error otherwise).
   Ticket pull_async(const key_type* keys, std::size_t n, T* out, stream_view stream);
   Ticket push_async(const key_type* keys, std::size_t n, const T* deltas, stream_view stream);
 
