@@ -57,14 +57,25 @@ class cuda_runtime final : public device_runtime {
   void set_device(int device) override { GAPM_CUDA_TRY(cudaSetDevice(device)); }
 
   [[nodiscard]] memory_space space_of(const void* ptr) const noexcept override {
-    if (ptr == nullptr || pointer_attributes_ == nullptr) return memory_space::host;
-    CUpointer_attribute asked[] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_IS_MANAGED};
-    unsigned int type = 0;
-    std::uint64_t managed = 0;  // "a boolean": wide enough whatever its width, read as non-zero
-    void* answers[] = {&type, &managed};
-    if (pointer_attributes_(2, asked, answers, reinterpret_cast<CUdeviceptr>(ptr)) != CUDA_SUCCESS)
+    if (ptr == nullptr) return memory_space::host;
+    if (pointer_attributes_ != nullptr) {
+      CUpointer_attribute asked[] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_IS_MANAGED};
+      unsigned int type = 0;
+      std::uint64_t managed = 0;  // "a boolean": wide enough whatever its width, read as non-zero
+      void* answers[] = {&type, &managed};
+      if (pointer_attributes_(2, asked, answers, reinterpret_cast<CUdeviceptr>(ptr)) == CUDA_SUCCESS)
+        return type == CU_MEMORYTYPE_DEVICE || managed != 0 ? memory_space::device : memory_space::host;
+    }
+    // No driver entry point, or the driver refused (no context on this thread): ask the
+    // runtime, clearing only an error of our own making.
+    const bool caller_error_pending = cudaPeekAtLastError() != cudaSuccess;
+    cudaPointerAttributes attributes{};
+    if (cudaPointerGetAttributes(&attributes, ptr) != cudaSuccess) {
+      if (!caller_error_pending) (void)cudaGetLastError();
       return memory_space::host;
-    return type == CU_MEMORYTYPE_DEVICE || managed != 0 ? memory_space::device : memory_space::host;
+    }
+    return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged ? memory_space::device
+                                                                                               : memory_space::host;
   }
 
   void memory_info(std::size_t& free_bytes, std::size_t& total_bytes) override {

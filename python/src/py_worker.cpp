@@ -61,7 +61,6 @@ void py_worker::forget_finished() {
 at::Tensor py_worker::keys_of(py::handle keys, const char* operation) const {
   at::Tensor tensor = key_tensor(keys, operation);
   check_device(tensor, facts_->store, operation, "keys");
-  synchronize_producer(tensor);
   return tensor;
 }
 
@@ -124,7 +123,6 @@ py_ticket py_worker::write(py::handle keys, const at::Tensor& values, bool add) 
   forget_finished();
   const at::Tensor k = keys_of(keys, operation);
   const at::Tensor v = checked_input(k, values, operation, add ? "deltas" : "values");
-  synchronize_producer(v);
   worker_api& worker = api(operation);
   const auto* key_data = reinterpret_cast<const key_type*>(k.data_ptr<std::int64_t>());
   const auto n = static_cast<std::size_t>(k.numel());
@@ -149,7 +147,6 @@ py_ticket py_worker::apply_step(py::handle keys, const at::Tensor& grads, const 
   const auto rows = facts_->layout.rows_of(hkeys.data_ptr<std::int64_t>(), n, "apply_step");
   const at::Tensor g =
       checked_values(grads, facts_->kind, rows.values / step.row_factor(), facts_->store, "apply_step", "grads", false);
-  synchronize_producer(g);
   worker_api& worker = api("apply_step");
   const auto* key_data = reinterpret_cast<const key_type*>(k.data_ptr<std::int64_t>());
   const void* grad_data = g.data_ptr();

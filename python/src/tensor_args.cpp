@@ -84,11 +84,6 @@ at::Tensor checked_values(const at::Tensor& tensor, value_kind kind, std::size_t
   return tensor.detach().contiguous();
 }
 
-void synchronize_producer(const at::Tensor& tensor) {
-  if (!tensor.is_cuda()) return;
-  py::module_::import("torch.cuda").attr("current_stream")(tensor.device().index()).attr("synchronize")();
-}
-
 stream_view stream_of(const at::Tensor& tensor) {
   if (!tensor.is_cuda()) return {};
   // torch's current stream, through Python: no link to c10_cuda, so a CPU-only libtorch works.

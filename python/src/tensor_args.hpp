@@ -40,12 +40,6 @@ void check_device(const at::Tensor& tensor, const std::string& store, const char
 /// tensor, the default view (a blocking call) for a CPU tensor. Needs the GIL.
 [[nodiscard]] stream_view stream_of(const at::Tensor& tensor);
 
-/// Waits until torch's current stream on `tensor`'s device has finished its work, when
-/// `tensor` is a CUDA tensor (no-op otherwise). Needed before gapm reads a CUDA input: gapm
-/// copies device keys (and rows bound for other nodes) to the host with plain synchronous
-/// copies that are not ordered after torch's (non-blocking) current stream. Needs the GIL.
-void synchronize_producer(const at::Tensor& tensor);
-
 /// The host keys of a key tensor (a copy for CUDA keys), for sizing the rows.
 [[nodiscard]] at::Tensor host_keys(const at::Tensor& keys);
 
