@@ -2,6 +2,7 @@
 #include "cuda/cuda_runtime.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -25,14 +26,21 @@ cudaStream_t to_cuda(device_stream stream) {
 // the runtime's error state alone, where a failed cudaPointerGetAttributes would set it and
 // clearing it again would swallow the caller's own pending error.
 using pointer_attributes_fn = CUresult (*)(unsigned, CUpointer_attribute*, void**, CUdeviceptr);
+// cuCtxGetCurrent / cuCtxSetCurrent: what is current on a thread, put back as it was (none
+// included), where the runtime could only "set device 0" and so create a context there.
+using get_context_fn = CUresult (*)(CUcontext*);
+using set_context_fn = CUresult (*)(CUcontext);
 
-pointer_attributes_fn find_pointer_attributes() {
+template <class Fn>
+Fn driver_function(const char* name) {
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found{};
-  if (cudaGetDriverEntryPointByVersion("cuPointerGetAttributes", &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
-      found != cudaDriverEntryPointSuccess)
+  if (cudaGetDriverEntryPointByVersion(name, &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+      found != cudaDriverEntryPointSuccess) {
+    (void)cudaGetLastError();  // made at start-up, before any work of the user's could be pending
     return nullptr;
-  return reinterpret_cast<pointer_attributes_fn>(fn);
+  }
+  return reinterpret_cast<Fn>(fn);
 }
 
 void CUDART_CB run_host_task(void* task) {
@@ -42,9 +50,13 @@ void CUDART_CB run_host_task(void* task) {
 
 class cuda_runtime final : public device_runtime {
  public:
-  explicit cuda_runtime(int count) : count_{count}, pools_tuned_(static_cast<std::size_t>(count)) {
-    pointer_attributes_ = find_pointer_attributes();
-  }
+  explicit cuda_runtime(int count)
+      : count_{count},
+        pointer_attributes_{driver_function<pointer_attributes_fn>("cuPointerGetAttributes")},
+        get_context_{driver_function<get_context_fn>("cuCtxGetCurrent")},
+        set_context_{driver_function<set_context_fn>("cuCtxSetCurrent")},
+        pools_(static_cast<std::size_t>(count)),
+        pools_made_(static_cast<std::size_t>(count)) {}
 
   [[nodiscard]] std::string_view name() const noexcept override { return "cuda"; }
   [[nodiscard]] int device_count() const noexcept override { return count_; }
@@ -55,6 +67,26 @@ class cuda_runtime final : public device_runtime {
     return device;
   }
   void set_device(int device) override { GAPM_CUDA_TRY(cudaSetDevice(device)); }
+
+  [[nodiscard]] context current_context() const noexcept override {
+    CUcontext current = nullptr;
+    if (get_context_ != nullptr && get_context_(&current) == CUDA_SUCCESS) return current;
+    int device = 0;  // no driver entry point: the device number is the best there is
+    (void)cudaGetDevice(&device);
+    return reinterpret_cast<context>(static_cast<std::intptr_t>(device) + 1);
+  }
+  void restore_context(context saved) noexcept override {
+    if (set_context_ != nullptr) {
+      CUcontext now = nullptr;
+      if (get_context_(&now) == CUDA_SUCCESS && now != static_cast<CUcontext>(saved))
+        (void)set_context_(static_cast<CUcontext>(saved));
+      return;
+    }
+    (void)cudaSetDevice(static_cast<int>(reinterpret_cast<std::intptr_t>(saved) - 1));
+  }
+  [[nodiscard]] bool is_thread_default(device_stream stream) const noexcept override {
+    return stream == nullptr || stream == static_cast<device_stream>(cudaStreamPerThread);
+  }
 
   [[nodiscard]] memory_space space_of(const void* ptr) const noexcept override {
     if (ptr == nullptr) return memory_space::host;
@@ -67,7 +99,8 @@ class cuda_runtime final : public device_runtime {
         return type == CU_MEMORYTYPE_DEVICE || managed != 0 ? memory_space::device : memory_space::host;
     }
     // No driver entry point, or the driver refused (no context on this thread): ask the
-    // runtime, clearing only an error of our own making.
+    // runtime. A failure here is cleared unless the caller had an error pending, which the
+    // runtime then reports as ours (it keeps only the last one): a rare path, never a crash.
     const bool caller_error_pending = cudaPeekAtLastError() != cudaSuccess;
     cudaPointerAttributes attributes{};
     if (cudaPointerGetAttributes(&attributes, ptr) != cudaSuccess) {
@@ -83,9 +116,8 @@ class cuda_runtime final : public device_runtime {
   }
 
   [[nodiscard]] void* allocate(std::size_t bytes, device_stream stream) override {
-    keep_pool_memory();
     void* ptr = nullptr;
-    GAPM_CUDA_TRY(cudaMallocAsync(&ptr, bytes, to_cuda(stream)));
+    GAPM_CUDA_TRY(cudaMallocFromPoolAsync(&ptr, bytes, pool(), to_cuda(stream)));
     return ptr;
   }
   void deallocate(void* ptr, device_stream stream) noexcept override { (void)cudaFreeAsync(ptr, to_cuda(stream)); }
@@ -129,21 +161,30 @@ class cuda_runtime final : public device_runtime {
   void synchronize(device_stream stream) override { GAPM_CUDA_TRY(cudaStreamSynchronize(to_cuda(stream))); }
 
  private:
-  // The stream-ordered pool of the current device keeps freed memory instead of returning it
-  // to the driver at every synchronisation (release threshold 0 would re-map it every call).
-  void keep_pool_memory() {
-    const int device = current_device();
-    std::call_once(pools_tuned_[static_cast<std::size_t>(device)], [device] {
-      cudaMemPool_t pool = nullptr;
-      GAPM_CUDA_TRY(cudaDeviceGetDefaultMemPool(&pool, device));
+  // gapm's own stream-ordered pool on the current device, made on first use. It keeps freed
+  // memory instead of returning it to the driver at every synchronisation (release threshold
+  // 0, the default, would re-map it every call); being gapm's own, the user's allocations from
+  // the device's default pool keep their settings.
+  cudaMemPool_t pool() {
+    const auto device = static_cast<std::size_t>(current_device());
+    std::call_once(pools_made_[device], [&] {
+      cudaMemPoolProps props{};
+      props.allocType = cudaMemAllocationTypePinned;
+      props.location.type = cudaMemLocationTypeDevice;
+      props.location.id = static_cast<int>(device);
+      GAPM_CUDA_TRY(cudaMemPoolCreate(&pools_[device], &props));
       std::uint64_t keep = std::numeric_limits<std::uint64_t>::max();
-      GAPM_CUDA_TRY(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+      GAPM_CUDA_TRY(cudaMemPoolSetAttribute(pools_[device], cudaMemPoolAttrReleaseThreshold, &keep));
     });
+    return pools_[device];
   }
 
   const int count_;
-  pointer_attributes_fn pointer_attributes_ = nullptr;
-  std::vector<std::once_flag> pools_tuned_;
+  const pointer_attributes_fn pointer_attributes_;
+  const get_context_fn get_context_;
+  const set_context_fn set_context_;
+  std::vector<cudaMemPool_t> pools_;
+  std::vector<std::once_flag> pools_made_;
 };
 
 }  // namespace

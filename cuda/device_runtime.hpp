@@ -27,9 +27,20 @@ class device_runtime {
 
   [[nodiscard]] virtual std::string_view name() const noexcept = 0;
   [[nodiscard]] virtual int device_count() const noexcept = 0;
-  /// The calling thread's current device; set_device changes it (see device_scope).
+  /// The calling thread's current device (0 when it has chosen none, as in CUDA).
   [[nodiscard]] virtual int current_device() const = 0;
+  /// Makes `device` current for the calling thread (creating its context on first use).
   virtual void set_device(int device) = 0;
+
+  /// What is current on the calling thread — a CUDA context, or none for a thread that never
+  /// chose a device — so that restore_context() can put it back without making a context
+  /// anywhere (restoring "device 0" would create one on GPU 0 in every process).
+  using context = void*;
+  [[nodiscard]] virtual context current_context() const noexcept = 0;
+  virtual void restore_context(context saved) noexcept = 0;
+  /// Whether `stream` is the calling thread's own default stream: null, or the runtime's
+  /// per-thread handle passed explicitly.
+  [[nodiscard]] virtual bool is_thread_default(device_stream stream) const noexcept = 0;
   /// Where `ptr` points. Never changes the caller's pending runtime error.
   [[nodiscard]] virtual memory_space space_of(const void* ptr) const noexcept = 0;
   /// Free and total memory of the current device.
@@ -63,25 +74,21 @@ class device_runtime {
   virtual void synchronize(device_stream stream) = 0;
 };
 
-/// Makes `device` the calling thread's current device for a scope and restores the caller's
-/// device afterwards: gapm never leaves the user's thread on another device.
+/// Makes `device` current on the calling thread for a scope and puts back what was current
+/// before (a context, or none): gapm never leaves the user's thread on another device, and its
+/// own threads never touch a device other than their node's.
 class device_scope {
  public:
-  device_scope(device_runtime& runtime, int device) : runtime_{runtime}, previous_{runtime.current_device()} {
-    if (previous_ != device) runtime_.set_device(device);
+  device_scope(device_runtime& runtime, int device) : runtime_{runtime}, saved_{runtime.current_context()} {
+    runtime_.set_device(device);
   }
-  ~device_scope() {
-    try {
-      if (runtime_.current_device() != previous_) runtime_.set_device(previous_);
-    } catch (...) {  // a destructor never throws; the next call reports a broken runtime
-    }
-  }
+  ~device_scope() { runtime_.restore_context(saved_); }
   device_scope(const device_scope&) = delete;
   device_scope& operator=(const device_scope&) = delete;
 
  private:
   device_runtime& runtime_;
-  int previous_;
+  device_runtime::context saved_;
 };
 
 }  // namespace gapm::detail

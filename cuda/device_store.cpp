@@ -1,16 +1,18 @@
 // device_store<T>: rows in a device slot pool, addressed through a device key→slot index.
 //
 // The host keeps the authoritative slot_index (routing needs it without a device round trip);
-// every insert/erase batch is mirrored into the device index on the store's admin stream,
-// without waiting for the device:
-//  - Slots retire in stream order. Before the admin stream changes the index or reuses a slot
-//    it waits for the last work of every stream that ran a row kernel (one event per stream),
-//    so a kernel enqueued earlier — a pull_async on the user's stream — still finds its row.
-//  - Streams see changes in stream order. A stream that runs a row kernel after a structure
-//    change first waits for the admin stream's event of that change.
-// Kernels are enqueued under a shared lock and changes made under the exclusive one, so no
-// kernel is enqueued between a change's waits and its event. The exclusive lock covers host
-// bookkeeping and enqueueing only: nothing waits for the device there.
+// every insert batch is mirrored into the device index on the store's admin stream, without
+// waiting for the device, and gapm's own streams never wait for a user's stream (a user's
+// stream may hold work that waits for other nodes, an NCCL collective say):
+//  - Slots retire through events. An erased key's slot is kept (and its index entry left as
+//    it is) until every stream that ran a row kernel has passed the last one it had enqueued
+//    then — the event recorded after that kernel is handed to the retired slots — so a kernel
+//    enqueued earlier, a pull_async on the user's stream, still finds its row. The store takes
+//    such slots back when their events have completed (asked, never waited for), and a key
+//    whose old row may still be read cannot have a new one yet (can_insert).
+//  - Streams see changes in stream order: a stream that runs a row kernel while the admin
+//    stream's last change is not complete first waits for it.
+// Kernels are enqueued under a shared lock and changes made under the exclusive one.
 #include "cuda/device_store.hpp"
 
 #include <algorithm>
@@ -19,7 +21,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
-#include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -70,6 +72,8 @@ class device_store final : public store_backend<T> {
 
   bool insert(const key_type* keys, std::size_t n) override {
     std::unique_lock structure{structure_mutex_};
+    take_back_retired();
+    if (std::any_of(keys, keys + n, [&](key_type k) { return retired_keys_.contains(k); })) return false;
     std::vector<key_type> added_keys;
     std::vector<slot_type> added_slots;
     if (!this->index_.insert(keys, n, added_keys, added_slots)) return false;
@@ -80,10 +84,37 @@ class device_store final : public store_backend<T> {
 
   void erase(const key_type* keys, std::size_t n) override {
     std::unique_lock structure{structure_mutex_};
-    std::vector<key_type> erased;
-    for (std::size_t i = 0; i < n; ++i)
-      if (this->index_.erase(keys[i]) != no_slot) erased.push_back(keys[i]);
-    if (!erased.empty()) change_structure(std::move(erased), std::vector<std::int32_t>(erased.size(), -1), false);
+    retired batch;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t slot = this->index_.retire(keys[i]);
+      if (slot == no_slot) continue;
+      batch.keys.push_back(keys[i]);
+      batch.slots.push_back(static_cast<slot_type>(slot));
+      retired_keys_.insert(keys[i]);
+    }
+    if (batch.keys.empty()) return;
+    {
+      // The batch keeps each stream's event of its last kernel; the stream records later
+      // kernels on a new one.
+      std::lock_guard guard{uses_mutex_};
+      for (auto& [key, use] : uses_) {
+        if (rt_.done(use.last_work)) continue;
+        batch.events.push_back(std::exchange(use.last_work, rt_.create_event()));
+      }
+    }
+    retired_.push_back(std::move(batch));
+    take_back_retired();
+  }
+
+  [[nodiscard]] std::uint64_t free_slots() override {
+    std::unique_lock structure{structure_mutex_};
+    take_back_retired();
+    return this->index_.capacity() - this->index_.size();
+  }
+
+  [[nodiscard]] bool can_insert(key_type key) const override {
+    std::shared_lock structure{structure_mutex_};
+    return !retired_keys_.contains(key);
   }
 
   void gather(const key_type* keys, std::size_t n, T* out, stream_view stream) override {
@@ -128,21 +159,34 @@ class device_store final : public store_backend<T> {
   void order_after_queued_work(stream_view stream) override {
     device_scope on{rt_, device_};
     const device_stream s = stream.handle();
+    const stream_key mine = key_of(s);
     std::lock_guard guard{uses_mutex_};
     for (const auto& [key, use] : uses_)
-      if (key != key_of(s)) rt_.wait(s, use.last_work);
+      if (key != mine) rt_.wait(s, use.last_work);
   }
 
  private:
   // What the store knows of a stream that ran row kernels: an event recorded after its last
-  // kernel, and the number of structure changes it has waited for.
+  // kernel.
   struct stream_use {
     device_event last_work = nullptr;
-    std::uint64_t changes_seen = 0;
   };
-  // A stream by handle; the default stream (null) is each thread's own.
-  using stream_key = std::pair<device_stream, std::thread::id>;
-  static stream_key key_of(device_stream s) { return {s, s == nullptr ? std::this_thread::get_id() : std::thread::id{}}; }
+  // A stream by handle; a thread's default stream (null, or the per-thread handle) by the
+  // thread, numbered once per thread (thread ids are reused, default streams' work is not).
+  using stream_key = std::pair<device_stream, std::uint64_t>;
+  stream_key key_of(device_stream s) const {
+    static std::atomic<std::uint64_t> threads{0};
+    thread_local const std::uint64_t this_thread = ++threads;
+    return rt_.is_thread_default(s) ? stream_key{nullptr, this_thread} : stream_key{s, 0};
+  }
+
+  // Erased keys whose slots queued kernels may still read: back to the free slots once every
+  // event has completed.
+  struct retired {
+    std::vector<key_type> keys;
+    std::vector<slot_type> slots;
+    std::vector<device_event> events;
+  };
 
   [[nodiscard]] device_rows<T> rows_view() noexcept {
     return {device_index_.data(), this->index_.first_key(), values_.data(), sync_.data(), this->row_length_};
@@ -187,15 +231,12 @@ class device_store final : public store_backend<T> {
     if (staged_keys.data() != nullptr || rows_on_host) rt_.synchronize(s);
   }
 
-  // Before a kernel: the stream waits for the structure changes it has not seen yet.
+  // Before a kernel: the stream waits for the admin stream's last change unless it is done.
   void begin_use(device_stream s) {
     std::lock_guard guard{uses_mutex_};
     stream_use& use = uses_[key_of(s)];
     if (use.last_work == nullptr) use.last_work = rt_.create_event();
-    if (use.changes_seen != changes_) {
-      rt_.wait(s, admin_done_);
-      use.changes_seen = changes_;
-    }
+    if (!rt_.done(admin_done_)) rt_.wait(s, admin_done_);
   }
 
   // After a kernel: structure changes will wait for it.
@@ -204,11 +245,10 @@ class device_store final : public store_backend<T> {
     rt_.record(uses_[key_of(s)].last_work, s);
   }
 
-  // Under the exclusive lock: mirrors (key, slot) pairs into the device index (slot -1 erases)
-  // and zeroes newly given rows, all on the admin stream after every stream's last kernel.
+  // Under the exclusive lock: mirrors (key, slot) pairs into the device index (slot -1 removes
+  // the key) and zeroes newly given rows, on the admin stream, which waits for no user stream.
   void change_structure(std::vector<key_type>&& keys, std::vector<std::int32_t>&& slots, bool zero_rows) {
     device_scope on{rt_, device_};
-    retire_row_work();
     const std::size_t n = keys.size();
     // The host copies live until the admin stream has read them (a host task after the copies).
     auto host = std::make_shared<std::pair<std::vector<key_type>, std::vector<std::int32_t>>>(std::move(keys),
@@ -225,29 +265,34 @@ class device_store final : public store_backend<T> {
     kernels_.update_index(device_index_.data(), this->index_.first_key(), dkeys.data(), dslots.data(), n, admin_);
     std::lock_guard guard{uses_mutex_};
     rt_.record(admin_done_, admin_);
-    ++changes_;
   }
 
-  // The admin stream waits for the last kernel of every stream; streams whose work is done
-  // are forgotten (a stream used again starts anew).
-  void retire_row_work() {
-    std::lock_guard guard{uses_mutex_};
-    for (auto it = uses_.begin(); it != uses_.end();) {
-      if (rt_.done(it->second.last_work)) {
-        rt_.destroy_event(it->second.last_work);
-        it = uses_.erase(it);
-      } else {
-        rt_.wait(admin_, it->second.last_work);
-        ++it;
+  // Under the exclusive lock: the slots of retired batches whose queued kernels have all run
+  // become free again, their keys' index entries -1 (one change for all of them).
+  void take_back_retired() {
+    std::vector<key_type> keys;
+    std::erase_if(retired_, [&](retired& batch) {
+      if (!std::all_of(batch.events.begin(), batch.events.end(), [&](device_event e) { return rt_.done(e); }))
+        return false;
+      for (device_event e : batch.events) rt_.destroy_event(e);
+      for (std::size_t i = 0; i < batch.keys.size(); ++i) {
+        this->index_.release(batch.slots[i]);
+        retired_keys_.erase(batch.keys[i]);
       }
-    }
+      keys.insert(keys.end(), batch.keys.begin(), batch.keys.end());
+      return true;
+    });
+    if (!keys.empty()) change_structure(std::move(keys), std::vector<std::int32_t>(keys.size(), -1), false);
   }
 
-  // Frees everything once the work that may touch it is done (destructor, failed constructor).
+  // Frees everything once the work that may touch it is done (destructor, failed constructor):
+  // here, and only here, the admin stream waits for the users' streams.
   void release() noexcept {
     try {
       if (admin_ != nullptr) {
-        retire_row_work();
+        for (auto& [key, use] : uses_) rt_.wait(admin_, use.last_work);
+        for (auto& batch : retired_)
+          for (device_event e : batch.events) rt_.wait(admin_, e);
         device_index_ = {};
         values_ = {};
         sync_ = {};
@@ -257,6 +302,9 @@ class device_store final : public store_backend<T> {
     }
     for (auto& [stream, use] : uses_) rt_.destroy_event(use.last_work);
     uses_.clear();
+    for (auto& batch : retired_)
+      for (device_event e : batch.events) rt_.destroy_event(e);
+    retired_.clear();
     if (admin_done_ != nullptr) rt_.destroy_event(std::exchange(admin_done_, nullptr));
     if (admin_ != nullptr) rt_.destroy_stream(std::exchange(admin_, nullptr));
   }
@@ -266,10 +314,11 @@ class device_store final : public store_backend<T> {
   const int device_;
   device_stream admin_ = nullptr;  // structure changes
   device_event admin_done_ = nullptr;  // recorded after each structure change
-  std::shared_mutex structure_mutex_;  // shared: enqueueing kernels; exclusive: structure changes
+  mutable std::shared_mutex structure_mutex_;  // shared: enqueueing kernels; exclusive: structure changes
   std::mutex uses_mutex_;
   std::map<stream_key, stream_use> uses_;
-  std::uint64_t changes_ = 0;  // structure changes so far
+  std::vector<retired> retired_;                // erased, not yet free (exclusive lock)
+  std::unordered_set<key_type> retired_keys_;   // their keys
   device_buffer<std::int32_t> device_index_;  // mirror of the host slot_index
   device_buffer<T> values_;
   device_buffer<T> sync_;

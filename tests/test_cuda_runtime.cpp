@@ -2,7 +2,6 @@
 // when no GPU is visible): gapm leaves the caller's CUDA state alone, and its memory pool
 // keeps what it frees.
 #include <cstdint>
-#include <limits>
 #include <vector>
 
 #include <cuda_runtime_api.h>
@@ -36,19 +35,29 @@ TEST(CudaRuntime, ACallersPendingErrorSurvivesGapmsCalls) {
   w.finalize();
 }
 
-TEST(CudaRuntime, TheStreamOrderedPoolKeepsFreedMemory) {
+// gapm keeps its own stream-ordered pool (which keeps freed memory); the device's default
+// pool, which the user's cudaMallocAsync draws from, keeps the user's settings.
+TEST(CudaRuntime, TheDevicesDefaultPoolKeepsTheUsersSettings) {
   if (gapm::detail::active_device_platform() == nullptr) GTEST_SKIP() << "no CUDA device is visible";
-  gapm::Options o;
-  o.tables = {{1000, 8}};
-  o.store = gapm::store_kind::cuda;
-  gapm::Node<float> node(o);
   int device = 0;
   ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
   cudaMemPool_t pool = nullptr;
   ASSERT_EQ(cudaDeviceGetDefaultMemPool(&pool, device), cudaSuccess);
-  std::uint64_t threshold = 0;
-  ASSERT_EQ(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold), cudaSuccess);
-  EXPECT_EQ(threshold, std::numeric_limits<std::uint64_t>::max());
+  std::uint64_t before = 0, after = 0;
+  ASSERT_EQ(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &before), cudaSuccess);
+  {
+    gapm::Options o;
+    o.tables = {{1000, 8}};
+    o.store = gapm::store_kind::cuda;
+    gapm::Node<float> node(o);
+    gapm::Worker<float> w(node, 0);
+    const key_type keys[] = {1, 2, 3};
+    std::vector<float> rows(24, 1.0f);
+    w.push(keys, 3, rows.data());
+    w.finalize();
+  }
+  ASSERT_EQ(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &after), cudaSuccess);
+  EXPECT_EQ(after, before);
 }
 
 }  // namespace

@@ -54,11 +54,11 @@ TEST(EmulatedRuntime, StreamsRunInOrderAndEventsOrderOneAfterAnother) {
   rt.destroy_stream(b);
 }
 
-// A gather enqueued on a user's stream while the stream is busy; before it runs, the key is
-// erased and another key takes its slot with other values. The gather must read the old row:
-// the slot retires only once the user's stream has passed the gather. The erase and insert
-// return while the user's stream is still held: structure changes never wait for the device.
-TEST(StreamOrder, AQueuedGatherReadsItsRowEvenIfTheKeyLeavesAndItsSlotIsReused) {
+// A gather enqueued on a user's stream while the stream is busy; before it runs, its key is
+// erased. The gather must still read the key's row: the slot is taken back only once the
+// user's stream has passed the gather, and until then neither another key nor the same key
+// again can have it. The erase returns while the user's stream is held: nothing waits for it.
+TEST(StreamOrder, AQueuedGatherReadsItsRowEvenIfTheKeyLeavesBeforeItRuns) {
   const device_platform& platform = *active_device_platform();
   emulated_runtime& rt = emulated_device();
   auto store = make_device_store<std::int64_t>(platform, 0, 0, 100, 4, 1, 0.5, false);  // one slot
@@ -72,27 +72,54 @@ TEST(StreamOrder, AQueuedGatherReadsItsRowEvenIfTheKeyLeavesAndItsSlotIsReused) 
   auto* out = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
   *keys = a;
   store->gather(keys, 1, out, gapm::stream_view{user.stream});  // device buffers: left enqueued
-
   store->erase(&a, 1);
-  ASSERT_TRUE(store->insert(&b, 1)) << "the only slot is free again for the host";
-  const std::vector<std::int64_t> b_rows = nines;
-  auto* b_key = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
-  auto* b_values = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
-  *b_key = b;
-  std::copy(b_rows.begin(), b_rows.end(), b_values);
-  device_stream other = rt.create_stream();
-  store->assign(b_key, 1, b_values, gapm::stream_view{other});  // enqueued behind the retirement
+  EXPECT_FALSE(store->insert(&b, 1)) << "the slot was given out while a queued gather still reads it";
+  EXPECT_FALSE(store->can_insert(a)) << "the key came back while its old row is still read";
+  EXPECT_EQ(store->free_slots(), 0u);
   user.release();
   rt.synchronize(user.stream);
-  rt.synchronize(other);
   EXPECT_EQ(std::vector<std::int64_t>(out, out + 4), sevens) << "the queued gather read a retired slot";
+  EXPECT_EQ(store->free_slots(), 1u) << "the slot is free once the gather has run";
+  ASSERT_TRUE(store->insert(&b, 1));
+  store->assign(&b, 1, nines.data(), {});
   std::vector<std::int64_t> now(4);
   store->gather(&b, 1, now.data(), {});
   EXPECT_EQ(now, nines);
-  rt.destroy_stream(other);
-  for (void* p : {static_cast<void*>(keys), static_cast<void*>(out), static_cast<void*>(b_key),
-                  static_cast<void*>(b_values)})
-    rt.free_now(p);
+  rt.free_now(keys);
+  rt.free_now(out);
+}
+
+// gapm's own streams never wait for a user's stream: with a user's stream held (it might wait
+// for an NCCL collective that needs this node's progress), keys are erased and inserted and
+// other streams' row operations complete. Before slots retired through events, the admin
+// stream waited for every user stream, and every later kernel waited for the admin stream.
+TEST(StreamOrder, NoRowOperationWaitsForAHeldUsersStream) {
+  const device_platform& platform = *active_device_platform();
+  emulated_runtime& rt = emulated_device();
+  auto store = make_device_store<std::int64_t>(platform, 0, 0, 100, 4, 10, 0.5, false);
+  const key_type a = 1, c = 2;
+  ASSERT_TRUE(store->insert(&a, 1));
+  held_stream user;
+  auto* keys = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
+  auto* out = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
+  *keys = a;
+  store->gather(keys, 1, out, gapm::stream_view{user.stream});
+  auto meanwhile = std::async(std::launch::async, [&] {
+    store->erase(&a, 1);
+    if (!store->insert(&c, 1)) return false;
+    const std::vector<std::int64_t> fives(4, 5);
+    store->scatter_add(&c, 1, fives.data(), {});
+    std::vector<std::int64_t> row(4);
+    store->gather(&c, 1, row.data(), {});
+    return row == fives;
+  });
+  const bool finished = meanwhile.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  user.release();
+  EXPECT_TRUE(finished) << "a row operation on another stream waited for the held user's stream";
+  EXPECT_TRUE(meanwhile.get());
+  rt.synchronize(user.stream);
+  rt.free_now(keys);
+  rt.free_now(out);
 }
 
 // A push_async still queued on a user's stream when the key moves: the read that takes the

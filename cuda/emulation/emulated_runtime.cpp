@@ -99,7 +99,7 @@ std::uint64_t env_number(const char* name, std::uint64_t fallback) {
 }  // namespace
 
 thread_local std::unique_ptr<emulated_runtime::stream> emulated_runtime::thread_stream_;
-thread_local int emulated_runtime::thread_device_ = 0;
+thread_local int emulated_runtime::thread_device_ = -1;
 
 emulated_runtime::settings emulated_runtime::settings_from_env() {
   settings s;
@@ -117,12 +117,21 @@ emulated_runtime::emulated_runtime(settings given)
 
 emulated_runtime::~emulated_runtime() = default;
 
-int emulated_runtime::current_device() const { return thread_device_; }
+int emulated_runtime::current_device() const { return std::max(thread_device_, 0); }
 
 void emulated_runtime::set_device(int device) {
   if (device < 0 || device >= settings_.devices)
     throw cuda_error(concat("gapm: emulated device: no device ", device, " (", settings_.devices, " visible)"));
   thread_device_ = device;
+  note_use();
+}
+
+emulated_runtime::context emulated_runtime::current_context() const noexcept {
+  return reinterpret_cast<context>(static_cast<std::intptr_t>(thread_device_) + 1);  // null: none
+}
+
+void emulated_runtime::restore_context(context saved) noexcept {
+  thread_device_ = static_cast<int>(reinterpret_cast<std::intptr_t>(saved) - 1);
 }
 
 memory_space emulated_runtime::space_of(const void* ptr) const noexcept {
@@ -137,12 +146,12 @@ memory_space emulated_runtime::space_of(const void* ptr) const noexcept {
 void emulated_runtime::memory_info(std::size_t& free_bytes, std::size_t& total_bytes) {
   std::lock_guard guard{memory_mutex_};
   total_bytes = settings_.memory_bytes;
-  free_bytes = settings_.memory_bytes - used_[static_cast<std::size_t>(thread_device_)];
+  free_bytes = settings_.memory_bytes - used_[static_cast<std::size_t>(current_device())];
 }
 
 void emulated_runtime::note_use() {
   std::lock_guard guard{memory_mutex_};
-  devices_used_.insert(thread_device_);
+  devices_used_.insert(current_device());  // work without a chosen device lands on device 0
 }
 
 std::set<int> emulated_runtime::devices_used() const {
@@ -154,14 +163,15 @@ void* emulated_runtime::allocate_now(std::size_t bytes) {
   constexpr std::size_t alignment = 256;  // what cudaMalloc guarantees
   const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + alignment - 1) / alignment * alignment;
   std::lock_guard guard{memory_mutex_};
-  devices_used_.insert(thread_device_);
-  auto& used = used_[static_cast<std::size_t>(thread_device_)];
+  devices_used_.insert(current_device());
+  const int device = current_device();
+  auto& used = used_[static_cast<std::size_t>(device)];
   if (used + rounded > settings_.memory_bytes)
-    throw cuda_error(concat("gapm: emulated device ", thread_device_, ": out of memory allocating ", bytes, " bytes (",
-                            used, " of ", settings_.memory_bytes, " in use)"));
+    throw cuda_error(concat("gapm: emulated device ", device, ": out of memory allocating ", bytes, " bytes (", used,
+                            " of ", settings_.memory_bytes, " in use)"));
   void* ptr = std::aligned_alloc(alignment, rounded);
   if (ptr == nullptr) throw cuda_error("gapm: emulated device: host allocation failed");
-  allocations_.emplace(reinterpret_cast<std::uintptr_t>(ptr), allocation{rounded, thread_device_});
+  allocations_.emplace(reinterpret_cast<std::uintptr_t>(ptr), allocation{rounded, device});
   used += rounded;
   return ptr;
 }
@@ -258,7 +268,7 @@ void emulated_runtime::synchronize(device_stream s) { stream_of(s).synchronize()
 
 emulated_runtime::stream& emulated_runtime::stream_of(device_stream handle) {
   note_use();
-  if (handle != nullptr) return *static_cast<stream*>(handle);
+  if (!is_thread_default(handle)) return *static_cast<stream*>(handle);
   if (!thread_stream_)
     thread_stream_ = std::make_unique<stream>(settings_.jitter, settings_.seed + streams_made_.fetch_add(1) + 1);
   return *thread_stream_;

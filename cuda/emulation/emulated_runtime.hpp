@@ -41,6 +41,14 @@ class emulated_runtime final : public device_runtime {
   [[nodiscard]] int device_count() const noexcept override { return settings_.devices; }
   [[nodiscard]] int current_device() const override;
   void set_device(int device) override;
+  [[nodiscard]] context current_context() const noexcept override;
+  void restore_context(context saved) noexcept override;
+  [[nodiscard]] bool is_thread_default(device_stream handle) const noexcept override {
+    return handle == nullptr || handle == per_thread;
+  }
+
+  /// The handle that names the calling thread's default stream, like cudaStreamPerThread.
+  static inline const device_stream per_thread = reinterpret_cast<device_stream>(std::uintptr_t{0x2});
   [[nodiscard]] memory_space space_of(const void* ptr) const noexcept override;
   void memory_info(std::size_t& free_bytes, std::size_t& total_bytes) override;
 
@@ -64,7 +72,7 @@ class emulated_runtime final : public device_runtime {
   void free_now(void* ptr);
   /// Bytes of device memory in use on `device`.
   [[nodiscard]] std::size_t used_bytes(int device) const;
-  /// The devices some thread has done work on (as the first call on a device creates a CUDA
+  /// The devices some thread has made current or done work on (as either creates a CUDA
   /// context there): a node's threads must keep to the node's device.
   [[nodiscard]] std::set<int> devices_used() const;
 
@@ -72,7 +80,7 @@ class emulated_runtime final : public device_runtime {
   class stream;
   stream& stream_of(device_stream handle);
   static thread_local std::unique_ptr<stream> thread_stream_;  // each thread's default stream
-  static thread_local int thread_device_;
+  static thread_local int thread_device_;  // -1: the thread never chose a device (no context)
   void release(void* ptr) noexcept;
   void note_use();  // the calling thread works on its current device
 

@@ -17,7 +17,10 @@ void replica_side<T>::ask_for_wanted_keys() {
   if (wanted.empty()) return;
   std::sort(wanted.begin(), wanted.end());
   std::unique_lock structure{ctx_.structure};
+  const std::vector<key_type> asked = wanted;
   ctx_.rows.insert_where_room(wanted);  // a full slot pool: accesses to the others stay remote
+  for (key_type k : asked)  // a key whose old row queued work still reads: again next round
+    if (!std::binary_search(wanted.begin(), wanted.end(), k) && !ctx_.rows.can_insert(k)) state_.wanted.insert(k);
   for (key_type k : wanted) {
     ctx_.states.version(k) = -1;
     ctx_.states.set_role(k, key_role::pending);

@@ -110,7 +110,8 @@ Ticket worker_ops<T>::pull_remote(worker_state& worker, const key_type* keys, st
   pending.remaining = remote;
   if (!local_keys.empty()) {
     std::vector<T> local_rows(node_.keys.check_keys(local_keys.data(), local_keys.size(), "pull"));
-    node_.rows.gather(local_keys.data(), local_keys.size(), local_rows.data());
+    // In the caller's stream order, as an all-local pull: after writes queued on it before.
+    node_.rows.gather(local_keys.data(), local_keys.size(), local_rows.data(), mode.stream);
     const T* row = local_rows.data();
     for (std::size_t p : local_positions) {
       const std::size_t length = pending.offsets[p + 1] - pending.offsets[p];
@@ -393,8 +394,11 @@ void worker_ops<T>::deliver_arrived_pulls(worker_state& worker, std::optional<st
       if (it == arrived.end()) return;
       ready.push_back(std::move(it->second));
       arrived.erase(it);
-    } else {
-      for (auto& [id, pull] : arrived) ready.push_back(std::move(pull));
+    } else {  // in the order of the calls, so that pulls into one buffer land as issued
+      std::vector<std::uint64_t> ids;
+      for (const auto& entry : arrived) ids.push_back(entry.first);
+      std::sort(ids.begin(), ids.end());
+      for (std::uint64_t id : ids) ready.push_back(std::move(arrived.at(id)));
       arrived.clear();
     }
   }

@@ -19,11 +19,11 @@ row_store<T>::row_store(const key_space& keys, store_kind kind, const Options& o
 template <class T>
 void row_store<T>::insert_where_room(std::vector<key_type>& keys) {
   std::vector<std::uint64_t> room(tables_.size());
-  for (std::size_t t = 0; t < tables_.size(); ++t) room[t] = tables_[t]->index().capacity() - tables_[t]->index().size();
+  for (std::size_t t = 0; t < tables_.size(); ++t) room[t] = tables_[t]->free_slots();
   std::vector<std::vector<key_type>> by_table(tables_.size());
   std::erase_if(keys, [&](key_type k) {
     const std::size_t t = keys_.table_of(k);
-    if (room[t] == 0) return true;
+    if (room[t] == 0 || !tables_[t]->can_insert(k)) return true;
     --room[t];
     by_table[t].push_back(k);
     return false;
@@ -42,18 +42,21 @@ void row_store<T>::erase(const key_type* keys, std::size_t n) {
 
 template <class T>
 template <class Op>
-void row_store<T>::each_run(const key_type* keys, std::size_t n, Op op) {
+void row_store<T>::each_run(const key_type* keys, std::size_t n, Op op, stream_view stream) {
   each_table_run(keys, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t offset) {
     op(*tables_[t], keys + first, count, offset);
   });
-  synchronize({});
+  synchronize(stream);
 }
 
 template <class T>
-void row_store<T>::gather(const key_type* keys, std::size_t n, T* out) {
-  each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
-    s.gather(run, count, out + offset, {});
-  });
+void row_store<T>::gather(const key_type* keys, std::size_t n, T* out, stream_view stream) {
+  each_run(
+      keys, n,
+      [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
+        s.gather(run, count, out + offset, stream);
+      },
+      stream);
 }
 
 template <class T>

@@ -28,6 +28,8 @@ class row_store {
   [[nodiscard]] const store_backend<T>& table(std::size_t t) const noexcept { return *tables_[t]; }
   [[nodiscard]] std::string_view name() const noexcept { return tables_.front()->name(); }
   [[nodiscard]] bool has_row(key_type key) const noexcept { return tables_[keys_.table_of(key)]->contains(key); }
+  /// Whether `key` may be given a row now (store_backend::can_insert).
+  [[nodiscard]] bool can_insert(key_type key) const { return tables_[keys_.table_of(key)]->can_insert(key); }
 
   /// Calls fn(table, first, count, value_offset) for every run of keys[0..n) of one table.
   template <class Fn>
@@ -44,7 +46,8 @@ class row_store {
   }
 
   // Row operations on held keys (keys and rows in host memory, rows concatenated in key order).
-  void gather(const key_type* keys, std::size_t n, T* out);
+  /// `stream`: after the work enqueued on it so far (a worker's part of a pull_async).
+  void gather(const key_type* keys, std::size_t n, T* out, stream_view stream = {});
   void add(const key_type* keys, std::size_t n, const T* deltas);
   void assign(const key_type* keys, std::size_t n, const T* values);
   /// Replica sync: deltas = value - sync_state; sync_state = value.
@@ -56,7 +59,8 @@ class row_store {
   void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step);
 
   /// Gives a zero-filled row to each of `keys` (distinct, without a row) whose table's slot
-  /// pool has room, one batch per table; removes the keys that got none from `keys`.
+  /// pool has room and that can have one now (store_backend::can_insert), one batch per table;
+  /// removes the keys that got none from `keys`: their accesses stay remote for now.
   void insert_where_room(std::vector<key_type>& keys);
   /// Frees the rows of keys[0..n), one batch per table.
   void erase(const key_type* keys, std::size_t n);
@@ -75,7 +79,7 @@ class row_store {
 
  private:
   template <class Op>
-  void each_run(const key_type* keys, std::size_t n, Op op);
+  void each_run(const key_type* keys, std::size_t n, Op op, stream_view stream = {});
 
   const key_space& keys_;
   std::vector<std::unique_ptr<store_backend<T>>> tables_;

@@ -43,13 +43,22 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
 }
 
 std::int64_t slot_index::erase(key_type key) {
+  const std::int64_t slot = retire(key);
+  if (slot != no_slot) release(static_cast<slot_type>(slot));
+  return slot;
+}
+
+std::int64_t slot_index::retire(key_type key) {
   std::int32_t& entry = slots_[key - first_key_];
   const std::int32_t slot = entry;
   if (slot < 0) return no_slot;
   std::atomic_ref<std::int32_t>(entry).store(-1, std::memory_order_release);
-  free_.push_back(static_cast<slot_type>(slot));
-  used_.fetch_sub(1, std::memory_order_relaxed);
   return slot;
+}
+
+void slot_index::release(slot_type slot) {
+  free_.push_back(slot);
+  used_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace gapm::detail

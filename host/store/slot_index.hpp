@@ -37,6 +37,11 @@ class slot_index {
 
   /// Frees the slot of `key`; returns it, or no_slot when the key had none. Not thread-safe.
   std::int64_t erase(key_type key);
+  /// Takes `key`'s slot away without freeing it (queued work may still read it); returns it,
+  /// or no_slot. The slot stays used until release(). Not thread-safe.
+  std::int64_t retire(key_type key);
+  /// Frees a slot retire() took. Not thread-safe.
+  void release(slot_type slot);
 
   /// The whole host map, indexed by key - first_key (for mirroring and saving).
   [[nodiscard]] const std::vector<std::int32_t>& slots() const noexcept { return slots_; }

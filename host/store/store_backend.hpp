@@ -28,10 +28,16 @@ class store_backend {
   [[nodiscard]] bool contains(key_type key) const noexcept { return index_.slot_of(key) >= 0; }
 
   /// Gives zero-filled rows to the keys (host memory) that have none. All or nothing:
-  /// returns false, changing nothing, when the pool has too few free slots.
+  /// returns false, changing nothing, when the pool has too few free slots or a key cannot
+  /// have a row yet (can_insert).
   virtual bool insert(const key_type* keys, std::size_t n) = 0;
   /// Frees the rows of the keys (host memory) that have one.
   virtual void erase(const key_type* keys, std::size_t n) = 0;
+  /// Slots an insert can take now (the device store first takes back the rows of erased keys
+  /// that no queued work reads any more).
+  [[nodiscard]] virtual std::uint64_t free_slots() { return index_.capacity() - index_.size(); }
+  /// Whether `key` may have a row now: not while queued work may still read its previous one.
+  [[nodiscard]] virtual bool can_insert(key_type) const { return true; }
 
   // Row operations. Precondition: every key is present. `keys` holds n keys and every row
   // buffer n * row_length() values, rows in key order. In the CUDA backend any of them may

@@ -54,14 +54,15 @@ GAPM_SCENARIO(device_remote_pull) {
   expect_true(std::all_of(blocking_out, blocking_out + values, [&](value v) { return v == expected; }),
               "a blocking pull into a device buffer is complete when wait() returns");
 
-  // A user stream busy until after wait() has returned; what it reads after the pull must be
-  // the pulled rows. (Keys in host memory: device keys would be read in the stream's order,
-  // which is held here.)
+  // A user stream that becomes busy after the pull and stays so until after wait() has
+  // returned: the rows land behind that work, and what the stream reads next is the pulled
+  // rows. (The pull itself reads its keys and local rows in the stream's order, so the stream
+  // is held only once it has returned.)
   gapm::detail::device_stream user = rt.create_stream();
   std::promise<void> gate;
   std::shared_future<void> opened = gate.get_future().share();
-  rt.host_task(user, [opened] { opened.wait(); });
   const gapm::Ticket ticket = w.pull_async(keys.data(), n, async_out, gapm::stream_view{user});
+  rt.host_task(user, [opened] { opened.wait(); });
   w.wait(ticket);
   std::vector<value> seen_by_stream;
   rt.host_task(user, [&] { seen_by_stream.assign(async_out, async_out + values); });
