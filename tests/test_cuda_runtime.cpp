@@ -15,12 +15,17 @@ namespace {
 
 using gapm::key_type;
 
-TEST(CudaRuntime, ACallersPendingErrorSurvivesGapmsCalls) {
-  if (gapm::detail::active_device_platform() == nullptr) GTEST_SKIP() << "no CUDA device is visible";
+// A small table in the device store.
+gapm::Options device_options() {
   gapm::Options o;
   o.tables = {{1000, 8}};
   o.store = gapm::store_kind::cuda;
-  gapm::Node<float> node(o);
+  return o;
+}
+
+TEST(CudaRuntime, ACallersPendingErrorSurvivesGapmsCalls) {
+  if (gapm::detail::active_device_platform() == nullptr) GTEST_SKIP() << "no CUDA device is visible";
+  gapm::Node<float> node(device_options());
   gapm::Worker<float> w(node, 0);
   const key_type keys[] = {1, 2, 3};
   std::vector<float> rows(24, 1.0f);
@@ -46,10 +51,7 @@ TEST(CudaRuntime, TheDevicesDefaultPoolKeepsTheUsersSettings) {
   std::uint64_t before = 0, after = 0;
   ASSERT_EQ(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &before), cudaSuccess);
   {
-    gapm::Options o;
-    o.tables = {{1000, 8}};
-    o.store = gapm::store_kind::cuda;
-    gapm::Node<float> node(o);
+    gapm::Node<float> node(device_options());
     gapm::Worker<float> w(node, 0);
     const key_type keys[] = {1, 2, 3};
     std::vector<float> rows(24, 1.0f);

@@ -34,6 +34,25 @@ struct held_stream {
   ~held_stream() { rt.destroy_stream(stream); }
 };
 
+// A key and its row of 4 values in device memory: the arguments of a queued kernel, freed with
+// the test (after it has synchronised the stream that reads them).
+struct device_args {
+  emulated_runtime& rt = emulated_device();
+  key_type* key = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
+  std::int64_t* row = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
+  device_args(key_type k, std::int64_t fill) {
+    *key = k;
+    std::fill_n(row, 4, fill);
+  }
+  ~device_args() {
+    rt.free_now(key);
+    rt.free_now(row);
+  }
+  device_args(const device_args&) = delete;
+  device_args& operator=(const device_args&) = delete;
+  [[nodiscard]] std::vector<std::int64_t> values() const { return {row, row + 4}; }
+};
+
 TEST(EmulatedRuntime, StreamsRunInOrderAndEventsOrderOneAfterAnother) {
   emulated_runtime& rt = emulated_device();
   device_stream a = rt.create_stream(), b = rt.create_stream();
@@ -68,25 +87,21 @@ TEST(StreamOrder, AQueuedGatherReadsItsRowEvenIfTheKeyLeavesBeforeItRuns) {
   store->assign(&a, 1, sevens.data(), {});
 
   held_stream user;
-  auto* keys = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
-  auto* out = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
-  *keys = a;
-  store->gather(keys, 1, out, gapm::stream_view{user.stream});  // device buffers: left enqueued
+  device_args pulled(a, -1);
+  store->gather(pulled.key, 1, pulled.row, gapm::stream_view{user.stream});  // device buffers: left enqueued
   store->erase(&a, 1);
   EXPECT_FALSE(store->insert(&b, 1)) << "the slot was given out while a queued gather still reads it";
   EXPECT_FALSE(store->can_insert(a)) << "the key came back while its old row is still read";
   EXPECT_EQ(store->free_slots(), 0u);
   user.release();
   rt.synchronize(user.stream);
-  EXPECT_EQ(std::vector<std::int64_t>(out, out + 4), sevens) << "the queued gather read a retired slot";
+  EXPECT_EQ(pulled.values(), sevens) << "the queued gather read a retired slot";
   EXPECT_EQ(store->free_slots(), 1u) << "the slot is free once the gather has run";
   ASSERT_TRUE(store->insert(&b, 1));
   store->assign(&b, 1, nines.data(), {});
   std::vector<std::int64_t> now(4);
   store->gather(&b, 1, now.data(), {});
   EXPECT_EQ(now, nines);
-  rt.free_now(keys);
-  rt.free_now(out);
 }
 
 // gapm's own streams never wait for a user's stream: with a user's stream held (it might wait
@@ -100,10 +115,8 @@ TEST(StreamOrder, NoRowOperationWaitsForAHeldUsersStream) {
   const key_type a = 1, c = 2;
   ASSERT_TRUE(store->insert(&a, 1));
   held_stream user;
-  auto* keys = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
-  auto* out = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
-  *keys = a;
-  store->gather(keys, 1, out, gapm::stream_view{user.stream});
+  device_args pulled(a, -1);
+  store->gather(pulled.key, 1, pulled.row, gapm::stream_view{user.stream});
   auto meanwhile = std::async(std::launch::async, [&] {
     store->erase(&a, 1);
     if (!store->insert(&c, 1)) return false;
@@ -118,8 +131,6 @@ TEST(StreamOrder, NoRowOperationWaitsForAHeldUsersStream) {
   EXPECT_TRUE(finished) << "a row operation on another stream waited for the held user's stream";
   EXPECT_TRUE(meanwhile.get());
   rt.synchronize(user.stream);
-  rt.free_now(keys);
-  rt.free_now(out);
 }
 
 // A push_async still queued on a user's stream when the key moves: the read that takes the
@@ -133,11 +144,8 @@ TEST(StreamOrder, AReadThatMovesAKeySeesAWriteStillQueuedOnAUsersStream) {
   const key_type k = 3;
   ASSERT_TRUE(store->insert(&k, 1));
   held_stream user;
-  auto* key = static_cast<key_type*>(rt.allocate_now(sizeof(key_type)));
-  auto* delta = static_cast<std::int64_t*>(rt.allocate_now(4 * sizeof(std::int64_t)));
-  *key = k;
-  std::fill_n(delta, 4, 5);
-  store->scatter_add(key, 1, delta, gapm::stream_view{user.stream});  // queued behind the held work
+  device_args pushed(k, 5);
+  store->scatter_add(pushed.key, 1, pushed.row, gapm::stream_view{user.stream});  // queued behind the held work
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     user.release();
@@ -148,8 +156,6 @@ TEST(StreamOrder, AReadThatMovesAKeySeesAWriteStillQueuedOnAUsersStream) {
   opener.join();
   EXPECT_EQ(row, std::vector<std::int64_t>(4, 5)) << "the moving read missed a queued write";
   rt.synchronize(user.stream);
-  rt.free_now(key);
-  rt.free_now(delta);
 }
 
 // Keys in device memory that the caller's stream is still writing: gapm checks them as the
