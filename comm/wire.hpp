@@ -72,7 +72,11 @@ struct header {
 static_assert(sizeof(header) == 48 && std::is_trivially_copyable_v<header>);
 
 /// A request is forwarded while the key it names moves; a longer chase is a routing loop.
-inline constexpr std::uint16_t max_hops = 64;
+/// Every hop passes at least one relocation of the key (host/adaptive/routing.hpp), but with
+/// relocation_only a key that several nodes want moves every sync round, and a request on a
+/// loaded machine can chase it for dozens of hops (64 was seen in CI). 1,024 hops take a real
+/// loop a fraction of a second on loopback, and a legitimate chase about a second of ping-pong.
+inline constexpr std::uint16_t max_hops = 1024;
 /// How long a request may wait for a key in transit before that counts as lost (ms).
 inline constexpr std::uint16_t max_wait_ms = 60000;
 
