@@ -94,13 +94,14 @@ class device_store final : public store_backend<T> {
     }
     if (batch.keys.empty()) return;
     {
-      // The batch keeps each stream's event of its last kernel; the stream records later
-      // kernels on a new one.
+      // The batch takes each stream's event of its last kernel, if that has not run yet; every
+      // stream starts anew with its next kernel (so streams of threads long gone are forgotten).
       std::lock_guard guard{uses_mutex_};
       for (auto& [key, use] : uses_) {
-        if (rt_.done(use.last_work)) continue;
-        batch.events.push_back(std::exchange(use.last_work, rt_.create_event()));
+        if (rt_.done(use.last_work)) rt_.destroy_event(use.last_work);
+        else batch.events.push_back(use.last_work);
       }
+      uses_.clear();
     }
     retired_.push_back(std::move(batch));
     take_back_retired();
@@ -160,9 +161,13 @@ class device_store final : public store_backend<T> {
     device_scope on{rt_, device_};
     const device_stream s = stream.handle();
     const stream_key mine = key_of(s);
+    std::shared_lock structure{structure_mutex_};  // retired batches hold queued work too
     std::lock_guard guard{uses_mutex_};
     for (const auto& [key, use] : uses_)
       if (key != mine) rt_.wait(s, use.last_work);
+    for (const auto& batch : retired_)
+      for (device_event e : batch.events)
+        if (!rt_.done(e)) rt_.wait(s, e);
   }
 
  private:

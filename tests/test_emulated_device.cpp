@@ -146,6 +146,9 @@ TEST(StreamOrder, AReadThatMovesAKeySeesAWriteStillQueuedOnAUsersStream) {
   held_stream user;
   device_args pushed(k, 5);
   store->scatter_add(pushed.key, 1, pushed.row, gapm::stream_view{user.stream});  // queued behind the held work
+  const key_type other = 4;  // erased meanwhile: its retired slot takes the stream's event along
+  ASSERT_TRUE(store->insert(&other, 1));
+  store->erase(&other, 1);
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     user.release();
