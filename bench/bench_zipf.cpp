@@ -15,7 +15,9 @@
 // Output: one line per node, machine-readable, e.g.
 //   RESULT node=0 nodes=4 workers=2 techniques=all ... seconds=3.1 keys_per_s=412000 local_pct=99.7 ...
 // values_mb: the rows this node holds at the end; peak_rss_mb: the process's peak resident
-// memory (VmHWM), for the memory-per-key goal.
+// memory (VmHWM), for the memory-per-key goal; cores, sync_cores, receive_cores and
+// transport_cores: the CPU this process used in the timed part, in cores, and in it gapm's sync
+// threads, receive thread and transport threads (ZeroMQ I/O, heartbeats).
 // keys_per_s counts the keys this node's workers pulled (and pushed) per second of the timed
 // part (from the barrier after the first intents to the barrier after the last push);
 // waited_clocks and wait_s: the clocks whose pull was not complete at once (some key was
@@ -176,6 +178,7 @@ int main(int argc, char** argv) try {
   std::atomic<long> pull_waits{0};              // clocks whose pull had to wait for another node
   std::atomic<std::int64_t> pull_wait_ns{0};    // time workers spent waiting for those pulls
   double seconds = 0;
+  gapm::Stats timed_start, timed_end;  // for the CPU over the timed part
   for (int w = 0; w < options.workers; ++w)
     threads.emplace_back([&, w] {
       gapm::Worker<float> worker(node, w);
@@ -186,6 +189,7 @@ int main(int argc, char** argv) try {
         worker.intent(upcoming.back(), c);
       }
       worker.barrier();
+      if (w == 0) timed_start = node.stats();
       const auto start = std::chrono::steady_clock::now();
       const auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                         std::chrono::duration<double>(s.duration_s));
@@ -214,7 +218,10 @@ int main(int argc, char** argv) try {
       }
       worker.wait_all();
       worker.barrier();
-      if (w == 0) seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (w == 0) {
+        seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        timed_end = node.stats();
+      }
       keys_done += static_cast<std::uint64_t>(c) * s.batch;
       clocks_done += c;
       pull_waits += waited_clocks;
@@ -239,7 +246,13 @@ int main(int argc, char** argv) try {
        << " replicas_created=" << stats.replicas_created << " relocations=" << stats.relocations
        << " sync_rounds=" << stats.sync_rounds << " forward_hops=" << stats.forward_hops
        << " values_mb=" << static_cast<double>(stats.slots_used * s.row * sizeof(float)) / 1e6
-       << " peak_rss_mb=" << static_cast<double>(peak_rss_bytes()) / 1e6;
+       << " peak_rss_mb=" << static_cast<double>(peak_rss_bytes()) / 1e6
+       << " cores=" << (timed_end.cpu_process_s - timed_start.cpu_process_s) / seconds
+       << " sync_cores=" << (timed_end.cpu_sync_s - timed_start.cpu_sync_s) / seconds
+       << " receive_cores=" << (timed_end.cpu_receive_s - timed_start.cpu_receive_s) / seconds
+       << " transport_cores="
+       << (timed_end.cpu_transport_s + timed_end.cpu_liveness_s - timed_start.cpu_transport_s - timed_start.cpu_liveness_s) /
+              seconds;
   std::cout << line.str() << std::endl;
   node.shutdown();
   return 0;

@@ -12,6 +12,7 @@
 #include "comm/shaped_transport.hpp"
 #include "comm/zmq_transport.hpp"
 #include "host/common/expects.hpp"
+#include "host/common/thread_cpu.hpp"
 
 namespace gapm::detail {
 namespace {
@@ -66,7 +67,10 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
 
 void cluster::start() {
   liveness_->start();
-  receiver_ = std::thread([this] { receive_loop(); });
+  receiver_ = std::thread([this] {
+    name_this_thread("gapm-receive");
+    receive_loop();
+  });
 }
 
 cluster::~cluster() { leave(false); }

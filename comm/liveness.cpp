@@ -6,6 +6,7 @@
 
 #include "comm/wire.hpp"
 #include "comm/zmq_transport.hpp"
+#include "host/common/thread_cpu.hpp"
 
 namespace gapm::detail {
 
@@ -56,7 +57,10 @@ void liveness::connect(const std::vector<std::string>& endpoints) {
 
 void liveness::start() {
   for (auto& heard_at : last_heard_) heard_at.store(now_ns(), std::memory_order_relaxed);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("gapm-liveness");
+    run();
+  });
 }
 
 void liveness::stop() noexcept {

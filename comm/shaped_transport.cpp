@@ -10,6 +10,8 @@
 
 #include <gapm/options.hpp>
 
+#include "host/common/thread_cpu.hpp"
+
 namespace gapm::detail {
 
 network_model network_model::from_options(const Options& options) {
@@ -40,7 +42,10 @@ shaped_transport::shaped_transport(std::unique_ptr<transport> inner, int world_s
       name_{std::string(inner_->name()) + "+network-model"},
       links_(static_cast<std::size_t>(world_size)),
       link_errors_(static_cast<std::size_t>(world_size)) {
-  releaser_ = std::thread([this] { release_loop(); });
+  releaser_ = std::thread([this] {
+    name_this_thread("gapm-netmodel");
+    release_loop();
+  });
 }
 
 comm_result shaped_transport::send(int peer, const std::vector<std::byte>& frame) {

@@ -13,6 +13,7 @@
 #include <gapm/errors.hpp>
 
 #include "host/common/expects.hpp"
+#include "host/common/thread_cpu.hpp"
 
 namespace gapm::detail {
 
@@ -21,7 +22,10 @@ namespace gapm::detail {
 class emulated_runtime::stream {
  public:
   stream(std::chrono::microseconds jitter, std::uint64_t seed) : jitter_{jitter}, rng_{seed} {
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+      name_this_thread("gapm-emustream");
+      loop();
+    });
   }
   ~stream() {
     {

@@ -1,9 +1,12 @@
 #include "host/adaptive/sync_channel.hpp"
 
+#include <string>
+
 #include <gapm/errors.hpp>
 
 #include "comm/deadline.hpp"
 #include "host/common/expects.hpp"
+#include "host/common/thread_cpu.hpp"
 
 namespace gapm::detail {
 namespace {
@@ -44,7 +47,10 @@ sync_channel<T>::~sync_channel() {
 
 template <class T>
 void sync_channel<T>::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread(("gapm-sync" + std::to_string(channel_)).c_str());
+    run();
+  });
 }
 
 template <class T>

@@ -43,11 +43,16 @@ std::string Stats::to_json() const {
   field("slots_used", slots_used);
   field("slots_capacity", slots_capacity);
   field("uptime_s", uptime_s);
+  field("cpu_process_s", cpu_process_s);
+  field("cpu_sync_s", cpu_sync_s);
+  field("cpu_receive_s", cpu_receive_s);
+  field("cpu_liveness_s", cpu_liveness_s);
+  field("cpu_transport_s", cpu_transport_s);
   return json + "}";
 }
 
 std::string Stats::summary() const {
-  char text[1024];
+  char text[1536];
   const double mean_hops = remote_answers == 0
                                ? 0.0
                                : static_cast<double>(forward_hops) / static_cast<double>(remote_answers);
@@ -57,7 +62,8 @@ std::string Stats::summary() const {
                 "intent keys %llu (%llu registered, %llu KiB); replicas created %llu, dropped %llu; relocations %llu\n"
                 "sync rounds %llu (%.1f/s per channel); mean forwarding hops %.2f\n"
                 "sent %llu msgs / %llu B; received %llu msgs / %llu B; %llu malformed, %llu refused\n"
-                "slots %llu of %llu used; uptime %.1f s\n",
+                "slots %llu of %llu used; uptime %.1f s\n"
+                "cpu %.2f s: sync %.2f, receive %.2f, transport %.2f, liveness %.2f\n",
                 static_cast<unsigned long long>(pulls_local), percent(pulls_local, pulls_local + pulls_remote),
                 static_cast<unsigned long long>(pulls_remote),
                 static_cast<unsigned long long>(pushes_local),
@@ -73,7 +79,7 @@ std::string Stats::summary() const {
                 static_cast<unsigned long long>(messages_received),
                 static_cast<unsigned long long>(bytes_received), static_cast<unsigned long long>(malformed_messages),
                 static_cast<unsigned long long>(rejected_frames), static_cast<unsigned long long>(slots_used), static_cast<unsigned long long>(slots_capacity),
-                uptime_s);
+                uptime_s, cpu_process_s, cpu_sync_s, cpu_receive_s, cpu_transport_s, cpu_liveness_s);
   return text;
 }
 

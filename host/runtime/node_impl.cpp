@@ -5,6 +5,7 @@
 #include <gapm/errors.hpp>
 
 #include "host/common/expects.hpp"
+#include "host/common/thread_cpu.hpp"
 #include "host/common/value_type.hpp"
 
 namespace gapm::detail {
@@ -109,6 +110,12 @@ Stats node_impl<T>::stats() const {
   s.slots_used = parts_.rows.slots_used();
   s.slots_capacity = parts_.rows.slots_capacity();
   s.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - parts_.started).count();
+  const thread_cpu cpu = measure_thread_cpu();
+  s.cpu_process_s = cpu.process;
+  s.cpu_sync_s = cpu.sync;
+  s.cpu_receive_s = cpu.receive;
+  s.cpu_liveness_s = cpu.liveness;
+  s.cpu_transport_s = cpu.transport;
   if (parts_.net) {
     const auto& t = parts_.net->traffic();
     s.messages_sent = t.messages_sent.load();

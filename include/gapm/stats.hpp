@@ -33,6 +33,16 @@ struct Stats {
   std::uint64_t slots_used = 0;        ///< occupied row slots, all tables
   std::uint64_t slots_capacity = 0;
   double uptime_s = 0;
+  /// CPU seconds (user + system) of this process so far, and of the threads gapm runs in it:
+  /// the sync channels, the receive loop (serving peers, applying answers), the heartbeats and
+  /// the transport's I/O threads. What the process used besides them went to the application's
+  /// threads — the workers, including the pulls and pushes they make. Zero where the system
+  /// does not say (Linux's /proc).
+  double cpu_process_s = 0;
+  double cpu_sync_s = 0;
+  double cpu_receive_s = 0;
+  double cpu_liveness_s = 0;
+  double cpu_transport_s = 0;
 
   /// One JSON object with every counter.
   [[nodiscard]] std::string to_json() const;

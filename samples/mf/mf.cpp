@@ -25,6 +25,8 @@
 // and data points per second (training phase only), the bytes sent by all nodes and the
 // share of local pulls during the training phase; at the end one line
 //   RESULT mode=dsgd techniques=all ... points_per_s=... train_loss=... test_loss=... bytes_sent=... local_pct=...
+//          ... cores=... sync_cores=... receive_cores=... transport_cores=...
+// (CPU per node over the training phases, in cores: the process, and gapm's own threads in it).
 // With --expect-loss-drop=F the program exits 1 unless the final train loss is below the
 // initial one divided by F (the smoke tests' check that it learns).
 #include <gapm/gapm.hpp>
@@ -60,6 +62,7 @@ void print_result(const mf::app_options& options, const gapm::Options& gapm_opti
   double points = 0;
   double seconds = 0;
   mf::traffic training;
+  mf::cpu_time cpu;
   for (const auto& r : records) {
     if (r.epoch == 0) continue;
     points += r.points;
@@ -67,16 +70,23 @@ void print_result(const mf::app_options& options, const gapm::Options& gapm_opti
     training.bytes_sent += r.training.bytes_sent;
     training.pulls_local += r.training.pulls_local;
     training.pulls_remote += r.training.pulls_remote;
+    cpu.process += r.training_cpu.process;
+    cpu.sync += r.training_cpu.sync;
+    cpu.receive += r.training_cpu.receive;
+    cpu.transport += r.training_cpu.transport;
   }
+  const double per_core = seconds > 0 ? static_cast<double>(world) * seconds : 1.0;  // cores per node
   const mf::epoch_record& last = records.back();
   std::printf("RESULT mode=%s techniques=%s intent=%s nodes=%d workers=%d epochs=%d points_per_s=%.0f "
               "train_loss=%.5f test_loss=%.5f bytes_sent=%.0f local_pct=%.2f bytes_sent_total=%.0f "
-              "local_pct_total=%.2f relocations=%.0f replicas=%.0f\n",
+              "local_pct_total=%.2f relocations=%.0f replicas=%.0f cores=%.3f sync_cores=%.3f receive_cores=%.3f "
+              "transport_cores=%.3f\n",
               mf::algorithm_name(options.training), gapm_options.get("techniques").c_str(),
               options.intent ? "true" : "false", world, world * gapm_options.workers, options.epochs,
               seconds > 0 ? points / seconds : 0.0, last.train_loss, last.test_loss, training.bytes_sent,
               training.local_percent(), last.since_setup.bytes_sent, last.since_setup.local_percent(),
-              last.relocations, last.replicas_created);
+              last.relocations, last.replicas_created, cpu.process / per_core, cpu.sync / per_core,
+              cpu.receive / per_core, cpu.transport / per_core);
   std::fflush(stdout);
 }
 

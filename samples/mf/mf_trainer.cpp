@@ -25,6 +25,10 @@ enum sum_slot : std::size_t {
   bytes_training,
   local_training,
   remote_training,
+  cpu_process_training,
+  cpu_sync_training,
+  cpu_receive_training,
+  cpu_transport_training,
   bytes_since_setup,
   local_since_setup,
   remote_since_setup,
@@ -34,6 +38,7 @@ enum sum_slot : std::size_t {
 };
 
 double difference(std::uint64_t now, std::uint64_t before) { return static_cast<double>(now - before); }
+double difference(double now, double before) { return now - before; }
 
 class mf_worker {
  public:
@@ -201,6 +206,11 @@ class mf_worker {
         sums[bytes_training] = difference(epoch_end_.bytes_sent, epoch_start_.bytes_sent);
         sums[local_training] = difference(epoch_end_.pulls_local, epoch_start_.pulls_local);
         sums[remote_training] = difference(epoch_end_.pulls_remote, epoch_start_.pulls_remote);
+        sums[cpu_process_training] = difference(epoch_end_.cpu_process_s, epoch_start_.cpu_process_s);
+        sums[cpu_sync_training] = difference(epoch_end_.cpu_sync_s, epoch_start_.cpu_sync_s);
+        sums[cpu_receive_training] = difference(epoch_end_.cpu_receive_s, epoch_start_.cpu_receive_s);
+        sums[cpu_transport_training] = difference(epoch_end_.cpu_transport_s + epoch_end_.cpu_liveness_s,
+                                                  epoch_start_.cpu_transport_s + epoch_start_.cpu_liveness_s);
       }
       sums[bytes_since_setup] = difference(now.bytes_sent, after_setup_.bytes_sent);
       sums[local_since_setup] = difference(now.pulls_local, after_setup_.pulls_local);
@@ -221,23 +231,30 @@ class mf_worker {
     record.eval_seconds = seconds_since(start);
     record.points = epoch > 0 ? static_cast<double>(context_.train.entries.size()) : 0.0;
     record.training = {sums[bytes_training], sums[local_training], sums[remote_training]};
+    record.training_cpu = {sums[cpu_process_training], sums[cpu_sync_training], sums[cpu_receive_training],
+                           sums[cpu_transport_training]};
     record.since_setup = {sums[bytes_since_setup], sums[local_since_setup], sums[remote_since_setup]};
     record.relocations = sums[relocations_since_setup];
     record.replicas_created = sums[replicas_since_setup];
     if (thread_ == 0) context_.records.push_back(record);
-    if (id_ == 0) print(record);
+    if (id_ == 0) print(record, context_.node.world_size());
     return record;
   }
 
-  static void print(const epoch_record& r) {
+  static void print(const epoch_record& r, int nodes) {
     if (r.epoch == 0) {
       std::printf("epoch 0 (initial model): train loss %.5f, test loss %.5f (eval %.2f s)\n", r.train_loss, r.test_loss,
                   r.eval_seconds);
     } else {
+      // CPU in cores per node over the training phase: the process, then gapm's own threads.
+      const double per_core = static_cast<double>(nodes) * r.train_seconds;
       std::printf("epoch %d: train loss %.5f, test loss %.5f | %.3f s, %.3f M points/s | sent %.2f MB, "
-                  "local pulls %.2f %% | lr %.6g | eval %.2f s\n",
+                  "local pulls %.2f %% | cores per node %.2f (sync %.2f, receive %.2f, transport %.2f) | lr %.6g "
+                  "| eval %.2f s\n",
                   r.epoch, r.train_loss, r.test_loss, r.train_seconds, r.points / r.train_seconds / 1e6,
-                  r.training.bytes_sent / 1e6, r.training.local_percent(), r.learning_rate, r.eval_seconds);
+                  r.training.bytes_sent / 1e6, r.training.local_percent(), r.training_cpu.process / per_core,
+                  r.training_cpu.sync / per_core, r.training_cpu.receive / per_core,
+                  r.training_cpu.transport / per_core, r.learning_rate, r.eval_seconds);
     }
     std::fflush(stdout);
   }

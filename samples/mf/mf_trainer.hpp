@@ -24,6 +24,16 @@ struct traffic {
   }
 };
 
+/// CPU seconds summed over all nodes (gapm::Stats deltas): each process, and in it gapm's
+/// own threads; the rest of a process's time went to its workers (gapm's pull and push paths
+/// included).
+struct cpu_time {
+  double process = 0;
+  double sync = 0;
+  double receive = 0;
+  double transport = 0;  ///< the transport's I/O threads and the heartbeats
+};
+
 /// What one epoch did (epoch 0: the model before training). Losses and traffic are summed
 /// over all workers; times are global worker 0's.
 struct epoch_record {
@@ -35,6 +45,7 @@ struct epoch_record {
   double eval_seconds = 0;
   double points = 0;             ///< data points trained on, all workers
   traffic training;              ///< during the training phase
+  cpu_time training_cpu;         ///< during the training phase
   traffic since_setup;           ///< from the end of the setup to this evaluation, evaluations included
   double relocations = 0;        ///< since the setup, all nodes
   double replicas_created = 0;
