@@ -52,6 +52,7 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
               << "handed it out at the rendezvous (set " << job_token_variable << " on every node, as gapm-run "
               << "does, so that nothing travels in clear; README, \"Security model\")\n";
   addresses_ = std::move(joined.book);
+  sync_channels_ = joined.sync_channels;
   credentials_ = {joined.secret, joined.session, rank_, world_size_};
   transport_->authenticate(credentials_);
   liveness_->authenticate(credentials_);

@@ -74,6 +74,8 @@ class cluster {
   /// Frames refused because their connection did not prove it belongs to this job (data and
   /// beat sockets, and the rendezvous on rank 0).
   [[nodiscard]] std::uint64_t rejected_frames() const noexcept { return rejections_.count(); }
+  /// The sync channels every node runs, agreed at the rendezvous (option sync.channels resolved).
+  [[nodiscard]] int sync_channels() const noexcept { return sync_channels_; }
   /// What this node proves its connections with (tests forge and replay hellos with it).
   [[nodiscard]] const job_credentials& credentials() const noexcept { return credentials_; }
   /// Where node `rank`'s transport listens (from the address book).
@@ -162,6 +164,7 @@ class cluster {
   std::unique_ptr<transport> transport_;
   shaped_transport* shaped_ = nullptr;  // transport_, when a benchmark network model wraps it
   std::vector<peer_address> addresses_;
+  int sync_channels_ = 1;
   traffic_counters traffic_;
 
   // Failure detection: beats on their own thread (liveness); departed_: a peer that left or died.

@@ -6,16 +6,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <gapm/errors.hpp>
 
 #include "comm/deadline.hpp"
 #include "comm/crypto.hpp"
 #include "comm/zmq_transport.hpp"
+#include "host/common/cores.hpp"
 #include "host/common/expects.hpp"
 
 namespace gapm::detail {
@@ -161,7 +166,10 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, co
   }
   std::string reply = failure.empty() ? "ok\n" : "error\n" + failure;
   if (failure.empty()) {
+    std::vector<node_hello> hellos;
+    for (const auto& [rank, entry] : joined) hellos.push_back(entry.second);
     reply += "session=" + to_hex(session) + "\n";
+    reply += "sync_channels=" + std::to_string(agreed_sync_channels(hellos)) + "\n";
     if (!token) reply += "token=" + secret.to_hex() + "\n";  // the hand-out: see README, "Security model"
     for (const auto& [rank, entry] : joined) reply += entry.second.endpoint + " " + entry.second.heartbeat_endpoint + "\n";
   }
@@ -179,7 +187,8 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, co
 
 std::string node_hello::encode() const {
   return concat("rank=", rank, "\nworld_size=", world_size, "\nendpoint=", endpoint, "\nheartbeat=", heartbeat_endpoint,
-                "\nbuild=", build, "\nvalue_type=", value_type, "\nnonce=", nonce, "\n---\n", options);
+                "\nbuild=", build, "\nvalue_type=", value_type, "\nnonce=", nonce, "\ncores=", cores, "\n---\n",
+                options);
 }
 
 node_hello node_hello::decode(const std::string& text) {
@@ -194,6 +203,7 @@ node_hello node_hello::decode(const std::string& text) {
   hello.build = fields.at("build");
   hello.value_type = fields.at("value_type");
   hello.nonce = fields.at("nonce");
+  hello.cores = std::stoi(fields.at("cores"));
   hello.options = text.substr(split + 4);
   return hello;
 }
@@ -212,6 +222,25 @@ std::string describe_mismatch(const node_hello& a, const node_hello& b) {
     if (other_value != value) return differ("option '" + name + "'", value, other_value);
   }
   return "";
+}
+
+int agreed_sync_channels(const std::vector<node_hello>& nodes) {
+  GAPM_EXPECTS(!nodes.empty(), "agreed_sync_channels: no nodes");
+  const auto options = option_lines(nodes.front().options);
+  const auto given = options.find("sync.channels");
+  if (given != options.end() && given->second != "0") return std::stoi(given->second);
+  // "tcp://HOST:PORT" -> HOST
+  auto host_of = [](const std::string& endpoint) {
+    const auto begin = endpoint.find("://");
+    const auto from = begin == std::string::npos ? 0 : begin + 3;
+    return endpoint.substr(from, endpoint.rfind(':') - from);
+  };
+  std::map<std::string, int> processes;
+  for (const auto& node : nodes) ++processes[host_of(node.endpoint)];
+  int channels = 4;
+  for (const auto& node : nodes)
+    channels = std::min(channels, auto_sync_channels(node.cores, processes[host_of(node.endpoint)]));
+  return channels;
 }
 
 std::string local_address_towards(const std::string& host, int port) {
@@ -299,7 +328,7 @@ rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, no
         "the reply does not prove that it comes from this job's rank 0 (is GAPM_JOB_TOKEN the same on every node, "
         "and is MASTER_PORT the port of this job's rank 0?)");
   rendezvous_result result;
-  bool have_session = false, have_token = false;
+  bool have_session = false, have_token = false, have_channels = false;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     if (line.starts_with("session=")) {
@@ -307,6 +336,15 @@ rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, no
       if (!bytes) throw cannot_join("a malformed session in the rendezvous reply");
       std::copy(bytes->begin(), bytes->end(), result.session.begin());
       have_session = true;
+      continue;
+    }
+    if (line.starts_with("sync_channels=")) {
+      const std::string_view count = std::string_view(line).substr(14);
+      const auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), result.sync_channels);
+      if (error != std::errc{} || end != count.data() + count.size() || result.sync_channels < 1 ||
+          !std::has_single_bit(static_cast<unsigned>(result.sync_channels)))
+        throw cannot_join("a malformed sync channel count in the rendezvous reply");
+      have_channels = true;
       continue;
     }
     if (line.starts_with("token=")) {
@@ -320,7 +358,7 @@ rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, no
     if (space == std::string::npos) throw cannot_join("a malformed address book in the rendezvous reply");
     result.book.push_back({line.substr(0, space), line.substr(space + 1)});
   }
-  if (static_cast<int>(result.book.size()) != env.world_size || !have_session)
+  if (static_cast<int>(result.book.size()) != env.world_size || !have_session || !have_channels)
     throw cannot_join("a malformed address book in the rendezvous reply");
   if (secret) {
     result.secret = *secret;

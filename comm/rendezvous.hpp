@@ -31,6 +31,7 @@ struct node_hello {
   std::string options;        ///< Options::to_string(), the settings that must agree
   std::string heartbeat_endpoint;  ///< where its liveness beats go
   std::string nonce;          ///< hex: fresh per hello, so that rank 0's proven reply is for it
+  int cores = 1;              ///< cores the process may use (for sync.channels=0, auto)
 
   [[nodiscard]] std::string encode() const;
   [[nodiscard]] static node_hello decode(const std::string& text);
@@ -48,6 +49,7 @@ struct rendezvous_result {
   job_secret secret;               ///< the job's secret: the node's own, or rank 0's hand-out
   session_id session{};            ///< this run (rank 0's random choice)
   bool handed_out = false;         ///< the secret came in rank 0's reply (no GAPM_JOB_TOKEN)
+  int sync_channels = 1;           ///< the sync channels every node runs (option sync.channels, resolved)
 };
 
 /// Joins the cluster. `secret` is the node's job secret (GAPM_JOB_TOKEN) or nullopt. Throws
@@ -60,6 +62,11 @@ struct rendezvous_result {
 
 /// The first difference between two nodes' hellos that forbids them to work together, or "".
 [[nodiscard]] std::string describe_mismatch(const node_hello& a, const node_hello& b);
+
+/// The sync channels of agreeing nodes: their option sync.channels, or where it is 0 (auto)
+/// the fewest any node wants for its cores, shared with the nodes on the same host (the
+/// host of its endpoint).
+[[nodiscard]] int agreed_sync_channels(const std::vector<node_hello>& nodes);
 
 /// The local IP address this machine uses to reach `host` (the rendezvous), for binding.
 [[nodiscard]] std::string local_address_towards(const std::string& host, int port);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -80,6 +81,11 @@ inline std::vector<process_result> run_processes(const std::string& program, con
     }
 #endif
     for (const auto& e : extra_env) env_strings.push_back(e);
+    // Four sync channels unless a test says otherwise: auto would pick one on a small CI
+    // machine, and the scenarios must cover keys spread over several channels.
+    if (std::none_of(env_strings.begin(), env_strings.end(),
+                     [](const std::string& e) { return e.starts_with("GAPM_SYNC_CHANNELS="); }))
+      env_strings.emplace_back("GAPM_SYNC_CHANNELS=4");
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);

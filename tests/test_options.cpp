@@ -18,7 +18,7 @@ TEST(Options, DefaultsFollowAdaPM) {
   EXPECT_EQ(o.techniques, gapm::technique_mode::all);
   EXPECT_TRUE(o.time_intent_actions);
   EXPECT_TRUE(o.location_caches);
-  EXPECT_EQ(o.sync_channels, 4);
+  EXPECT_EQ(o.sync_channels, 0);  // auto: 4 with enough cores per process (AdaPM's 4), fewer below
   EXPECT_EQ(o.sync_max_per_sec, 1000);
   EXPECT_EQ(o.sync_threshold, 0);
   EXPECT_EQ(o.timing_initial_estimate, 10);
@@ -82,7 +82,7 @@ TEST(Options, ValidateNamesTheBadOption) {
   o.tables = {{10, 4}};
   o.validate();
   o.sync_channels = 3;
-  expect_error([&] { o.validate(); }, "'sync.channels' must be a power of two, got 3");
+  expect_error([&] { o.validate(); }, "'sync.channels' must be 0 (auto) or a power of two, got 3");
   o.sync_channels = 4;
   o.tables = {{10, 0}};
   expect_error([&] { o.validate(); }, "row length 0");
@@ -111,7 +111,8 @@ TEST(Options, EveryNumericOptionHasARangeCheckedAtStart) {
     expect_error([&] { o.validate(); }, words);
   };
   rejects("sync.channels", "4096", "option 'sync.channels' must be at most");
-  rejects("sync.channels", "0", "power of two");
+  rejects("sync.channels", "-2", "0 (auto) or a power of two");
+  rejects("sync.channels", "6", "0 (auto) or a power of two");
   rejects("workers", "0", "option 'workers' must be in [1, 1024], got 0");
   rejects("workers", "100000", "option 'workers' must be in [1, 1024]");
   rejects("peer_timeout_s", "inf", "option 'peer_timeout_s' must be in [0.1, 3600]");

@@ -2,6 +2,7 @@
 // from GAPM_JOB_TOKEN: with a token every node keeps its own and all share rank 0's session;
 // without one rank 0 hands one out; a node of another job, or one that disagrees about having
 // a token, is refused with a message that says so and cannot fail this job's rendezvous.
+// Rank 0 also resolves sync.channels=0 (auto) into one count for every node.
 #include "comm/rendezvous.hpp"
 
 #include <chrono>
@@ -17,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "host/common/cores.hpp"
 #include "process_cluster.hpp"
 
 namespace {
@@ -36,12 +38,12 @@ struct rendezvous_call {
   rejection_log log{0};
 
   std::future<rendezvous_result> join(int rank, std::optional<job_secret> secret, double timeout_s = 10,
-                                      int world = 2) {
-    return std::async(std::launch::async, [this, rank, secret, timeout_s, world] {
+                                      int world = 2, int cores = 1, std::string host = "127.0.0.1") {
+    return std::async(std::launch::async, [this, rank, secret, timeout_s, world, cores, host] {
       zmq::context_t context;
       cluster_env env{rank, world, 0, "127.0.0.1", port, "test"};
-      node_hello hello{rank, world, "tcp://127.0.0.1:" + std::to_string(1000 + rank), "cpu", "int64", options,
-                       "tcp://127.0.0.1:" + std::to_string(2000 + rank), ""};
+      node_hello hello{rank, world, "tcp://" + host + ":" + std::to_string(1000 + rank), "cpu", "int64", options,
+                       "tcp://" + host + ":" + std::to_string(2000 + rank), "", cores};
       return rendezvous(context, env, hello, timeout_s, secret, log);
     });
   }
@@ -136,6 +138,53 @@ TEST(Rendezvous, AHelloForAnotherWorldOrATakenRankIsRefusedAloneAndTheJobStillJo
   EXPECT_EQ(one.get().book.size(), 3u);
   EXPECT_EQ(two.get().book.size(), 3u);
   EXPECT_EQ(r.log.count(), 2u);
+}
+
+// --- sync.channels=0 (auto) ------------------------------------------------------------------
+
+TEST(SyncChannels, AutoGivesEachChannelTwoCoresOfAProcessBetweenOneAndFour) {
+  EXPECT_EQ(auto_sync_channels(1, 1), 1);
+  EXPECT_EQ(auto_sync_channels(2, 1), 1);
+  EXPECT_EQ(auto_sync_channels(2, 2), 1);  // this CI machine: 2 cores, 2 processes
+  EXPECT_EQ(auto_sync_channels(4, 1), 2);
+  EXPECT_EQ(auto_sync_channels(6, 1), 2);  // a power of two
+  EXPECT_EQ(auto_sync_channels(8, 1), 4);
+  EXPECT_EQ(auto_sync_channels(128, 1), 4);
+  EXPECT_EQ(auto_sync_channels(16, 8), 1);  // 8 GPUs' processes on 16 cores
+  EXPECT_EQ(auto_sync_channels(64, 8), 4);
+  EXPECT_EQ(auto_sync_channels(0, 0), 1);
+}
+
+node_hello hello_from(const std::string& host, int cores, const std::string& options = options_text()) {
+  node_hello hello;
+  hello.endpoint = "tcp://" + host + ":4000";
+  hello.cores = cores;
+  hello.options = options;
+  return hello;
+}
+
+TEST(SyncChannels, NodesAgreeOnTheFewestAnyWantsCountingTheProcessesOnItsHost) {
+  // Two processes on a 16-core host want 4 each; one on a 4-core host wants 2.
+  EXPECT_EQ(agreed_sync_channels({hello_from("10.0.0.1", 16), hello_from("10.0.0.1", 16), hello_from("10.0.0.2", 4)}), 2);
+  // Three processes share an 8-core host: 2 cores each, 1 channel.
+  EXPECT_EQ(agreed_sync_channels({hello_from("10.0.0.1", 8), hello_from("10.0.0.1", 8), hello_from("10.0.0.1", 8)}), 1);
+  EXPECT_EQ(agreed_sync_channels({hello_from("10.0.0.1", 32), hello_from("10.0.0.2", 32)}), 4);
+}
+
+TEST(SyncChannels, AnExplicitCountIsKept) {
+  gapm::Options o;
+  o.tables = {{16, 2}};
+  o.sync_channels = 8;
+  EXPECT_EQ(agreed_sync_channels({hello_from("10.0.0.1", 1, o.to_string()), hello_from("10.0.0.1", 1, o.to_string())}), 8);
+}
+
+TEST(SyncChannels, EveryNodeLearnsTheSameCountAtTheRendezvous) {
+  rendezvous_call r{gapm::testing::free_port()};
+  // Hosts are told apart by the endpoints' addresses (both are this machine's loopback).
+  auto zero = r.join(0, std::nullopt, 10, 2, 16, "127.0.0.1"), one = r.join(1, std::nullopt, 10, 2, 4, "127.0.0.2");
+  const auto a = zero.get(), b = one.get();
+  EXPECT_EQ(a.sync_channels, 2);
+  EXPECT_EQ(b.sync_channels, 2);
 }
 
 }  // namespace

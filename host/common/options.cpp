@@ -11,11 +11,9 @@
 #include <limits>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <type_traits>
 
-#include <sched.h>
-
+#include "host/common/cores.hpp"
 #include "host/common/expects.hpp"
 
 extern char** environ;
@@ -206,14 +204,6 @@ bool is_launcher_variable(std::string_view variable) {
   return variable == "GAPM_RUN_ID" || variable == "GAPM_VERBOSE" || variable == "GAPM_JOB_TOKEN";
 }
 
-// CPUs this process may run on (its affinity mask), at least 1.
-int usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
-
 // `value` in [low, high] (both finite), or an error naming the option, the range and why.
 std::string print_bound(double bound) {
   if (bound == std::floor(bound) && std::abs(bound) < 1e15) return std::to_string(static_cast<std::int64_t>(bound));
@@ -295,10 +285,10 @@ void Options::validate() const {
     total += tables[i].num_keys;
   }
   GAPM_EXPECTS(workers >= 1 && workers <= 1024, "option 'workers' must be in [1, 1024], got ", workers);
-  const int cores = usable_cores();
+  const int cores = detail::usable_cores();
   const int max_channels = std::max(8, 4 * cores);
-  GAPM_EXPECTS(sync_channels >= 1 && std::has_single_bit(static_cast<unsigned>(sync_channels)),
-               "option 'sync.channels' must be a power of two, got ", sync_channels);
+  GAPM_EXPECTS(sync_channels == 0 || std::has_single_bit(static_cast<unsigned>(sync_channels)),
+               "option 'sync.channels' must be 0 (auto) or a power of two, got ", sync_channels);
   GAPM_EXPECTS(sync_channels <= max_channels, "option 'sync.channels' must be at most ", max_channels,
                " (max(8, 4 x the ", cores, " cores this process may use): each channel is a thread), got ",
                sync_channels);

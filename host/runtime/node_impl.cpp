@@ -4,6 +4,7 @@
 
 #include <gapm/errors.hpp>
 
+#include "host/common/cores.hpp"
 #include "host/common/expects.hpp"
 #include "host/common/thread_cpu.hpp"
 #include "host/common/value_type.hpp"
@@ -12,7 +13,10 @@ namespace gapm::detail {
 
 template <class T>
 node_impl<T>::node_impl(Options options) : parts_{std::move(options)} {
-  if (parts_.world_size() == 1) return;
+  if (parts_.world_size() == 1) {
+    if (parts_.options.sync_channels == 0) parts_.options.sync_channels = auto_sync_channels(usable_cores(), 1);
+    return;
+  }
   node_hello self;
   self.rank = parts_.rank();
   self.world_size = parts_.world_size();
@@ -23,7 +27,9 @@ node_impl<T>::node_impl(Options options) : parts_{std::move(options)} {
 #endif
   self.value_type = value_name<T>();
   self.options = parts_.options.to_string();
+  self.cores = usable_cores();
   parts_.net = std::make_unique<cluster>(parts_.env, parts_.options, std::move(self), server_);
+  parts_.options.sync_channels = parts_.net->sync_channels();  // sync.channels=0 (auto) resolved alike everywhere
   // Intent-driven management: one sync channel each (none for the classic, statically
   // partitioned parameter server). They exist before the cluster delivers the first message.
   if (parts_.options.techniques != technique_mode::none) parts_.make_channels();

@@ -44,7 +44,9 @@ struct Options {
   bool time_intent_actions = true;
   bool location_caches = true;
 
-  int sync_channels = 4;            ///< `sync.channels`, a power of two, at most max(8, 4 x cores)
+  /// `sync.channels`: a power of two, at most max(8, 4 x cores); 0 (auto): 1 to 4 by the cores
+  /// each gapm process on the machine may use, the same on every node (the fewest any wants).
+  int sync_channels = 0;
   double sync_max_per_sec = 1000;   ///< `sync.max_per_sec`, 0 = unpaced, at most 1e6
   double sync_threshold = 0;        ///< `sync.threshold`: -1 send all, 0 updated, >0 L2 norm, inf off
 
