@@ -96,11 +96,11 @@ int main(int argc, char** argv) try {
   std::printf(
       "RESULT node=%d nodes=%d channels=%d idle_s=%.1f replicas_left=%llu process_pct=%.2f sync_pct=%.2f "
       "per_channel_pct=%.3f receive_pct=%.2f liveness_pct=%.2f transport_pct=%.2f sync_rounds=%llu\n",
-      node.rank(), node.world_size(), options.sync_channels, idle_s,
+      node.rank(), node.world_size(), node.options().sync_channels, idle_s,
       static_cast<unsigned long long>(after.replicas_created - after.replicas_dropped),
       percent_of_core(before.cpu_process_s, after.cpu_process_s, idle_s),
       percent_of_core(before.cpu_sync_s, after.cpu_sync_s, idle_s),
-      percent_of_core(before.cpu_sync_s, after.cpu_sync_s, idle_s) / options.sync_channels,
+      percent_of_core(before.cpu_sync_s, after.cpu_sync_s, idle_s) / node.options().sync_channels,
       percent_of_core(before.cpu_receive_s, after.cpu_receive_s, idle_s),
       percent_of_core(before.cpu_liveness_s, after.cpu_liveness_s, idle_s),
       percent_of_core(before.cpu_transport_s, after.cpu_transport_s, idle_s),
