@@ -17,9 +17,10 @@
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "bench_args.hpp"
 
 namespace {
 
@@ -30,17 +31,13 @@ struct settings {
 
 settings parse_settings(int argc, char** argv) {
   settings s;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--gapm.")) continue;
-    const auto eq = arg.find('=');
-    const std::string_view name = arg.substr(0, eq);
-    const std::string value{eq == std::string_view::npos ? std::string_view{} : arg.substr(eq + 1)};
-    if (name == "--seconds") s.seconds = std::stod(value);
-    else if (name == "--work-clocks") s.work_clocks = std::stol(value);
-    else throw std::invalid_argument("unknown argument " + std::string(arg) + " (see the comment at the top)");
-  }
-  if (s.seconds <= 0 || s.work_clocks < 0) throw std::invalid_argument("--seconds must be > 0, --work-clocks >= 0");
+  bench::for_each_numeric_argument(argc, argv, [&s](const std::string& name, double value) {
+    if (name == "seconds") s.seconds = value;
+    else if (name == "work-clocks") s.work_clocks = static_cast<long>(value);
+    else return false;
+    return true;
+  });
+  if (s.seconds <= 0) throw std::invalid_argument("--seconds must be > 0");
   return s;
 }
 

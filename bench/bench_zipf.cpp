@@ -41,6 +41,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
+
 namespace {
 
 // Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is not there.
@@ -67,31 +69,18 @@ struct settings {
 
 settings parse_settings(int argc, char** argv) {
   settings s;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--gapm.")) continue;
-    const auto eq = arg.find('=');
-    if (!arg.starts_with("--") || eq == std::string_view::npos)
-      throw std::invalid_argument("unexpected argument '" + std::string(arg) + "' (want --name=value)");
-    const std::string name(arg.substr(2, eq - 2));
-    const std::string value(arg.substr(eq + 1));
-    auto number = [&] {
-      char* end = nullptr;
-      const double v = std::strtod(value.c_str(), &end);
-      if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(v) || v < 0)
-        throw std::invalid_argument("--" + name + ": '" + value + "' is not a non-negative number");
-      return v;
-    };
-    if (name == "keys") s.keys = static_cast<std::uint64_t>(number());
-    else if (name == "row") s.row = static_cast<std::uint32_t>(number());
-    else if (name == "batch") s.batch = static_cast<std::size_t>(number());
-    else if (name == "ahead") s.ahead = static_cast<long>(number());
-    else if (name == "skew") s.skew = number();
-    else if (name == "clocks") s.clocks = static_cast<long>(number());
-    else if (name == "duration") s.duration_s = number();
-    else if (name == "seed") s.seed = static_cast<std::uint64_t>(number());
-    else throw std::invalid_argument("unknown option --" + name);
-  }
+  bench::for_each_numeric_argument(argc, argv, [&s](const std::string& name, double value) {
+    if (name == "keys") s.keys = static_cast<std::uint64_t>(value);
+    else if (name == "row") s.row = static_cast<std::uint32_t>(value);
+    else if (name == "batch") s.batch = static_cast<std::size_t>(value);
+    else if (name == "ahead") s.ahead = static_cast<long>(value);
+    else if (name == "skew") s.skew = value;
+    else if (name == "clocks") s.clocks = static_cast<long>(value);
+    else if (name == "duration") s.duration_s = value;
+    else if (name == "seed") s.seed = static_cast<std::uint64_t>(value);
+    else return false;
+    return true;
+  });
   if (s.keys == 0 || s.row == 0 || s.batch == 0 || s.clocks == 0)
     throw std::invalid_argument("--keys, --row, --batch and --clocks must be at least 1");
   return s;
