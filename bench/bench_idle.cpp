@@ -89,15 +89,18 @@ int main(int argc, char** argv) try {
   std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
   const gapm::Stats after = node.stats();
   const double idle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Sync channels run only with several nodes and adaptive management.
+  const bool adaptive = node.world_size() > 1 && node.options().techniques != gapm::technique_mode::none;
+  const int channels = adaptive ? node.options().sync_channels : 0;
+  const double sync_pct = percent_of_core(before.cpu_sync_s, after.cpu_sync_s, idle_s);
 
   std::printf(
       "RESULT node=%d nodes=%d channels=%d idle_s=%.1f replicas_left=%llu process_pct=%.2f sync_pct=%.2f "
       "per_channel_pct=%.3f receive_pct=%.2f liveness_pct=%.2f transport_pct=%.2f sync_rounds=%llu\n",
-      node.rank(), node.world_size(), node.options().sync_channels, idle_s,
+      node.rank(), node.world_size(), channels, idle_s,
       static_cast<unsigned long long>(after.replicas_created - after.replicas_dropped),
       percent_of_core(before.cpu_process_s, after.cpu_process_s, idle_s),
-      percent_of_core(before.cpu_sync_s, after.cpu_sync_s, idle_s),
-      percent_of_core(before.cpu_sync_s, after.cpu_sync_s, idle_s) / node.options().sync_channels,
+      sync_pct, channels > 0 ? sync_pct / channels : 0.0,
       percent_of_core(before.cpu_receive_s, after.cpu_receive_s, idle_s),
       percent_of_core(before.cpu_liveness_s, after.cpu_liveness_s, idle_s),
       percent_of_core(before.cpu_transport_s, after.cpu_transport_s, idle_s),

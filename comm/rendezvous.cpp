@@ -187,7 +187,8 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, co
 
 std::string node_hello::encode() const {
   return concat("rank=", rank, "\nworld_size=", world_size, "\nendpoint=", endpoint, "\nheartbeat=", heartbeat_endpoint,
-                "\nbuild=", build, "\nvalue_type=", value_type, "\nnonce=", nonce, "\ncores=", cores, "\n---\n",
+                "\nbuild=", build, "\nvalue_type=", value_type, "\nnonce=", nonce, "\ncores=", cores,
+                "\nmachine_cores=", machine_cores, "\n---\n",
                 options);
 }
 
@@ -204,6 +205,7 @@ node_hello node_hello::decode(const std::string& text) {
   hello.value_type = fields.at("value_type");
   hello.nonce = fields.at("nonce");
   hello.cores = std::stoi(fields.at("cores"));
+  hello.machine_cores = std::stoi(fields.at("machine_cores"));
   hello.options = text.substr(split + 4);
   return hello;
 }
@@ -239,7 +241,7 @@ int agreed_sync_channels(const std::vector<node_hello>& nodes) {
   for (const auto& node : nodes) ++processes[host_of(node.endpoint)];
   int channels = 4;
   for (const auto& node : nodes)
-    channels = std::min(channels, auto_sync_channels(node.cores, processes[host_of(node.endpoint)]));
+    channels = std::min(channels, auto_sync_channels(node.cores, node.machine_cores, processes[host_of(node.endpoint)]));
   return channels;
 }
 

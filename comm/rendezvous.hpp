@@ -31,7 +31,8 @@ struct node_hello {
   std::string options;        ///< Options::to_string(), the settings that must agree
   std::string heartbeat_endpoint;  ///< where its liveness beats go
   std::string nonce;          ///< hex: fresh per hello, so that rank 0's proven reply is for it
-  int cores = 1;              ///< cores the process may use (for sync.channels=0, auto)
+  int cores = 1;              ///< CPUs the process may run on (for sync.channels=0, auto)
+  int machine_cores = 1;      ///< CPUs of its machine
 
   [[nodiscard]] std::string encode() const;
   [[nodiscard]] static node_hello decode(const std::string& text);
@@ -64,8 +65,8 @@ struct rendezvous_result {
 [[nodiscard]] std::string describe_mismatch(const node_hello& a, const node_hello& b);
 
 /// The sync channels of agreeing nodes: their option sync.channels, or where it is 0 (auto)
-/// the fewest any node wants for its cores, shared with the nodes on the same host (the
-/// host of its endpoint).
+/// the fewest any node wants for its cores, its machine's shared with the nodes on the same
+/// host (the host of its endpoint): see auto_sync_channels().
 [[nodiscard]] int agreed_sync_channels(const std::vector<node_hello>& nodes);
 
 /// The local IP address this machine uses to reach `host` (the rendezvous), for binding.

@@ -61,6 +61,12 @@ TEST(MultiNode, TheReferenceLocalityScenario) {
   EXPECT_EQ(holders, 1) << describe(results);
 }
 
+// The default, sync.channels=0 (auto), resolved at the rendezvous: intents must still be acted
+// on (a node left without channels would serve every access remotely and fail the scenario).
+TEST(MultiNode, TheReferenceLocalityScenarioWithAutoSyncChannels) {
+  expect_all_pass(run_cluster(scenarios, {"locality"}, 3, {"GAPM_SYNC_CHANNELS=0"}), "locality");
+}
+
 TEST(MultiNode, AHotKeyUnderIntentChurnLosesNoUpdate) {
   // 3 nodes x 2 workers, 100,000 iterations each: intent (p = 1/50), push, pull, advance.
   const char* ops = std::getenv("TEST_SCENARIO_OPS");  // fewer under sanitizers and emulation

@@ -112,6 +112,7 @@ TEST(Options, EveryNumericOptionHasARangeCheckedAtStart) {
   };
   rejects("sync.channels", "4096", "option 'sync.channels' must be at most");
   rejects("sync.channels", "-2", "0 (auto) or a power of two");
+  rejects("sync.channels", "-2147483648", "0 (auto) or a power of two");  // one bit set, as unsigned
   rejects("sync.channels", "6", "0 (auto) or a power of two");
   rejects("workers", "0", "option 'workers' must be in [1, 1024], got 0");
   rejects("workers", "100000", "option 'workers' must be in [1, 1024]");

@@ -43,7 +43,7 @@ struct rendezvous_call {
       zmq::context_t context;
       cluster_env env{rank, world, 0, "127.0.0.1", port, "test"};
       node_hello hello{rank, world, "tcp://" + host + ":" + std::to_string(1000 + rank), "cpu", "int64", options,
-                       "tcp://" + host + ":" + std::to_string(2000 + rank), "", cores};
+                       "tcp://" + host + ":" + std::to_string(2000 + rank), "", cores, cores};
       return rendezvous(context, env, hello, timeout_s, secret, log);
     });
   }
@@ -143,22 +143,26 @@ TEST(Rendezvous, AHelloForAnotherWorldOrATakenRankIsRefusedAloneAndTheJobStillJo
 // --- sync.channels=0 (auto) ------------------------------------------------------------------
 
 TEST(SyncChannels, AutoGivesEachChannelTwoCoresOfAProcessBetweenOneAndFour) {
-  EXPECT_EQ(auto_sync_channels(1, 1), 1);
-  EXPECT_EQ(auto_sync_channels(2, 1), 1);
-  EXPECT_EQ(auto_sync_channels(2, 2), 1);  // this CI machine: 2 cores, 2 processes
-  EXPECT_EQ(auto_sync_channels(4, 1), 2);
-  EXPECT_EQ(auto_sync_channels(6, 1), 2);  // a power of two
-  EXPECT_EQ(auto_sync_channels(8, 1), 4);
-  EXPECT_EQ(auto_sync_channels(128, 1), 4);
-  EXPECT_EQ(auto_sync_channels(16, 8), 1);  // 8 GPUs' processes on 16 cores
-  EXPECT_EQ(auto_sync_channels(64, 8), 4);
-  EXPECT_EQ(auto_sync_channels(0, 0), 1);
+  // (CPUs in the process's mask, CPUs of the machine, gapm processes on the machine)
+  EXPECT_EQ(auto_sync_channels(1, 1, 1), 1);
+  EXPECT_EQ(auto_sync_channels(2, 2, 1), 1);
+  EXPECT_EQ(auto_sync_channels(2, 2, 2), 1);  // this CI machine: 2 cores, 2 processes
+  EXPECT_EQ(auto_sync_channels(4, 4, 1), 2);
+  EXPECT_EQ(auto_sync_channels(6, 6, 1), 2);  // a power of two
+  EXPECT_EQ(auto_sync_channels(8, 8, 1), 4);
+  EXPECT_EQ(auto_sync_channels(128, 128, 1), 4);
+  EXPECT_EQ(auto_sync_channels(16, 16, 8), 1);  // 8 GPUs' processes on 16 cores
+  EXPECT_EQ(auto_sync_channels(64, 64, 8), 4);
+  EXPECT_EQ(auto_sync_channels(8, 64, 8), 4);   // pinned by the launcher: the mask is the share
+  EXPECT_EQ(auto_sync_channels(2, 64, 4), 1);   // pinned to fewer cores than the machine's share
+  EXPECT_EQ(auto_sync_channels(0, 0, 0), 1);
 }
 
 node_hello hello_from(const std::string& host, int cores, const std::string& options = options_text()) {
   node_hello hello;
   hello.endpoint = "tcp://" + host + ":4000";
-  hello.cores = cores;
+  hello.cores = cores;  // not pinned: the mask is the whole machine
+  hello.machine_cores = cores;
   hello.options = options;
   return hello;
 }

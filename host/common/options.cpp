@@ -287,7 +287,7 @@ void Options::validate() const {
   GAPM_EXPECTS(workers >= 1 && workers <= 1024, "option 'workers' must be in [1, 1024], got ", workers);
   const int cores = detail::usable_cores();
   const int max_channels = std::max(8, 4 * cores);
-  GAPM_EXPECTS(sync_channels == 0 || std::has_single_bit(static_cast<unsigned>(sync_channels)),
+  GAPM_EXPECTS(sync_channels == 0 || (sync_channels > 0 && std::has_single_bit(static_cast<unsigned>(sync_channels))),
                "option 'sync.channels' must be 0 (auto) or a power of two, got ", sync_channels);
   GAPM_EXPECTS(sync_channels <= max_channels, "option 'sync.channels' must be at most ", max_channels,
                " (max(8, 4 x the ", cores, " cores this process may use): each channel is a thread), got ",

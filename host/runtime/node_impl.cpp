@@ -14,7 +14,8 @@ namespace gapm::detail {
 template <class T>
 node_impl<T>::node_impl(Options options) : parts_{std::move(options)} {
   if (parts_.world_size() == 1) {
-    if (parts_.options.sync_channels == 0) parts_.options.sync_channels = auto_sync_channels(usable_cores(), 1);
+    if (parts_.options.sync_channels == 0)
+      parts_.options.sync_channels = auto_sync_channels(usable_cores(), machine_cores(), 1);
     return;
   }
   node_hello self;
@@ -28,6 +29,7 @@ node_impl<T>::node_impl(Options options) : parts_{std::move(options)} {
   self.value_type = value_name<T>();
   self.options = parts_.options.to_string();
   self.cores = usable_cores();
+  self.machine_cores = machine_cores();
   parts_.net = std::make_unique<cluster>(parts_.env, parts_.options, std::move(self), server_);
   parts_.options.sync_channels = parts_.net->sync_channels();  // sync.channels=0 (auto) resolved alike everywhere
   // Intent-driven management: one sync channel each (none for the classic, statically

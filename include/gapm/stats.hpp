@@ -33,11 +33,12 @@ struct Stats {
   std::uint64_t slots_used = 0;        ///< occupied row slots, all tables
   std::uint64_t slots_capacity = 0;
   double uptime_s = 0;
-  /// CPU seconds (user + system) of this process so far, and of the threads gapm runs in it:
-  /// the sync channels, the receive loop (serving peers, applying answers), the heartbeats and
-  /// the transport's I/O threads. What the process used besides them went to the application's
-  /// threads — the workers, including the pulls and pushes they make. Zero where the system
-  /// does not say (Linux's /proc).
+  /// CPU seconds (user + system) of this process so far, and of the threads gapm runs in it
+  /// while they run (after shutdown() they read 0): the sync channels, the receive loop
+  /// (serving peers, applying answers), the heartbeats and the transport's I/O threads (every
+  /// ZeroMQ I/O thread of the process). What the process used besides them went to the
+  /// application's threads — the workers, including the pulls and pushes they make. Zero
+  /// where the system does not say (Linux's /proc). Compare two readings of a running node.
   double cpu_process_s = 0;
   double cpu_sync_s = 0;
   double cpu_receive_s = 0;
