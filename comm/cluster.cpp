@@ -205,8 +205,11 @@ void cluster::release_barrier(std::uint64_t generation, std::uint64_t value) {
 }
 
 void cluster::receive_loop() {
+  // A failed cluster's handler gets no turns; the loop then only watches for stop_.
+  constexpr std::chrono::milliseconds longest_wait{50};
+  std::chrono::milliseconds wait{0};
   while (!stop_.load()) {
-    auto frame = transport_->receive(std::chrono::milliseconds{2});
+    auto frame = transport_->receive(wait);
     if (frame) {
       traffic_.messages_received.fetch_add(1, std::memory_order_relaxed);
       traffic_.bytes_received.fetch_add(frame->bytes.size(), std::memory_order_relaxed);
@@ -224,7 +227,8 @@ void cluster::receive_loop() {
         guarded(wire::kind_name(message->head.kind), sender, [&] { handle(std::move(*message)); });
       }
     }
-    if (!failed()) guarded("deferred work", -1, [&] { handler_.on_idle(); });
+    wait = longest_wait;
+    if (!failed()) guarded("deferred work", -1, [&] { wait = std::min(wait, handler_.on_idle()); });
   }
 }
 
@@ -319,6 +323,7 @@ void cluster::leave(bool clean) noexcept {
       (void)send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::bye), .request = shutdown},
                  std::span<const char>(reason));
   stop_ = true;
+  transport_->interrupt_receive();
   if (receiver_.joinable()) receiver_.join();
   liveness_->stop();
   transport_->close();

@@ -46,8 +46,9 @@ class message_handler {
   virtual void on_message(wire::message&& message) = 0;
   /// The cluster has failed (a peer died or left); every waiter must be woken with `reason`.
   virtual void on_failure(const std::string& reason) = 0;
-  /// Called on every turn of the receive loop (at least every few milliseconds).
-  virtual void on_idle() {}
+  /// Called on every turn of the receive loop; returns how long the loop may then wait for a
+  /// frame before it must call again (the loop also turns at once after wake_receiver()).
+  virtual std::chrono::milliseconds on_idle() { return std::chrono::milliseconds{50}; }
 };
 
 /// Traffic counters of the transport.
@@ -76,6 +77,8 @@ class cluster {
   [[nodiscard]] std::uint64_t rejected_frames() const noexcept { return rejections_.count(); }
   /// The sync channels every node runs, agreed at the rendezvous (option sync.channels resolved).
   [[nodiscard]] int sync_channels() const noexcept { return sync_channels_; }
+  /// Makes the receive loop take a turn now (its handler has work: on_idle()); thread-safe.
+  void wake_receiver() noexcept { transport_->interrupt_receive(); }
   /// What this node proves its connections with (tests forge and replay hellos with it).
   [[nodiscard]] const job_credentials& credentials() const noexcept { return credentials_; }
   /// Where node `rank`'s transport listens (from the address book).

@@ -44,6 +44,9 @@ class transport {
   /// Waits up to `timeout` for the next frame of a proven peer (it may return earlier, with
   /// nothing). Only one thread may receive.
   [[nodiscard]] virtual std::optional<received_frame> receive(std::chrono::milliseconds timeout) = 0;
+  /// Makes the receive() that waits now, or else the next one, return at once (with nothing
+  /// unless a frame is there). Thread-safe.
+  virtual void interrupt_receive() noexcept = 0;
   /// Flushes queued frames for a short while, then closes every socket; idempotent.
   virtual void close() noexcept = 0;
 };

@@ -1,6 +1,7 @@
 #include "comm/zmq_transport.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <gapm/errors.hpp>
 
@@ -102,8 +103,12 @@ std::optional<received_frame> zmq_transport::receive(std::chrono::milliseconds t
   const auto until = std::chrono::steady_clock::now() + timeout;
   for (auto left = timeout;; left = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  until - std::chrono::steady_clock::now())) {
-    zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::max(left, std::chrono::milliseconds{0})) <= 0) return std::nullopt;
+    std::array<zmq::pollitem_t, 2> items{{{router_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, interrupt_.fd(), ZMQ_POLLIN, 0}}};
+    if (zmq::poll(items.data(), items.size(), std::max(left, std::chrono::milliseconds{0})) <= 0) return std::nullopt;
+    if ((items[1].revents & ZMQ_POLLIN) != 0) {  // interrupted: the caller has other work now
+      interrupt_.clear();
+      return std::nullopt;
+    }
     for (int turn = 0; turn < 256; ++turn) {
       auto message = receive_from_router(router_);
       if (!message) break;

@@ -16,6 +16,7 @@
 
 #include "comm/job_auth.hpp"
 #include "comm/transport.hpp"
+#include "comm/wake_signal.hpp"
 
 namespace gapm::detail {
 
@@ -33,6 +34,7 @@ class zmq_transport final : public transport {
   [[nodiscard]] comm_result connect(int peer, const std::string& endpoint) override;
   [[nodiscard]] comm_result send(int peer, const std::vector<std::byte>& frame) override;
   [[nodiscard]] std::optional<received_frame> receive(std::chrono::milliseconds timeout) override;
+  void interrupt_receive() noexcept override { interrupt_.raise(); }
   void close() noexcept override;
 
  private:
@@ -45,6 +47,7 @@ class zmq_transport final : public transport {
   int rank_;
   std::string endpoint_;
   zmq::socket_t router_;
+  wake_signal interrupt_;
   connection_gate gate_;
   std::optional<job_credentials> credentials_;
   std::vector<peer_socket> peers_;

@@ -46,4 +46,26 @@ TEST(ParkingLot, TheTimeWaitedAddsUpInTheHeader) {
   EXPECT_THROW((void)wire::parked(due[0].head, 7), std::runtime_error);  // the key never came
 }
 
+// The thread that takes parked messages sleeps until the next is due, and the notifier wakes
+// it whenever something is parked or the lot is woken (the receive loop's eventfd).
+TEST(ParkingLot, SaysWhenTheNextMessageIsDueAndNotifiesOnParkAndWake) {
+  parking_lot lot(1h);
+  int notified = 0;
+  lot.set_notifier([&] { ++notified; });
+  EXPECT_EQ(lot.time_to_next_due(50ms), parking_lot::clock::duration(50ms));  // nothing parked: the cap
+  lot.park(numbered(1), 1h);
+  EXPECT_EQ(notified, 1);
+  EXPECT_EQ(lot.time_to_next_due(50ms), parking_lot::clock::duration(50ms));  // due later than the cap
+  lot.park(numbered(2), 10ms);
+  EXPECT_EQ(notified, 2);
+  const auto next = lot.time_to_next_due(50ms);
+  EXPECT_GT(next, parking_lot::clock::duration::zero());
+  EXPECT_LE(next, parking_lot::clock::duration(10ms));
+  lot.wake();
+  EXPECT_EQ(notified, 3);
+  EXPECT_EQ(lot.time_to_next_due(50ms), parking_lot::clock::duration::zero());  // woken: everything is due
+  EXPECT_EQ(lot.take_due().size(), 2u);
+  EXPECT_EQ(lot.time_to_next_due(50ms), parking_lot::clock::duration(50ms));
+}
+
 }  // namespace

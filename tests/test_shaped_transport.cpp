@@ -53,6 +53,7 @@ class recording_transport final : public transport {
     return comm_result::success();
   }
   [[nodiscard]] std::optional<received_frame> receive(std::chrono::milliseconds) override { return std::nullopt; }
+  void interrupt_receive() noexcept override {}
   void close() noexcept override { closed = true; }
 
   /// Waits until `count` frames were released (or `timeout` passed); returns them.
@@ -291,6 +292,39 @@ TEST(ShapedTransport, DelaysFramesOverTheRealTcpTransport) {
   shaped.close();
   receiver.close();
   EXPECT_EQ(rejections.count(), 0u);
+}
+
+// The receive loop sleeps in receive() until a frame comes or its handler has work; another
+// thread ends the wait with interrupt_receive() (parked requests, shutdown). An interrupt that
+// comes first ends the next wait; it is not sticky, and frames still arrive afterwards.
+TEST(TcpTransport, AnInterruptEndsAWaitingReceiveAndFramesStillArrive) {
+  zmq::context_t context{1};
+  rejection_log rejections{0};
+  zmq_transport sender(context, 0, 2, "127.0.0.1", rejections);
+  zmq_transport receiver(context, 1, 2, "127.0.0.1", rejections);
+  const job_secret secret = job_secret::generate();
+  sender.authenticate({secret, {}, 0, 2});
+  receiver.authenticate({secret, {}, 1, 2});
+  ASSERT_TRUE(sender.connect(1, receiver.endpoint()).ok());
+
+  std::thread interrupter([&] {
+    std::this_thread::sleep_for(50ms);
+    receiver.interrupt_receive();
+  });
+  const auto start = steady::now();
+  EXPECT_FALSE(receiver.receive(60s).has_value());
+  EXPECT_LT(steady::now() - start, 30s);  // not the whole minute
+  interrupter.join();
+
+  receiver.interrupt_receive();  // before the wait: the next receive returns at once
+  EXPECT_FALSE(receiver.receive(60s).has_value());
+
+  ASSERT_TRUE(sender.send(1, frame_of(0, 7)).ok());
+  auto frame = receiver.receive(60s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(id_of(frame->bytes).second, 7u);
+  sender.close();
+  receiver.close();
 }
 
 }  // namespace

@@ -1,11 +1,14 @@
 // parking_lot: messages waiting for a key that is on its way to this node. They are
 // re-delivered when a key arrives (wake()) or, failing that, after a short timeout; every
 // re-delivery adds the time waited to the header's waited_ms, which wire::parked() bounds.
+// The thread that takes them (take_due()) may sleep until the next is due: a notifier, when
+// set, is called whenever a message is parked or the lot is woken, to cut that sleep short.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -19,17 +22,39 @@ class parking_lot {
 
   explicit parking_lot(clock::duration timeout) : timeout_{timeout} {}
 
+  /// `notify` is called (on any thread) when a message is parked or the lot is woken. Set it
+  /// before any other thread uses the lot.
+  void set_notifier(std::function<void()> notify) { notify_ = std::move(notify); }
+
   /// Parks `message` (its header already passed through wire::parked()); thread-safe.
   void park(wire::message&& message, clock::duration delay) {
     const auto now = clock::now();
-    std::lock_guard guard{mutex_};
-    parked_.push_back({now + delay, now, std::move(message)});
-    size_.store(parked_.size(), std::memory_order_relaxed);
+    {
+      std::lock_guard guard{mutex_};
+      parked_.push_back({now + delay, now, std::move(message)});
+      size_.store(parked_.size(), std::memory_order_relaxed);
+    }
+    if (notify_) notify_();
   }
   void park(wire::message&& message) { park(std::move(message), timeout_); }
 
   /// Something arrived: every parked message is due at the next take_due().
-  void wake() noexcept { woken_.store(true, std::memory_order_release); }
+  void wake() noexcept {
+    woken_.store(true, std::memory_order_release);
+    if (notify_) notify_();
+  }
+
+  /// How long until the next parked message is due (zero when one is, or the lot was woken),
+  /// at most `cap`.
+  [[nodiscard]] clock::duration time_to_next_due(clock::duration cap) {
+    if (empty()) return cap;
+    if (woken_.load(std::memory_order_acquire)) return clock::duration::zero();
+    const auto now = clock::now();
+    std::lock_guard guard{mutex_};
+    clock::duration next = cap;
+    for (const auto& waiting : parked_) next = std::min(next, std::max(clock::duration::zero(), waiting.due - now));
+    return next;
+  }
 
   [[nodiscard]] bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
 
@@ -69,6 +94,7 @@ class parking_lot {
   std::vector<entry> parked_;
   std::atomic<std::size_t> size_{0};
   std::atomic<bool> woken_{false};
+  std::function<void()> notify_;
 };
 
 }  // namespace gapm::detail

@@ -32,6 +32,7 @@ node_impl<T>::node_impl(Options options) : parts_{std::move(options)} {
   self.machine_cores = machine_cores();
   parts_.net = std::make_unique<cluster>(parts_.env, parts_.options, std::move(self), server_);
   parts_.options.sync_channels = parts_.net->sync_channels();  // sync.channels=0 (auto) resolved alike everywhere
+  parts_.parked.set_notifier([net = parts_.net.get()] { net->wake_receiver(); });  // the receive thread takes them
   // Intent-driven management: one sync channel each (none for the classic, statically
   // partitioned parameter server). They exist before the cluster delivers the first message.
   if (parts_.options.techniques != technique_mode::none) parts_.make_channels();

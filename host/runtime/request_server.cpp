@@ -43,12 +43,16 @@ void request_server<T>::on_message(wire::message&& message) {
 }
 
 template <class T>
-void request_server<T>::on_idle() {
+std::chrono::milliseconds request_server<T>::on_idle() {
   for (auto& message : node_.parked.take_due()) {  // one at a time: a malformed one must not take the others along
     const int sender = message.head.sender;
     if (!node_.net->guarded(wire::kind_name(message.head.kind), sender, [&] { on_message(std::move(message)); }))
-      return;
+      return std::chrono::milliseconds{0};
   }
+  // Until the next parked message is due, rounded up (a wait that ends a little early only
+  // costs a turn); parking or waking the lot cuts the wait short (node_impl sets the notifier).
+  const auto next = node_.parked.time_to_next_due(std::chrono::milliseconds{50});
+  return std::chrono::ceil<std::chrono::milliseconds>(next);
 }
 
 template <class T>

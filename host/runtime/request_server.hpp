@@ -20,7 +20,7 @@ class request_server final : public message_handler {
   explicit request_server(node_parts<T>& node) : node_{node} {}
 
   void on_message(wire::message&& message) override;
-  void on_idle() override;
+  std::chrono::milliseconds on_idle() override;
   void on_failure(const std::string& reason) override;
 
  private:
