@@ -95,6 +95,10 @@ TEST(MultiNode, ReplicaDeltasTooSmallForANormOrNanAreNeverLost) {
   expect_all_pass(run_cluster(scenarios, {"tiny_deltas"}, 2), "tiny_deltas");
 }
 
+TEST(MultiNode, UpToDateReplicasCostTheirOwnerNoAnswerBytes) {
+  expect_all_pass(run_cluster(scenarios, {"quiet_replicas"}, 2), "quiet_replicas");
+}
+
 TEST(MultiNode, ExpiredIntentsFreeTheirMemoryWhateverTheKeysRole) {
   expect_all_pass(run_cluster(scenarios, {"intent_memory"}, 2), "intent_memory");
 }

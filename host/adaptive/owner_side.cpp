@@ -102,6 +102,10 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
     ctx_.states.mark_shared(k);  // from now on every update advances its version
     const std::int64_t version = ctx_.states.version(k).load();
     const std::int64_t replica_expects = request.versions[i] + (request.has_delta(i) ? 1 : 0);
+    // An up-to-date replica gets no answer of its own: `handled` tells its node the entry was
+    // seen, and it keeps the version it expects. Only one that expects more than the main copy
+    // has hears the version to go back to.
+    if (replica_expects == version) continue;
     const bool stale = replica_expects < version;
     answer.add(k, stale ? sync_answer::value : sync_answer::current, version);
     if (stale) behind.push_back(k);

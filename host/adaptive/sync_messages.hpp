@@ -23,7 +23,8 @@ struct sync_ask {
 
 /// How the owner answers one refresh.
 enum class sync_answer : std::uint8_t {
-  current = 0,    ///< the replica is up to date: keep the value, take the version
+  current = 0,    ///< the replica expects a newer version than the main copy's: keep the value, take this
+                  ///< version (an up-to-date replica gets no answer: the response's `handled` covers it)
   value = 1,      ///< the main copy's value follows: merge it
   relocated = 2,  ///< the main copy itself follows: the requester owns the key now
   relocated_shared = 3,  ///< the same, for a main copy that replicas may compare with (versioned)

@@ -49,4 +49,43 @@ GAPM_SCENARIO(tiny_deltas) {
   return exit_code();
 }
 
+// Replicas that nothing changes cost their owner no answer bytes (issue: "the owner answers
+// every replica entry even when nothing changed"). Node 0 intends the 1,000 keys homed on it,
+// then node 1 does too (so the owner replicates rather than relocates): node 1 holds 1,000
+// replicas; nobody pushes. Over 20 more sync rounds node 1's
+// refresh requests still go out (each names its replicas), but node 0's answers carry only
+// how many entries it handled: far below one answer entry (17+ bytes) per replica and round.
+GAPM_SCENARIO(quiet_replicas) {
+  constexpr std::uint64_t keys = 2000;
+  gapm::Options o;
+  o.tables = {{keys, 4}};
+  gapm::Node<double> node(gapm::Options::from_env(o));
+  gapm::Worker<double> w(node, 0);
+  if (node.world_size() != 2) throw gapm::logic_error("the quiet_replicas scenario needs exactly 2 nodes");
+  std::vector<key_type> homed_on_zero;
+  for (key_type k = 0; k < keys; k += 2) homed_on_zero.push_back(k);
+  if (node.rank() == 0) w.intent(homed_on_zero.data(), homed_on_zero.size(), 0, gapm::CLOCK_MAX);
+  quiesce(w);
+  if (node.rank() == 1) w.intent(homed_on_zero.data(), homed_on_zero.size(), 0, gapm::CLOCK_MAX);
+  quiesce(w);
+  if (node.rank() == 1) expect_equal<std::uint64_t>(node.stats().replicas_created, homed_on_zero.size(), "replicas on node 1");
+  const gapm::Stats before = node.stats();
+  for (int i = 0; i < 10; ++i) w.wait_sync();  // 20 rounds on every channel of this node
+  const gapm::Stats after = node.stats();
+  if (node.rank() == 1) {
+    const double rounds = static_cast<double>(after.sync_rounds - before.sync_rounds);
+    const double received = static_cast<double>(after.bytes_received - before.bytes_received);
+    const double per_replica_round = received / rounds / (static_cast<double>(homed_on_zero.size()) / node.options().sync_channels);
+    std::cout << "node 1: " << rounds << " rounds, " << received << " bytes in " << (after.messages_received - before.messages_received) << " messages, " << per_replica_round
+              << " bytes per replica and round\n";
+    expect_true(rounds >= 20, "at least 20 rounds");
+    expect_true(per_replica_round < 1.0, "the owner answered up-to-date replicas with " +
+                                             std::to_string(per_replica_round) + " bytes each per round");
+  }
+  quiesce(w);
+  w.finalize();
+  node.shutdown();
+  return exit_code();
+}
+
 }  // namespace
