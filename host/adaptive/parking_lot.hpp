@@ -32,6 +32,7 @@ class parking_lot {
     {
       std::lock_guard guard{mutex_};
       parked_.push_back({now + delay, now, std::move(message)});
+      next_due_ = std::min(next_due_, now + delay);
       size_.store(parked_.size(), std::memory_order_relaxed);
     }
     if (notify_) notify_();
@@ -51,9 +52,7 @@ class parking_lot {
     if (woken_.load(std::memory_order_acquire)) return clock::duration::zero();
     const auto now = clock::now();
     std::lock_guard guard{mutex_};
-    clock::duration next = cap;
-    for (const auto& waiting : parked_) next = std::min(next, std::max(clock::duration::zero(), waiting.due - now));
-    return next;
+    return std::clamp(next_due_ - now, clock::duration::zero(), cap);
   }
 
   [[nodiscard]] bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
@@ -65,6 +64,7 @@ class parking_lot {
     const bool everything = woken_.exchange(false, std::memory_order_acq_rel);
     const auto now = clock::now();
     std::lock_guard guard{mutex_};
+    next_due_ = clock::time_point::max();  // of the messages that stay
     auto keep = parked_.begin();
     for (auto& waiting : parked_) {
       if (everything || waiting.due <= now) {
@@ -73,6 +73,7 @@ class parking_lot {
         head.waited_ms = static_cast<std::uint16_t>(std::min<long long>(head.waited_ms + waited, wire::max_wait_ms));
         due.push_back(std::move(waiting.message));
       } else {
+        next_due_ = std::min(next_due_, waiting.due);
         if (&*keep != &waiting) *keep = std::move(waiting);  // never self-move: it would empty the payload
         ++keep;
       }
@@ -92,6 +93,7 @@ class parking_lot {
   clock::duration timeout_;
   std::mutex mutex_;
   std::vector<entry> parked_;
+  clock::time_point next_due_ = clock::time_point::max();  // the earliest due of parked_ (under mutex_)
   std::atomic<std::size_t> size_{0};
   std::atomic<bool> woken_{false};
   std::function<void()> notify_;

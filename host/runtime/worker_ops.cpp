@@ -1,3 +1,8 @@
+// worker_ops: what a worker thread does on the data path, in its order: check the call, serve
+// the local keys from the store, send one request per remote node, hand out the ticket, and
+// deliver arrived answers into the caller's buffers (pull, push/set, fused optimizer steps,
+// intent). One job; a little over 400 lines because the three write paths (write, step and
+// their remote halves) share the same check/split/send shape and read best side by side.
 #include "host/runtime/worker_ops.hpp"
 
 #include <algorithm>
