@@ -44,6 +44,8 @@ GAPM_SCENARIO(locality) {
   if (r == 2 && during.replicas_created != 1) expect_equal<value>(static_cast<value>(during.replicas_created), 1, "replicas on node 2");
   if (r == 0 && during.relocations != 1) expect_equal<value>(static_cast<value>(during.relocations), 1, "relocations to node 0");
   if (r == 2 && during.relocations != 2) expect_equal<value>(static_cast<value>(during.relocations), 2, "relocations to node 2");
+  w.barrier();  // nobody ends its intents (below) before every node has read these: a slow node 2
+                // would count key 3's move at the end as a third relocation
 
   // A remote pull hands out a ticket that wait() completes; a local multi-key pull is done.
   const key_type remote_key = r == 1 ? 4 : 2 - static_cast<key_type>(r) + 9;  // homed elsewhere, never moved
