@@ -1,27 +1,51 @@
 #include "host/adaptive/key_states.hpp"
 
+#include <stdexcept>
+#include <string>
+
+#include "host/common/expects.hpp"
+
 namespace gapm::detail {
 
 key_states::key_states(std::uint64_t num_keys, int rank, int world_size)
     : rank_{rank},
       world_size_{world_size},
-      roles_{std::make_unique<std::atomic<key_role>[]>(num_keys)},
-      versions_{std::make_unique<std::atomic<std::int64_t>[]>(num_keys)},
-      shared_{std::make_unique<std::atomic<bool>[]>(num_keys)},
-      relocation_counters_{std::make_unique<std::atomic<std::int64_t>[]>(num_keys)},
-      successors_{std::make_unique<std::atomic<int>[]>(num_keys)},
-      cache_{std::make_unique<std::atomic<int>[]>(num_keys)} {
-  const std::uint64_t homed = num_keys / static_cast<std::uint64_t>(world_size) + 1;
-  directory_owner_ = std::make_unique<std::atomic<int>[]>(homed);
-  directory_counter_ = std::make_unique<std::atomic<std::int64_t>[]>(homed);
-  for (std::uint64_t i = 0; i < homed; ++i) directory_owner_[i] = rank;  // every key starts at home
-  for (key_type k = 0; k < num_keys; ++k) {
-    roles_[k] = home_of(k) == rank ? key_role::main : key_role::absent;
-    versions_[k] = home_of(k) == rank ? 0 : -1;
-    cache_[k] = -1;
-    successors_[k] = -1;
-    shared_[k] = false;
+      flags_{std::make_unique<std::atomic<std::uint8_t>[]>(num_keys)},
+      directory_{rank},
+      cache_{num_keys} {
+  GAPM_EXPECTS(num_keys < (std::uint64_t{1} << 48) && world_size < (1 << 16) - 1,
+               "adaptive management supports up to 2^48 keys and 65,534 nodes");
+  const auto main = static_cast<std::uint8_t>(key_role::main);
+  const auto absent = static_cast<std::uint8_t>(key_role::absent);
+  for (key_type k = 0; k < num_keys; ++k)
+    flags_[k].store(home_of(k) == rank ? main : absent, std::memory_order_relaxed);
+}
+
+void key_states::set_role(key_type k, key_role role) noexcept {
+  std::uint8_t seen = flags_[k].load(std::memory_order_relaxed);
+  while (!flags_[k].compare_exchange_weak(seen, static_cast<std::uint8_t>((seen & ~role_mask) | static_cast<std::uint8_t>(role)),
+                                          std::memory_order_acq_rel)) {
   }
+}
+
+key_record& key_states::track(key_type k) {
+  return records_.try_emplace(k, role(k) == key_role::main ? 0 : -1).first->second;
+}
+
+key_record& key_states::replica_record(key_type k) {
+  key_record* record = find(k);
+  if (record == nullptr) throw std::logic_error("gapm: internal: replica of key " + std::to_string(k) + " without a record");
+  return *record;
+}
+
+void key_states::forget(key_type k) {
+  const auto it = records_.find(k);
+  if (it != records_.end() && it->second.counter.load(std::memory_order_relaxed) == 0) records_.erase(it);
+}
+
+std::int64_t key_states::version(key_type k) const noexcept {
+  if (const key_record* record = find(k)) return record->version.load(std::memory_order_acquire);
+  return role(k) == key_role::main ? 0 : -1;
 }
 
 key_knowledge key_states::knowledge(key_type k) const noexcept {
@@ -30,24 +54,18 @@ key_knowledge key_states::knowledge(key_type k) const noexcept {
   known.home = home_of(k);
   const key_role r = role(k);
   known.requested = r == key_role::pending || r == key_role::replica;  // replicas ask every round
-  known.last_event = relocation_counter(k);
-  known.successor = successors_[k].load(std::memory_order_acquire);
+  if (const key_record* record = find(k)) {
+    known.last_event = record->counter.load(std::memory_order_acquire);
+    known.successor = record->successor.load(std::memory_order_acquire);
+  } else {
+    known.last_event = 0;
+  }
   if (known.home == rank_) {
-    known.directory_owner = owner(k);
-    known.directory_counter = owner_counter(k);
+    const home_directory::entry owner = directory_.find(k);
+    known.directory_owner = owner.owner;
+    known.directory_counter = owner.counter;
   }
   return known;
-}
-
-bool key_states::update_owner(key_type k, int owner, std::int64_t counter) noexcept {
-  const key_type slot = k / static_cast<key_type>(world_size_);
-  std::int64_t known = directory_counter_[slot].load();
-  while (counter > known)
-    if (directory_counter_[slot].compare_exchange_weak(known, counter)) {
-      directory_owner_[slot].store(owner, std::memory_order_release);
-      return true;
-    }
-  return false;
 }
 
 }  // namespace gapm::detail

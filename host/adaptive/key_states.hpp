@@ -1,14 +1,22 @@
 // key_states: what this node knows about every key: its role here (absent, main copy,
 // replica on its way, ready replica), versions and relocation counters, the owner directory
 // for the keys it is home for, and the location cache for the others.
+//
+// Memory follows what a node holds, not the key space: one byte per key (role and the shared
+// mark), a record (version, relocation counter, forwarding pointer) only for keys that are
+// replicated, held as replicas or ever moved through this node, a directory entry only for home
+// keys that moved, and a location cache of fixed size.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 
 #include <gapm/types.hpp>
 
+#include "host/adaptive/home_directory.hpp"
+#include "host/adaptive/location_cache.hpp"
 #include "host/adaptive/routing.hpp"
 
 namespace gapm::detail {
@@ -20,6 +28,23 @@ enum class key_role : std::uint8_t {
   replica,  ///< a ready replica, kept in sync through deltas
 };
 
+/// The state of a key beyond its role, kept only where it carries something.
+struct key_record {
+  /// Main copy: updates applied since it was first shared; replica: the main version it last
+  /// saw (-1: none). Only the versions of shared main copies advance with every update.
+  std::atomic<std::int64_t> version;
+  /// The counter of the last relocation of the key this node took part in (it moves with the
+  /// main copy, one up per relocation; the home directory accepts only newer counters).
+  std::atomic<std::int64_t> counter{0};
+  std::atomic<int> successor{-1};  ///< to whom this node last handed the main copy, or -1
+
+  explicit key_record(std::int64_t initial_version) : version{initial_version} {}
+};
+
+/// Locking: roles, marks, the directory and the cache are thread-safe. Records are created and
+/// erased only under the node's exclusive structure lock and looked up under the shared one;
+/// a record is erased only by its key's sync channel, so that thread (and anyone holding the
+/// shared lock) may keep using a record it found.
 class key_states {
  public:
   key_states(std::uint64_t num_keys, int rank, int world_size);
@@ -30,78 +55,99 @@ class key_states {
 
   /// Role changes that free or take a row slot happen under the node's exclusive structure
   /// lock; readers hold the shared lock, so a role they read stays true while they use it.
-  [[nodiscard]] key_role role(key_type k) const noexcept { return roles_[k].load(std::memory_order_acquire); }
-  void set_role(key_type k, key_role role) noexcept { roles_[k].store(role, std::memory_order_release); }
+  [[nodiscard]] key_role role(key_type k) const noexcept {
+    return static_cast<key_role>(flags_[k].load(std::memory_order_acquire) & role_mask);
+  }
+  void set_role(key_type k, key_role role) noexcept;
   /// Local pulls and pushes: a main copy or a ready replica.
   [[nodiscard]] bool readable(key_type k) const noexcept {
     const key_role r = role(k);
     return r == key_role::main || r == key_role::replica;
   }
 
-  /// Main copy: updates applied so far; replica: the main version it last saw (-1: none).
-  /// Only the versions of shared main copies advance with every update (see shared()).
-  std::atomic<std::int64_t>& version(key_type k) noexcept { return versions_[k]; }
-
   /// Whether a replica of this main copy was ever handed out (here, or by an owner before this
   /// one: the mark travels with the main copy). Only then do replicas compare versions, so
   /// only then must every update advance the version — most keys are never replicated, and
   /// their pushes skip it. The owner marks a key before it reads the version for a replica,
   /// and a writer checks the mark after its values (both sequentially consistent), so a write
-  /// either reaches the replica's value or advances the version it sees.
-  [[nodiscard]] bool shared(key_type k) const noexcept { return shared_[k].load(); }
-  void mark_shared(key_type k) noexcept { shared_[k].store(true); }
-  void set_shared(key_type k, bool shared) noexcept { shared_[k].store(shared); }
+  /// either reaches the replica's value or advances the version it sees. A marked key has a
+  /// record (track() it first).
+  [[nodiscard]] bool shared(key_type k) const noexcept { return (flags_[k].load() & shared_bit) != 0; }
+  void mark_shared(key_type k) noexcept { flags_[k].fetch_or(shared_bit); }
+  void set_shared(key_type k, bool shared) noexcept {
+    if (shared) flags_[k].fetch_or(shared_bit);
+    else flags_[k].fetch_and(static_cast<std::uint8_t>(~shared_bit));
+  }
 
-  /// The counter of the last relocation of `k` this node took part in (it moves with the
-  /// main copy, one up per relocation; the home directory accepts only newer counters).
-  [[nodiscard]] std::int64_t relocation_counter(key_type k) const noexcept {
-    return relocation_counters_[k].load(std::memory_order_acquire);
+  /// The record of `k`, or null (hold the structure lock, shared or exclusive).
+  [[nodiscard]] key_record* find(key_type k) noexcept {
+    const auto it = records_.find(k);
+    return it == records_.end() ? nullptr : &it->second;
   }
-  /// The main copy of `k` arrived here with `counter`.
-  void received(key_type k, std::int64_t counter) noexcept {
-    relocation_counters_[k].store(counter, std::memory_order_release);
-    successors_[k].store(-1, std::memory_order_release);
+  [[nodiscard]] const key_record* find(key_type k) const noexcept {
+    const auto it = records_.find(k);
+    return it == records_.end() ? nullptr : &it->second;
   }
-  /// This node handed the main copy of `k` to `node`; returns the relocation's counter.
-  std::int64_t handed_over(key_type k, int node) noexcept {
-    const std::int64_t counter = relocation_counters_[k].load(std::memory_order_relaxed) + 1;
-    relocation_counters_[k].store(counter, std::memory_order_release);
-    successors_[k].store(node, std::memory_order_release);
+  /// The record of a pending or ready replica: it has one from the moment it was asked for
+  /// (shared lock).
+  [[nodiscard]] key_record& replica_record(key_type k);
+  /// The record of `k`, made if it has none (hold the exclusive structure lock).
+  key_record& track(key_type k);
+  /// Drops the record of a key this node no longer holds, unless it remembers a relocation
+  /// (hold the exclusive structure lock; the key's channel only).
+  void forget(key_type k);
+  [[nodiscard]] std::size_t records() const noexcept { return records_.size(); }
+
+  /// The version of `k` (see key_record), also for keys without a record (shared lock).
+  [[nodiscard]] std::int64_t version(key_type k) const noexcept;
+  /// An update reached the main copy `k`: a shared one advances its version (shared lock).
+  void advance_version(key_type k) noexcept {
+    if (key_record* record = find(k)) record->version.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+  /// The main copy of `k` arrived here with `counter` (exclusive lock).
+  void received(key_type k, std::int64_t counter) {
+    key_record& record = track(k);
+    record.counter.store(counter, std::memory_order_release);
+    record.successor.store(-1, std::memory_order_release);
+  }
+  /// This node handed the main copy of `k` to `node`; returns the relocation's counter
+  /// (exclusive lock).
+  std::int64_t handed_over(key_type k, int node) {
+    key_record& record = track(k);
+    const std::int64_t counter = record.counter.load(std::memory_order_relaxed) + 1;
+    record.counter.store(counter, std::memory_order_release);
+    record.successor.store(node, std::memory_order_release);
     return counter;
   }
 
   /// What this node knows about where `k` is, for routing a request it cannot serve. Call
-  /// with the structure lock held (shared), so that role and pointers agree.
+  /// with the structure lock held (shared), so that role and record agree.
   [[nodiscard]] key_knowledge knowledge(key_type k) const noexcept;
 
   /// Home directory (only for keys homed here): the current owner, and the relocation
   /// counter it was last heard of with.
-  [[nodiscard]] int owner(key_type k) const noexcept {
-    return directory_owner_[k / static_cast<key_type>(world_size_)].load(std::memory_order_acquire);
-  }
-  [[nodiscard]] std::int64_t owner_counter(key_type k) const noexcept {
-    return directory_counter_[k / static_cast<key_type>(world_size_)].load(std::memory_order_acquire);
-  }
+  [[nodiscard]] home_directory::entry owner(key_type k) const { return directory_.find(k); }
   /// Records a relocation if `counter` is newer than what the directory has; thread-safe.
-  bool update_owner(key_type k, int owner, std::int64_t counter) noexcept;
+  bool update_owner(key_type k, int owner, std::int64_t counter) { return directory_.update(k, owner, counter); }
 
   /// Location cache: the node last seen holding the key, or -1.
-  [[nodiscard]] int cached_location(key_type k) const noexcept { return cache_[k].load(std::memory_order_relaxed); }
+  [[nodiscard]] int cached_location(key_type k) const noexcept { return cache_.get(k); }
   void cache_location(key_type k, int node) noexcept {
-    cache_[k].store(node == rank_ ? -1 : node, std::memory_order_relaxed);  // a self-claim clears it
+    if (node == rank_) cache_.clear(k);  // a self-claim clears it
+    else cache_.put(k, node);
   }
 
  private:
+  static constexpr std::uint8_t role_mask = 0x3;
+  static constexpr std::uint8_t shared_bit = 0x4;
+
   int rank_;
   int world_size_;
-  std::unique_ptr<std::atomic<key_role>[]> roles_;
-  std::unique_ptr<std::atomic<std::int64_t>[]> versions_;
-  std::unique_ptr<std::atomic<bool>[]> shared_;
-  std::unique_ptr<std::atomic<std::int64_t>[]> relocation_counters_;
-  std::unique_ptr<std::atomic<int>[]> successors_;  // forwarding pointers, -1: none
-  std::unique_ptr<std::atomic<int>[]> cache_;
-  std::unique_ptr<std::atomic<int>[]> directory_owner_;
-  std::unique_ptr<std::atomic<std::int64_t>[]> directory_counter_;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> flags_;  // role | shared mark, per key
+  std::unordered_map<key_type, key_record> records_;  // nodes: a record never moves
+  home_directory directory_;
+  location_cache cache_;
 };
 
 }  // namespace gapm::detail

@@ -45,7 +45,9 @@ void owner_side<T>::serve(const wire::message& message) {
 
 template <class T>
 typename owner_side<T>::plan owner_side<T>::classify(const sync_request<T>& request, int origin) {
-  // Roles of this channel's keys change on this thread only: no lock needed to read them.
+  // Roles of this channel's keys change on this thread only; the shared lock is for the
+  // records other channels may be adding.
+  std::shared_lock shared{ctx_.structure};
   plan p;
   p.forward.resize(static_cast<std::size_t>(ctx_.world_size));
   p.forward_hints.resize(p.forward.size());
@@ -76,6 +78,7 @@ typename owner_side<T>::plan owner_side<T>::classify(const sync_request<T>& requ
     const placement decision = place(ctx_.options.techniques, state_.intended_here(k), others_intend);
     asked[static_cast<std::size_t>(origin)].insert(k);
     (decision == placement::relocate ? p.relocate : p.replicate).push_back(i);
+    if (decision == placement::replicate && ctx_.states.find(k) == nullptr) p.untracked.push_back(k);
   }
   return p;
 }
@@ -85,6 +88,10 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
   // Every delta first; then the refresh answers, reading each version before its value, so a
   // push that lands in between makes the replica look behind next round (one more transfer),
   // never up to date without the push.
+  if (!p.untracked.empty()) {  // a key's first replica: its version needs a record
+    std::unique_lock exclusive{ctx_.structure};
+    for (key_type k : p.untracked) ctx_.states.track(k);
+  }
   std::shared_lock shared{ctx_.structure};
   if (!p.merge.empty()) {
     std::vector<key_type> keys;
@@ -94,13 +101,13 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
       rows.insert(rows.end(), request.delta(i).begin(), request.delta(i).end());
     }
     ctx_.rows.add(keys.data(), keys.size(), rows.data());
-    for (key_type k : keys) ctx_.states.version(k).fetch_add(1);
+    for (key_type k : keys) ctx_.states.advance_version(k);
   }
   std::vector<key_type> behind;
   for (std::uint32_t i : p.replicate) {
     const key_type k = request.keys[i];
     ctx_.states.mark_shared(k);  // from now on every update advances its version
-    const std::int64_t version = ctx_.states.version(k).load();
+    const std::int64_t version = ctx_.states.version(k);
     const std::int64_t replica_expects = request.versions[i] + (request.has_delta(i) ? 1 : 0);
     // An up-to-date replica gets no answer of its own: `handled` tells its node the entry was
     // seen, and it keeps the version it expects. Only one that expects more than the main copy
@@ -139,7 +146,7 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
       ctx_.states.set_role(k, key_role::absent);
       const std::int64_t counter = ctx_.states.handed_over(k, origin);  // the forwarding pointer
       answer.add(k, ctx_.states.shared(k) ? sync_answer::relocated_shared : sync_answer::relocated,
-                 ctx_.states.version(k).load(), counter);
+                 ctx_.states.version(k), counter);
       const int home = ctx_.states.home_of(k);
       if (home == ctx_.rank) {
         ctx_.states.update_owner(k, origin, counter);

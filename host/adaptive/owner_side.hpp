@@ -31,6 +31,7 @@ class owner_side {
   // The entries of one request, by what happens to them here.
   struct plan {
     std::vector<std::uint32_t> merge, replicate, relocate, parked;
+    std::vector<key_type> untracked;  // replicated without a record yet (see key_states)
     std::vector<std::vector<std::uint32_t>> forward;
     std::vector<std::vector<std::int64_t>> forward_hints;
     std::uint64_t handled = 0;

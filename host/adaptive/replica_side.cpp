@@ -22,7 +22,7 @@ void replica_side<T>::ask_for_wanted_keys() {
   for (key_type k : asked)  // a key whose old row queued work still reads: again next round
     if (!std::binary_search(wanted.begin(), wanted.end(), k) && !ctx_.rows.can_insert(k)) state_.wanted.insert(k);
   for (key_type k : wanted) {
-    ctx_.states.version(k) = -1;
+    ctx_.states.track(k).version = -1;
     ctx_.states.set_role(k, key_role::pending);
     state_.replicas.insert(k);
   }
@@ -81,9 +81,11 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
     return values;
   };
   std::vector<T> keep_deltas(values_of(keep)), drop_deltas(values_of(drop));
+  std::vector<key_record*> keep_records(keep.size());  // only this thread erases them
   {
     std::shared_lock structure{ctx_.structure};
     ctx_.rows.extract_deltas(keep.data(), keep.size(), keep_deltas.data());
+    for (std::size_t i = 0; i < keep.size(); ++i) keep_records[i] = &states.replica_record(keep[i]);
   }
   if (!drop.empty()) {
     std::unique_lock structure{ctx_.structure};
@@ -91,7 +93,10 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
     ctx_.rows.order_after_queued_writes();  // the last delta holds every write queued to the replica
     ctx_.rows.extract_deltas(drop.data(), drop.size(), drop_deltas.data());
     ctx_.rows.erase(drop.data(), drop.size());
-    for (key_type k : drop) state_.replicas.erase(k);
+    for (key_type k : drop) {
+      state_.replicas.erase(k);
+      states.forget(k);
+    }
     ctx_.counters.replicas_dropped.fetch_add(drop.size(), std::memory_order_relaxed);
   }
 
@@ -100,15 +105,16 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   std::vector<sync_request<T>> to(static_cast<std::size_t>(ctx_.world_size));
   for (key_type k : pending) add(to, k, sync_ask::refresh, -1, {});
   std::span<T> delta(keep_deltas);
-  for (key_type k : keep) {
+  for (std::size_t i = 0; i < keep.size(); ++i) {
+    const key_type k = keep[i];
     const auto mine = delta.first(ctx_.keys.row_length_of(k));
     delta = delta.subspan(mine.size());
     add_held_delta(k, mine);
     const delta_action action = classify_delta(mine.data(), mine.size(), threshold);
-    const std::int64_t version = states.version(k).load();
+    const std::int64_t version = keep_records[i]->version.load();
     if (action == delta_action::send) {
       add(to, k, sync_ask::delta | sync_ask::refresh, version, mine);
-      states.version(k) = version + 1;  // the owner's merge will make it this: no needless refresh
+      keep_records[i]->version = version + 1;  // the owner's merge will make it this: no needless refresh
     } else {
       if (action == delta_action::hold) state_.held_deltas[k].assign(mine.begin(), mine.end());
       add(to, k, sync_ask::refresh, version, {});
@@ -164,7 +170,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
     for (std::size_t i : refreshed) {  // ready once the value is merged
       const key_type k = answer.keys[i];
       if (states.role(k) == key_role::pending) ctx_.counters.replicas_created.fetch_add(1, std::memory_order_relaxed);
-      states.version(k) = answer.versions[i];
+      states.replica_record(k).version = answer.versions[i];
       states.set_role(k, key_role::replica);
       if (states.home_of(k) != ctx_.rank) states.cache_location(k, sender);
     }
@@ -176,7 +182,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
     for (std::size_t i : moved) {
       const key_type k = answer.keys[i];
       if (states.role(k) == key_role::replica) ctx_.counters.replicas_dropped.fetch_add(1, std::memory_order_relaxed);
-      states.version(k) = answer.versions[i] + 1;
+      states.track(k).version = answer.versions[i] + 1;
       states.set_shared(k, answer.answers[i] == sync_answer::relocated_shared);
       states.received(k, answer.counters[i]);
       state_.arrived[k] = channel_state<T>::clock::now();

@@ -76,7 +76,7 @@ int node_parts<T>::first_hop(key_type key) const noexcept {
   // The home's directory, else the location cache's guess, else the home: a wrong guess costs
   // a hop, since every node forwards by what it knows (host/adaptive/routing.hpp).
   const int home = states->home_of(key);
-  if (home == env.rank) return states->owner(key);  // this node, when the key is on its way here
+  if (home == env.rank) return states->owner(key).owner;  // this node, when the key is on its way here
   const int cached = states->cached_location(key);
   return options.location_caches && cached >= 0 ? cached : home;
 }
@@ -85,7 +85,7 @@ template <class T>
 void node_parts<T>::bump_versions(const key_type* keys_changed, std::size_t n) {
   if (!states) return;
   for (std::size_t i = 0; i < n; ++i)
-    if (versioned(keys_changed[i])) states->version(keys_changed[i]).fetch_add(1, std::memory_order_acq_rel);
+    if (versioned(keys_changed[i])) states->advance_version(keys_changed[i]);
 }
 
 template <class T>
