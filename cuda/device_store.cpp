@@ -43,8 +43,8 @@ template <class T>
 class device_store final : public store_backend<T> {
  public:
   device_store(const device_platform& platform, int device, key_type first_key, std::uint64_t num_keys,
-               std::uint32_t row_length, std::uint64_t capacity, bool with_sync_state)
-      : store_backend<T>{first_key, num_keys, row_length, capacity},
+               std::uint32_t row_length, std::uint64_t capacity, home_keys home, bool with_sync_state)
+      : store_backend<T>{first_key, num_keys, row_length, capacity, home},
         rt_{platform.runtime},
         kernels_{platform.rows<T>()},
         device_{device} {
@@ -110,7 +110,7 @@ class device_store final : public store_backend<T> {
   [[nodiscard]] std::uint64_t free_slots() override {
     std::unique_lock structure{structure_mutex_};
     take_back_retired();
-    return this->index_.capacity() - this->index_.size();
+    return this->index_.free_slots();
   }
 
   [[nodiscard]] bool can_insert(key_type key) const override {
@@ -345,7 +345,7 @@ template <class T>
 std::unique_ptr<store_backend<T>> make_device_store(const device_platform& platform, int device, key_type first_key,
                                                     std::uint64_t num_keys, std::uint32_t row_length,
                                                     std::uint64_t capacity, double capacity_fraction,
-                                                    bool with_sync_state) {
+                                                    bool with_sync_state, home_keys home) {
   const std::size_t row_bytes = std::size_t{row_length} * sizeof(T);
   device_scope on{platform.runtime, device};
   if (capacity == 0) {
@@ -356,7 +356,7 @@ std::unique_ptr<store_backend<T>> make_device_store(const device_platform& platf
   GAPM_EXPECTS(capacity <= max_device_slots, "option 'capacity' is ", capacity, " slots; a device table holds at most ",
                max_device_slots);
   try {
-    return std::make_unique<device_store<T>>(platform, device, first_key, num_keys, row_length, capacity,
+    return std::make_unique<device_store<T>>(platform, device, first_key, num_keys, row_length, capacity, home,
                                              with_sync_state);
   } catch (const cuda_error& e) {
     const double bytes = static_cast<double>(capacity) * static_cast<double>(row_bytes) * (with_sync_state ? 2 : 1) +
@@ -370,13 +370,13 @@ std::unique_ptr<store_backend<T>> make_device_store(const device_platform& platf
 
 template std::unique_ptr<store_backend<float>> make_device_store<float>(const device_platform&, int, key_type,
                                                                         std::uint64_t, std::uint32_t, std::uint64_t,
-                                                                        double, bool);
+                                                                        double, bool, home_keys);
 template std::unique_ptr<store_backend<double>> make_device_store<double>(const device_platform&, int, key_type,
                                                                           std::uint64_t, std::uint32_t, std::uint64_t,
-                                                                          double, bool);
+                                                                          double, bool, home_keys);
 template std::unique_ptr<store_backend<std::int64_t>> make_device_store<std::int64_t>(const device_platform&, int,
                                                                                       key_type, std::uint64_t,
                                                                                       std::uint32_t, std::uint64_t,
-                                                                                      double, bool);
+                                                                                      double, bool, home_keys);
 
 }  // namespace gapm::detail

@@ -25,6 +25,7 @@ template <class T>
 [[nodiscard]] std::unique_ptr<store_backend<T>> make_device_store(const device_platform& platform, int device,
                                                                   key_type first_key, std::uint64_t num_keys,
                                                                   std::uint32_t row_length, std::uint64_t capacity,
-                                                                  double capacity_fraction, bool with_sync_state);
+                                                                  double capacity_fraction, bool with_sync_state,
+                                                                  home_keys home = {});
 
 }  // namespace gapm::detail

@@ -7,33 +7,34 @@
 
 #include <cstdint>
 #include <mutex>
-#include <unordered_map>
 
 #include <gapm/types.hpp>
+
+#include "host/common/flat_key_map.hpp"
 
 namespace gapm::detail {
 
 class home_directory {
  public:
   struct entry {
-    int owner;
-    std::int64_t counter;  ///< of the relocation it was last heard of with
+    int owner = -1;
+    std::int64_t counter = 0;  ///< of the relocation it was last heard of with
   };
 
   explicit home_directory(int home) : home_{home} {}
 
   [[nodiscard]] entry find(key_type key) const {
     std::lock_guard lock{mutex_};
-    const auto it = moved_.find(key);
-    return it == moved_.end() ? entry{home_, 0} : it->second;
+    const entry* moved = moved_.find(key);
+    return moved == nullptr ? entry{home_, 0} : *moved;
   }
 
   /// Records a relocation if `counter` is newer than what the directory has.
   bool update(key_type key, int owner, std::int64_t counter) {
     std::lock_guard lock{mutex_};
-    const auto it = moved_.find(key);
-    if (counter <= (it == moved_.end() ? 0 : it->second.counter)) return false;
-    moved_.insert_or_assign(key, entry{owner, counter});
+    const entry* moved = moved_.find(key);
+    if (counter <= (moved == nullptr ? 0 : moved->counter)) return false;
+    moved_.put(key, entry{owner, counter});
     return true;
   }
 
@@ -45,7 +46,7 @@ class home_directory {
  private:
   int home_;
   mutable std::mutex mutex_;
-  std::unordered_map<key_type, entry> moved_;
+  flat_key_map<entry> moved_;
 };
 
 }  // namespace gapm::detail

@@ -29,7 +29,21 @@ void key_states::set_role(key_type k, key_role role) noexcept {
 }
 
 key_record& key_states::track(key_type k) {
-  return records_.try_emplace(k, role(k) == key_role::main ? 0 : -1).first->second;
+  if (key_record* known = find(k)) return *known;
+  std::uint32_t at;
+  if (!free_records_.empty()) {
+    at = free_records_.back();
+    free_records_.pop_back();
+  } else {
+    if (next_record_ % records_per_chunk == 0) record_chunks_.push_back(std::make_unique<key_record[]>(records_per_chunk));
+    at = next_record_++;
+  }
+  key_record& made = record(at);
+  made.version.store(role(k) == key_role::main ? 0 : -1, std::memory_order_relaxed);
+  made.counter.store(0, std::memory_order_relaxed);
+  made.successor.store(-1, std::memory_order_relaxed);
+  record_of_.put(k, at);
+  return made;
 }
 
 key_record& key_states::replica_record(key_type k) {
@@ -39,8 +53,9 @@ key_record& key_states::replica_record(key_type k) {
 }
 
 void key_states::forget(key_type k) {
-  const auto it = records_.find(k);
-  if (it != records_.end() && it->second.counter.load(std::memory_order_relaxed) == 0) records_.erase(it);
+  const key_record* known = find(k);
+  if (known == nullptr || known->counter.load(std::memory_order_relaxed) != 0) return;
+  free_records_.push_back(*record_of_.erase(k));
 }
 
 std::int64_t key_states::version(key_type k) const noexcept {

@@ -11,13 +11,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
+#include <vector>
 
 #include <gapm/types.hpp>
 
 #include "host/adaptive/home_directory.hpp"
 #include "host/adaptive/location_cache.hpp"
 #include "host/adaptive/routing.hpp"
+#include "host/common/flat_key_map.hpp"
 
 namespace gapm::detail {
 
@@ -32,13 +33,11 @@ enum class key_role : std::uint8_t {
 struct key_record {
   /// Main copy: updates applied since it was first shared; replica: the main version it last
   /// saw (-1: none). Only the versions of shared main copies advance with every update.
-  std::atomic<std::int64_t> version;
+  std::atomic<std::int64_t> version{-1};
   /// The counter of the last relocation of the key this node took part in (it moves with the
   /// main copy, one up per relocation; the home directory accepts only newer counters).
   std::atomic<std::int64_t> counter{0};
   std::atomic<int> successor{-1};  ///< to whom this node last handed the main copy, or -1
-
-  explicit key_record(std::int64_t initial_version) : version{initial_version} {}
 };
 
 /// Locking: roles, marks, the directory and the cache are thread-safe. Records are created and
@@ -81,12 +80,11 @@ class key_states {
 
   /// The record of `k`, or null (hold the structure lock, shared or exclusive).
   [[nodiscard]] key_record* find(key_type k) noexcept {
-    const auto it = records_.find(k);
-    return it == records_.end() ? nullptr : &it->second;
+    const std::uint32_t* at = record_of_.find(k);
+    return at == nullptr ? nullptr : &record(*at);
   }
   [[nodiscard]] const key_record* find(key_type k) const noexcept {
-    const auto it = records_.find(k);
-    return it == records_.end() ? nullptr : &it->second;
+    return const_cast<key_states*>(this)->find(k);
   }
   /// The record of a pending or ready replica: it has one from the moment it was asked for
   /// (shared lock).
@@ -96,7 +94,7 @@ class key_states {
   /// Drops the record of a key this node no longer holds, unless it remembers a relocation
   /// (hold the exclusive structure lock; the key's channel only).
   void forget(key_type k);
-  [[nodiscard]] std::size_t records() const noexcept { return records_.size(); }
+  [[nodiscard]] std::size_t records() const noexcept { return record_of_.size(); }
 
   /// The version of `k` (see key_record), also for keys without a record (shared lock).
   [[nodiscard]] std::int64_t version(key_type k) const noexcept;
@@ -145,7 +143,16 @@ class key_states {
   int rank_;
   int world_size_;
   std::unique_ptr<std::atomic<std::uint8_t>[]> flags_;  // role | shared mark, per key
-  std::unordered_map<key_type, key_record> records_;  // nodes: a record never moves
+  // Records live in chunks that never move (a record's address holds while it is in use);
+  // a flat map finds them, and erased ones are reused.
+  static constexpr std::uint32_t records_per_chunk = 1024;
+  [[nodiscard]] key_record& record(std::uint32_t at) noexcept {
+    return record_chunks_[at / records_per_chunk][at % records_per_chunk];
+  }
+  flat_key_map<std::uint32_t> record_of_;
+  std::vector<std::unique_ptr<key_record[]>> record_chunks_;
+  std::vector<std::uint32_t> free_records_;
+  std::uint32_t next_record_ = 0;
   home_directory directory_;
   location_cache cache_;
 };

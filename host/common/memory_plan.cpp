@@ -1,5 +1,6 @@
 #include "host/common/memory_plan.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -14,12 +15,14 @@ namespace {
 
 constexpr std::uint64_t kib = 1024;
 
-// Per key of the key space: the slot index (4), and with several nodes the key's role,
-// version, shared mark, relocation counter, forwarding pointer and location cache (26), plus
-// the home's directory (12 per home key).
-constexpr std::uint64_t index_bytes_per_key = 4;
-constexpr std::uint64_t state_bytes_per_key = 26;
-constexpr std::uint64_t directory_bytes_per_home_key = 12;
+// At start: a presence bit per home key (the slot index), and with several nodes a byte per
+// key of the key space (role and shared mark) and the location cache (8 bytes an entry, at
+// most 2^20 entries for the whole node). Records, directory entries and the rows of other
+// keys grow with what the node takes on later (host/adaptive/key_states.hpp).
+constexpr std::uint64_t home_keys_per_index_byte = 8;
+constexpr std::uint64_t state_bytes_per_key = 1;
+constexpr std::uint64_t cache_bytes_per_entry = 8;
+constexpr std::uint64_t max_cache_entries = std::uint64_t{1} << 20;
 
 // a * b, saturating: a row length of 2^32 - 1 times 10^12 keys must not wrap around.
 std::uint64_t times(std::uint64_t a, std::uint64_t b) {
@@ -67,9 +70,11 @@ std::uint64_t planned_bytes(const memory_plan_input& in, std::size_t t, std::str
   const auto world = static_cast<std::uint64_t>(in.world_size);
   const std::uint64_t home_keys = table.num_keys / world + (static_cast<std::uint64_t>(in.rank) < table.num_keys % world);
   const std::uint64_t rows = in.rows_on_host ? times(times(home_keys, table.row_length), in.value_bytes) : 0;
-  std::uint64_t bookkeeping = times(table.num_keys, index_bytes_per_key);
-  if (in.world_size > 1)
-    bookkeeping = plus(bookkeeping, plus(times(table.num_keys, state_bytes_per_key), times(home_keys, directory_bytes_per_home_key)));
+  std::uint64_t bookkeeping = home_keys / home_keys_per_index_byte + 8;
+  if (in.world_size > 1) {
+    bookkeeping = plus(bookkeeping, times(table.num_keys, state_bytes_per_key));
+    if (t == 0) bookkeeping = plus(bookkeeping, std::min(in.keys->num_keys(), max_cache_entries) * cache_bytes_per_entry);
+  }
   std::ostringstream os;
   if (in.rows_on_host) os << "rows of its " << home_keys << " home keys " << human_bytes(static_cast<double>(rows)) << ", ";
   os << "bookkeeping for " << table.num_keys << " keys " << human_bytes(static_cast<double>(bookkeeping));

@@ -42,7 +42,12 @@ node_parts<T>::node_parts(Options given)
       keys{planned_key_space<T>(options, env)},
       store{resolve_store_kind(options.store)},
       device{device_of(env)},
-      rows{keys, store, options, device, replicas_possible(options, env)},
+      rows{keys,
+           store,
+           {.stride = static_cast<std::uint64_t>(env.world_size), .residue = static_cast<std::uint64_t>(env.rank)},
+           options,
+           device,
+           replicas_possible(options, env)},
       workers{options.workers},
       worker_barrier{options.workers} {
   try {
@@ -55,9 +60,6 @@ node_parts<T>::node_parts(Options given)
     for (std::size_t t = 0; t < keys.num_tables(); ++t) {
       const key_type begin = keys.table_begin(t), end = keys.table_begin(t + 1);
       const key_type first = begin + (static_cast<key_type>(env.rank) + world - begin % world) % world;
-      const std::uint64_t home_keys = first < end ? (end - 1 - first) / world + 1 : 0;
-      GAPM_EXPECTS(home_keys <= rows.table(t).index().capacity(), "table ", t, " needs ", home_keys,
-                   " row slots for its home keys, but option 'capacity' allows ", rows.table(t).index().capacity());
       for (key_type k = first; k < end;) {
         home.clear();
         for (; k < end && home.size() < batch; k += world) home.push_back(k);

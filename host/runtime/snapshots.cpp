@@ -73,9 +73,8 @@ std::vector<key_type> snapshots<T>::main_copies() const {
   std::shared_lock structure{node_.structure};
   std::vector<key_type> keys;
   for (std::size_t t = 0; t < node_.rows.num_tables(); ++t) {
-    const slot_index& index = node_.rows.table(t).index();
-    for (std::size_t i = 0; i < index.slots().size(); ++i)
-      if (index.slots()[i] >= 0 && node_.owns(index.first_key() + i)) keys.push_back(index.first_key() + i);
+    for (key_type k : node_.rows.table(t).index().keys())
+      if (node_.owns(k)) keys.push_back(k);
   }
   return keys;
 }

@@ -15,8 +15,8 @@ namespace gapm::detail {
 
 template <class T>
 cpu_store<T>::cpu_store(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length,
-                        std::uint64_t capacity)
-    : store_backend<T>{first_key, num_keys, row_length, capacity},
+                        std::uint64_t capacity, home_keys home)
+    : store_backend<T>{first_key, num_keys, row_length, capacity, home},
       rows_per_chunk_{chunk_rows(row_length)},
       value_chunks_((capacity + rows_per_chunk_ - 1) / rows_per_chunk_),
       sync_blocks_((capacity + sync_block_rows - 1) / sync_block_rows),
@@ -103,8 +103,11 @@ void cpu_store<T>::for_each_row(const key_type* keys, std::size_t n, bool with_s
     for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(row + 64 * line, 1);
     __builtin_prefetch(&stripes_[slot % num_stripes], 1);
   };
+  // Two stages: the index entry of the key 2 * distance ahead, the row of the one distance ahead.
+  for (std::size_t i = 0; i < std::min(2 * distance, n); ++i) this->index_.prefetch(keys[i]);
   for (std::size_t i = 0; i < std::min(distance, n); ++i) prefetch(i);
   for (std::size_t i = 0; i < n; ++i) {
+    if (i + 2 * distance < n) this->index_.prefetch(keys[i + 2 * distance]);
     if (i + distance < n) prefetch(i + distance);
     const auto slot = static_cast<std::size_t>(this->index_.slot_of(keys[i]));
     T* sync = with_sync ? sync_row(slot) : nullptr;

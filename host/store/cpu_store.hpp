@@ -18,7 +18,8 @@ namespace gapm::detail {
 template <class T>
 class cpu_store final : public store_backend<T> {
  public:
-  cpu_store(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length, std::uint64_t capacity);
+  cpu_store(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length, std::uint64_t capacity,
+            home_keys home = {});
 
   [[nodiscard]] std::string_view name() const noexcept override { return "cpu"; }
   bool insert(const key_type* keys, std::size_t n) override;

@@ -9,11 +9,11 @@
 namespace gapm::detail {
 
 template <class T>
-row_store<T>::row_store(const key_space& keys, store_kind kind, const Options& options, int device,
+row_store<T>::row_store(const key_space& keys, store_kind kind, home_keys home, const Options& options, int device,
                         bool replicas_possible)
     : keys_{keys} {
   for (std::size_t t = 0; t < keys.num_tables(); ++t)
-    tables_.push_back(make_store<T>(kind, keys.table_begin(t), keys.table(t), options, device, replicas_possible));
+    tables_.push_back(make_store<T>(kind, keys.table_begin(t), keys.table(t), home, options, device, replicas_possible));
 }
 
 template <class T>
@@ -23,8 +23,9 @@ void row_store<T>::insert_where_room(std::vector<key_type>& keys) {
   std::vector<std::vector<key_type>> by_table(tables_.size());
   std::erase_if(keys, [&](key_type k) {
     const std::size_t t = keys_.table_of(k);
-    if (room[t] == 0 || !tables_[t]->can_insert(k)) return true;
-    --room[t];
+    const bool home = tables_[t]->index().is_home(k);  // its slot is its own
+    if ((!home && room[t] == 0) || !tables_[t]->can_insert(k)) return true;
+    if (!home) --room[t];
     by_table[t].push_back(k);
     return false;
   });

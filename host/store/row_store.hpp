@@ -21,7 +21,8 @@ class row_store {
  public:
   /// One backend of `kind` per table, each with no rows yet. `device` picks the GPU;
   /// `replicas_possible` says whether this node may hold replicas (their sync_state).
-  row_store(const key_space& keys, store_kind kind, const Options& options, int device, bool replicas_possible);
+  row_store(const key_space& keys, store_kind kind, home_keys home, const Options& options, int device,
+            bool replicas_possible);
 
   [[nodiscard]] std::size_t num_tables() const noexcept { return tables_.size(); }
   [[nodiscard]] store_backend<T>& table(std::size_t t) noexcept { return *tables_[t]; }

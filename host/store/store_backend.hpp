@@ -33,9 +33,10 @@ class store_backend {
   virtual bool insert(const key_type* keys, std::size_t n) = 0;
   /// Frees the rows of the keys (host memory) that have one.
   virtual void erase(const key_type* keys, std::size_t n) = 0;
-  /// Slots an insert can take now (the device store first takes back the rows of erased keys
-  /// that no queued work reads any more).
-  [[nodiscard]] virtual std::uint64_t free_slots() { return index_.capacity() - index_.size(); }
+  /// Slots an insert of keys this node is not home for can take now (a home key always has
+  /// its own; the device store first takes back the rows of erased keys that no queued work
+  /// reads any more).
+  [[nodiscard]] virtual std::uint64_t free_slots() { return index_.free_slots(); }
   /// Whether `key` may have a row now: not while queued work may still read its previous one.
   [[nodiscard]] virtual bool can_insert(key_type) const { return true; }
 
@@ -73,8 +74,8 @@ class store_backend {
 
  protected:
   store_backend(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length,
-                std::uint64_t capacity)
-      : row_length_{row_length}, index_{first_key, num_keys, capacity} {}
+                std::uint64_t capacity, home_keys home)
+      : row_length_{row_length}, index_{first_key, num_keys, capacity, home} {}
 
   std::uint32_t row_length_;
   slot_index index_;

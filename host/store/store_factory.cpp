@@ -29,19 +29,20 @@ store_kind resolve_store_kind(store_kind requested) {
 
 template <class T>
 std::unique_ptr<store_backend<T>> make_store(store_kind kind, key_type first_key, const table_spec& table,
-                                             const Options& options, int device, bool replicas_possible) {
+                                             home_keys home, const Options& options, int device,
+                                             bool replicas_possible) {
   const std::uint64_t requested = options.capacity == 0 ? table.num_keys : options.capacity;
   const std::uint64_t capacity = std::min(requested, table.num_keys);
   if (kind == store_kind::cuda)
     return make_device_store<T>(*active_device_platform(), device, first_key, table.num_keys, table.row_length,
-                                options.capacity == 0 ? 0 : capacity, options.capacity_fraction, replicas_possible);
+                                options.capacity == 0 ? 0 : capacity, options.capacity_fraction, replicas_possible, home);
   GAPM_EXPECTS(kind == store_kind::cpu, "store kind not available in this build");
-  return std::make_unique<cpu_store<T>>(first_key, table.num_keys, table.row_length, capacity);
+  return std::make_unique<cpu_store<T>>(first_key, table.num_keys, table.row_length, capacity, home);
 }
 
 #define GAPM_INSTANTIATE_MAKE_STORE(T)                                                                            \
-  template std::unique_ptr<store_backend<T>> make_store<T>(store_kind, key_type, const table_spec&, const Options&, \
-                                                           int, bool);
+  template std::unique_ptr<store_backend<T>> make_store<T>(store_kind, key_type, const table_spec&, home_keys, \
+                                                           const Options&, int, bool);
 GAPM_INSTANTIATE_MAKE_STORE(float)
 GAPM_INSTANTIATE_MAKE_STORE(double)
 GAPM_INSTANTIATE_MAKE_STORE(std::int64_t)

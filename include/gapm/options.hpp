@@ -62,6 +62,8 @@ struct Options {
   store_kind store = store_kind::auto_select;
   /// Row slots per table in the store: 0 = every key of the table on the CPU store, and on the
   /// GPU as many as `capacity_fraction` of the free device memory holds (at most every key).
+  /// The node's home keys of the table keep a slot each, here or not; replicas and main copies
+  /// moved here share the rest.
   std::uint64_t capacity = 0;
   double capacity_fraction = 0.5;  ///< `capacity_fraction`
 
