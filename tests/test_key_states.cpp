@@ -59,7 +59,7 @@ TEST(KeyStates, AHandedOverKeyKeepsItsForwardingPointerAndAForgottenReplicaItsNo
   states.forget(4);  // it remembers a relocation: kept
   EXPECT_NE(states.find(4), nullptr);
 
-  states.track(5).version = -1;  // a replica was asked for ...
+  states.track(5);  // a replica was asked for ...
   states.set_role(5, key_role::pending);
   EXPECT_TRUE(states.knowledge(5).requested);
   states.set_role(5, key_role::absent);  // ... and dropped

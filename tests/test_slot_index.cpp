@@ -86,6 +86,39 @@ TEST(SlotIndex, InsertsAreAllOrNothing) {
   EXPECT_EQ(index.size(), 3u);
 }
 
+TEST(SlotIndex, TablesOfMoreThan2To32KeysKeepFullKeysForTheOthers) {
+  const key_type first = key_type{1} << 40;
+  slot_index index(first, std::uint64_t{1} << 33, 4, {});  // no home keys here
+  const key_type far = first + (key_type{1} << 32) + 5;      // its offset needs 33 bits
+  ASSERT_TRUE(insert(index, {first + 5, far}));
+  EXPECT_NE(index.slot_of(first + 5), index.slot_of(far));
+  EXPECT_GE(index.slot_of(far), 0);
+  EXPECT_EQ(index.keys(), (std::vector<key_type>{first + 5, far}));
+  EXPECT_GE(index.erase(far), 0);
+  EXPECT_EQ(index.slot_of(far), no_slot);
+  EXPECT_GE(index.slot_of(first + 5), 0);
+}
+
+TEST(SlotIndex, LongRowsGetADenseArrayForTheOtherKeysThatBehavesTheSame) {
+  // 1,000 keys on 2 nodes with rows of 128 bytes: 4 KB of array against 64 KB of home rows.
+  slot_index index(0, 1000, 600, {.stride = 2, .residue = 0}, /*row_bytes=*/128);
+  std::vector<key_type> home;
+  for (key_type k = 0; k < 1000; k += 2) home.push_back(k);
+  ASSERT_TRUE(insert(index, home));
+  ASSERT_TRUE(insert(index, {1, 3, 999}));
+  EXPECT_GE(index.slot_of(999), 500);
+  EXPECT_EQ(index.slot_of(5), no_slot);
+  EXPECT_EQ(index.free_slots(), 97u);
+  const std::int64_t slot = index.erase(3);
+  EXPECT_GE(slot, 500);
+  EXPECT_EQ(index.slot_of(3), no_slot);
+  ASSERT_TRUE(insert(index, {7}));
+  EXPECT_EQ(index.slot_of(7), slot);  // the freed slot, reused
+  const auto keys = index.keys();
+  EXPECT_EQ(keys.size(), 503u);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+}
+
 TEST(SlotIndex, ARetiredSlotIsTakenOnlyWhenReleased) {
   slot_index index(0, 10, 6, {.stride = 2, .residue = 1});  // 5 home keys, 1 spare
   ASSERT_TRUE(insert(index, {1, 3, 5, 7, 9, 0}));

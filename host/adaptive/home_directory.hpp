@@ -25,16 +25,16 @@ class home_directory {
 
   [[nodiscard]] entry find(key_type key) const {
     std::lock_guard lock{mutex_};
-    const entry* moved = moved_.find(key);
-    return moved == nullptr ? entry{home_, 0} : *moved;
+    const std::uint64_t* moved = moved_.find(key);
+    return moved == nullptr ? entry{home_, 0} : unpack(*moved);
   }
 
   /// Records a relocation if `counter` is newer than what the directory has.
   bool update(key_type key, int owner, std::int64_t counter) {
     std::lock_guard lock{mutex_};
-    const entry* moved = moved_.find(key);
-    if (counter <= (moved == nullptr ? 0 : moved->counter)) return false;
-    moved_.put(key, entry{owner, counter});
+    const std::uint64_t* moved = moved_.find(key);
+    if (counter <= (moved == nullptr ? 0 : unpack(*moved).counter)) return false;
+    moved_.put(key, static_cast<std::uint64_t>(counter) << owner_bits | static_cast<std::uint64_t>(owner));
     return true;
   }
 
@@ -44,9 +44,16 @@ class home_directory {
   }
 
  private:
+  // An entry packs the counter (48 bits: 2.8e14 relocations of one key) and the owner.
+  static constexpr int owner_bits = 16;
+  [[nodiscard]] static entry unpack(std::uint64_t packed) noexcept {
+    return {static_cast<int>(packed & ((std::uint64_t{1} << owner_bits) - 1)),
+            static_cast<std::int64_t>(packed >> owner_bits)};
+  }
+
   int home_;
   mutable std::mutex mutex_;
-  flat_key_map<entry> moved_;
+  flat_key_map<std::uint64_t> moved_;
 };
 
 }  // namespace gapm::detail

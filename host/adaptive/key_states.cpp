@@ -29,21 +29,7 @@ void key_states::set_role(key_type k, key_role role) noexcept {
 }
 
 key_record& key_states::track(key_type k) {
-  if (key_record* known = find(k)) return *known;
-  std::uint32_t at;
-  if (!free_records_.empty()) {
-    at = free_records_.back();
-    free_records_.pop_back();
-  } else {
-    if (next_record_ % records_per_chunk == 0) record_chunks_.push_back(std::make_unique<key_record[]>(records_per_chunk));
-    at = next_record_++;
-  }
-  key_record& made = record(at);
-  made.version.store(role(k) == key_role::main ? 0 : -1, std::memory_order_relaxed);
-  made.counter.store(0, std::memory_order_relaxed);
-  made.successor.store(-1, std::memory_order_relaxed);
-  record_of_.put(k, at);
-  return made;
+  return *records_.try_emplace(k, key_record{.version_value = role(k) == key_role::main ? 0 : -1}).first;
 }
 
 key_record& key_states::replica_record(key_type k) {
@@ -54,12 +40,11 @@ key_record& key_states::replica_record(key_type k) {
 
 void key_states::forget(key_type k) {
   const key_record* known = find(k);
-  if (known == nullptr || known->counter.load(std::memory_order_relaxed) != 0) return;
-  free_records_.push_back(*record_of_.erase(k));
+  if (known != nullptr && known->counter == 0) records_.erase(k);
 }
 
 std::int64_t key_states::version(key_type k) const noexcept {
-  if (const key_record* record = find(k)) return record->version.load(std::memory_order_acquire);
+  if (const key_record* record = find(k)) return record->version();
   return role(k) == key_role::main ? 0 : -1;
 }
 
@@ -70,8 +55,8 @@ key_knowledge key_states::knowledge(key_type k) const noexcept {
   const key_role r = role(k);
   known.requested = r == key_role::pending || r == key_role::replica;  // replicas ask every round
   if (const key_record* record = find(k)) {
-    known.last_event = record->counter.load(std::memory_order_acquire);
-    known.successor = record->successor.load(std::memory_order_acquire);
+    known.last_event = record->counter;
+    known.successor = record->successor;
   } else {
     known.last_event = 0;
   }

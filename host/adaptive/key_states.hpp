@@ -11,7 +11,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 #include <gapm/types.hpp>
 
@@ -33,17 +32,23 @@ enum class key_role : std::uint8_t {
 struct key_record {
   /// Main copy: updates applied since it was first shared; replica: the main version it last
   /// saw (-1: none). Only the versions of shared main copies advance with every update.
-  std::atomic<std::int64_t> version{-1};
+  /// Threads holding the shared lock read and advance it at once: use version().
+  std::int64_t version_value = -1;
   /// The counter of the last relocation of the key this node took part in (it moves with the
   /// main copy, one up per relocation; the home directory accepts only newer counters).
-  std::atomic<std::int64_t> counter{0};
-  std::atomic<int> successor{-1};  ///< to whom this node last handed the main copy, or -1
+  /// Written under the exclusive lock only, like successor.
+  std::int64_t counter = 0;
+  std::int32_t successor = -1;  ///< to whom this node last handed the main copy, or -1
+
+  [[nodiscard]] std::atomic_ref<std::int64_t> version() noexcept { return std::atomic_ref<std::int64_t>{version_value}; }
+  [[nodiscard]] std::int64_t version() const noexcept {
+    return std::atomic_ref<const std::int64_t>{version_value}.load(std::memory_order_acquire);
+  }
 };
 
-/// Locking: roles, marks, the directory and the cache are thread-safe. Records are created and
-/// erased only under the node's exclusive structure lock and looked up under the shared one;
-/// a record is erased only by its key's sync channel, so that thread (and anyone holding the
-/// shared lock) may keep using a record it found.
+/// Locking: roles, marks, the directory and the cache are thread-safe. Records live in a flat
+/// map: they are created and erased only under the node's exclusive structure lock, and found
+/// and used under the shared one (a record moves when the map grows).
 class key_states {
  public:
   key_states(std::uint64_t num_keys, int rank, int world_size);
@@ -79,44 +84,38 @@ class key_states {
   }
 
   /// The record of `k`, or null (hold the structure lock, shared or exclusive).
-  [[nodiscard]] key_record* find(key_type k) noexcept {
-    const std::uint32_t* at = record_of_.find(k);
-    return at == nullptr ? nullptr : &record(*at);
-  }
-  [[nodiscard]] const key_record* find(key_type k) const noexcept {
-    return const_cast<key_states*>(this)->find(k);
-  }
-  /// The record of a pending or ready replica: it has one from the moment it was asked for
-  /// (shared lock).
+  [[nodiscard]] key_record* find(key_type k) noexcept { return records_.find(k); }
+  [[nodiscard]] const key_record* find(key_type k) const noexcept { return records_.find(k); }
+  /// The record of a ready replica (and of a pending one being made ready): it has one from
+  /// the moment its first value arrived (shared lock).
   [[nodiscard]] key_record& replica_record(key_type k);
   /// The record of `k`, made if it has none (hold the exclusive structure lock).
   key_record& track(key_type k);
   /// Drops the record of a key this node no longer holds, unless it remembers a relocation
   /// (hold the exclusive structure lock; the key's channel only).
   void forget(key_type k);
-  [[nodiscard]] std::size_t records() const noexcept { return record_of_.size(); }
+  [[nodiscard]] std::size_t records() const noexcept { return records_.size(); }
 
   /// The version of `k` (see key_record), also for keys without a record (shared lock).
   [[nodiscard]] std::int64_t version(key_type k) const noexcept;
   /// An update reached the main copy `k`: a shared one advances its version (shared lock).
   void advance_version(key_type k) noexcept {
-    if (key_record* record = find(k)) record->version.fetch_add(1, std::memory_order_acq_rel);
+    if (key_record* record = find(k)) record->version().fetch_add(1, std::memory_order_acq_rel);
   }
 
   /// The main copy of `k` arrived here with `counter` (exclusive lock).
   void received(key_type k, std::int64_t counter) {
     key_record& record = track(k);
-    record.counter.store(counter, std::memory_order_release);
-    record.successor.store(-1, std::memory_order_release);
+    record.counter = counter;
+    record.successor = -1;
   }
   /// This node handed the main copy of `k` to `node`; returns the relocation's counter
   /// (exclusive lock).
   std::int64_t handed_over(key_type k, int node) {
     key_record& record = track(k);
-    const std::int64_t counter = record.counter.load(std::memory_order_relaxed) + 1;
-    record.counter.store(counter, std::memory_order_release);
-    record.successor.store(node, std::memory_order_release);
-    return counter;
+    record.counter += 1;
+    record.successor = node;
+    return record.counter;
   }
 
   /// What this node knows about where `k` is, for routing a request it cannot serve. Call
@@ -143,16 +142,7 @@ class key_states {
   int rank_;
   int world_size_;
   std::unique_ptr<std::atomic<std::uint8_t>[]> flags_;  // role | shared mark, per key
-  // Records live in chunks that never move (a record's address holds while it is in use);
-  // a flat map finds them, and erased ones are reused.
-  static constexpr std::uint32_t records_per_chunk = 1024;
-  [[nodiscard]] key_record& record(std::uint32_t at) noexcept {
-    return record_chunks_[at / records_per_chunk][at % records_per_chunk];
-  }
-  flat_key_map<std::uint32_t> record_of_;
-  std::vector<std::unique_ptr<key_record[]>> record_chunks_;
-  std::vector<std::uint32_t> free_records_;
-  std::uint32_t next_record_ = 0;
+  flat_key_map<key_record> records_;
   home_directory directory_;
   location_cache cache_;
 };

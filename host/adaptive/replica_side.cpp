@@ -22,7 +22,9 @@ void replica_side<T>::ask_for_wanted_keys() {
   for (key_type k : asked)  // a key whose old row queued work still reads: again next round
     if (!std::binary_search(wanted.begin(), wanted.end(), k) && !ctx_.rows.can_insert(k)) state_.wanted.insert(k);
   for (key_type k : wanted) {
-    ctx_.states.track(k).version = -1;
+    // Saw no main version yet (the default of a key without a record). Its record is made when
+    // it becomes a replica: most keys asked for arrive as main copies (relocations).
+    if (key_record* record = ctx_.states.find(k)) record->version().store(-1);
     ctx_.states.set_role(k, key_role::pending);
     state_.replicas.insert(k);
   }
@@ -81,11 +83,11 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
     return values;
   };
   std::vector<T> keep_deltas(values_of(keep)), drop_deltas(values_of(drop));
-  std::vector<key_record*> keep_records(keep.size());  // only this thread erases them
+  std::vector<std::int64_t> keep_versions(keep.size());  // only this thread changes them
   {
     std::shared_lock structure{ctx_.structure};
     ctx_.rows.extract_deltas(keep.data(), keep.size(), keep_deltas.data());
-    for (std::size_t i = 0; i < keep.size(); ++i) keep_records[i] = &states.replica_record(keep[i]);
+    for (std::size_t i = 0; i < keep.size(); ++i) keep_versions[i] = states.replica_record(keep[i]).version();
   }
   if (!drop.empty()) {
     std::unique_lock structure{ctx_.structure};
@@ -105,20 +107,25 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   std::vector<sync_request<T>> to(static_cast<std::size_t>(ctx_.world_size));
   for (key_type k : pending) add(to, k, sync_ask::refresh, -1, {});
   std::span<T> delta(keep_deltas);
+  std::vector<key_type> sent;  // their deltas travel
   for (std::size_t i = 0; i < keep.size(); ++i) {
     const key_type k = keep[i];
     const auto mine = delta.first(ctx_.keys.row_length_of(k));
     delta = delta.subspan(mine.size());
     add_held_delta(k, mine);
     const delta_action action = classify_delta(mine.data(), mine.size(), threshold);
-    const std::int64_t version = keep_records[i]->version.load();
+    const std::int64_t version = keep_versions[i];
     if (action == delta_action::send) {
       add(to, k, sync_ask::delta | sync_ask::refresh, version, mine);
-      keep_records[i]->version = version + 1;  // the owner's merge will make it this: no needless refresh
+      sent.push_back(k);
     } else {
       if (action == delta_action::hold) state_.held_deltas[k].assign(mine.begin(), mine.end());
       add(to, k, sync_ask::refresh, version, {});
     }
+  }
+  if (!sent.empty()) {  // the owner's merge will make it this: no needless refresh
+    std::shared_lock structure{ctx_.structure};
+    for (key_type k : sent) states.replica_record(k).version().fetch_add(1, std::memory_order_acq_rel);
   }
   delta = std::span<T>(drop_deltas);
   for (key_type k : drop) {
@@ -165,12 +172,22 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   }
 
   if (!refreshed.empty()) {
+    std::vector<key_type> untracked;  // a replica's version needs a record
+    {
+      std::shared_lock shared{ctx_.structure};
+      for (std::size_t i : refreshed)
+        if (states.find(answer.keys[i]) == nullptr) untracked.push_back(answer.keys[i]);
+    }
+    if (!untracked.empty()) {
+      std::unique_lock exclusive{ctx_.structure};
+      for (key_type k : untracked) states.track(k);
+    }
     std::shared_lock shared{ctx_.structure};
     ctx_.rows.refresh(merge_keys.data(), merge_keys.size(), merge_rows.data());
     for (std::size_t i : refreshed) {  // ready once the value is merged
       const key_type k = answer.keys[i];
       if (states.role(k) == key_role::pending) ctx_.counters.replicas_created.fetch_add(1, std::memory_order_relaxed);
-      states.replica_record(k).version = answer.versions[i];
+      states.replica_record(k).version().store(answer.versions[i]);
       states.set_role(k, key_role::replica);
       if (states.home_of(k) != ctx_.rank) states.cache_location(k, sender);
     }
@@ -182,7 +199,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
     for (std::size_t i : moved) {
       const key_type k = answer.keys[i];
       if (states.role(k) == key_role::replica) ctx_.counters.replicas_dropped.fetch_add(1, std::memory_order_relaxed);
-      states.track(k).version = answer.versions[i] + 1;
+      states.track(k).version().store(answer.versions[i] + 1);
       states.set_shared(k, answer.answers[i] == sync_answer::relocated_shared);
       states.received(k, answer.counters[i]);
       state_.arrived[k] = channel_state<T>::clock::now();

@@ -1,4 +1,4 @@
-// flat_key_map<V>: key -> small value for the keys a node holds or remembers but is not home
+// flat_key_map<V, K>: key -> small value for the keys a node holds or remembers but is not home
 // for. Open addressing with linear probing and backward-shift deletion: one cache line per
 // lookup, no tombstones, no allocation per entry, at a load of at most one half.
 // Not thread-safe: one writer at a time, and readers that exclude it. Pointers to values die
@@ -15,10 +15,11 @@
 
 namespace gapm::detail {
 
-template <class V>
+/// K: the stored key type (a narrower one halves the entries when keys fit it).
+template <class V, class K = key_type>
 class flat_key_map {
  public:
-  [[nodiscard]] const V* find(key_type key) const noexcept {
+  [[nodiscard]] const V* find(K key) const noexcept {
     if (entries_.empty()) return nullptr;
     for (std::size_t i = home(key);; i = (i + 1) & mask()) {
       const entry& e = entries_[i];
@@ -26,10 +27,10 @@ class flat_key_map {
       if (e.key == empty) return nullptr;
     }
   }
-  [[nodiscard]] V* find(key_type key) noexcept { return const_cast<V*>(std::as_const(*this).find(key)); }
+  [[nodiscard]] V* find(K key) noexcept { return const_cast<V*>(std::as_const(*this).find(key)); }
 
   /// Adds `key` with `value` unless it is there; returns its value and whether it was added.
-  std::pair<V*, bool> try_emplace(key_type key, const V& value) {
+  std::pair<V*, bool> try_emplace(K key, const V& value) {
     if (2 * (size_ + 1) > entries_.size()) grow();
     std::size_t i = home(key);
     for (; entries_[i].key != empty; i = (i + 1) & mask())
@@ -39,10 +40,10 @@ class flat_key_map {
     return {&entries_[i].value, true};
   }
   /// Adds or replaces.
-  void put(key_type key, const V& value) { *try_emplace(key, value).first = value; }
+  void put(K key, const V& value) { *try_emplace(key, value).first = value; }
 
   /// Removes `key`; returns its value, if it was there.
-  std::optional<V> erase(key_type key) noexcept {
+  std::optional<V> erase(K key) noexcept {
     if (entries_.empty()) return std::nullopt;
     std::size_t i = home(key);
     for (; entries_[i].key != key; i = (i + 1) & mask())
@@ -64,7 +65,7 @@ class flat_key_map {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
   /// Starts loading where find(key) will look first.
-  void prefetch(key_type key) const noexcept {
+  void prefetch(K key) const noexcept {
     if (!entries_.empty()) __builtin_prefetch(&entries_[home(key)]);
   }
 
@@ -76,15 +77,15 @@ class flat_key_map {
   }
 
  private:
-  static constexpr key_type empty = ~key_type{0};
+  static constexpr K empty = static_cast<K>(~K{0});  // no key may be this
   struct entry {
-    key_type key = empty;
+    K key = empty;
     V value{};
   };
 
   [[nodiscard]] std::size_t mask() const noexcept { return entries_.size() - 1; }
-  [[nodiscard]] std::size_t home(key_type key) const noexcept {
-    return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & mask();
+  [[nodiscard]] std::size_t home(K key) const noexcept {
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ull) >> 32) & mask();
   }
   void grow() {
     std::vector<entry> old = std::move(entries_);

@@ -16,8 +16,9 @@ namespace {
 constexpr std::uint64_t kib = 1024;
 
 // At start: a presence bit per home key (the slot index), and with several nodes a byte per
-// key of the key space (role and shared mark) and the location cache (8 bytes an entry, at
-// most 2^20 entries for the whole node). Records, directory entries and the rows of other
+// key of the key space (role and shared mark), the location cache (8 bytes an entry, at most
+// 2^20 entries for the whole node) and, for tables where it costs at most 1/16 of the home
+// rows, the slot index's dense array (4 bytes per key). Records, directory entries and the rows of other
 // keys grow with what the node takes on later (host/adaptive/key_states.hpp).
 constexpr std::uint64_t home_keys_per_index_byte = 8;
 constexpr std::uint64_t state_bytes_per_key = 1;
@@ -74,6 +75,9 @@ std::uint64_t planned_bytes(const memory_plan_input& in, std::size_t t, std::str
   if (in.world_size > 1) {
     bookkeeping = plus(bookkeeping, times(table.num_keys, state_bytes_per_key));
     if (t == 0) bookkeeping = plus(bookkeeping, std::min(in.keys->num_keys(), max_cache_entries) * cache_bytes_per_entry);
+    // The slot index's dense array for keys homed elsewhere, where it is cheap (slot_index.hpp).
+    const std::uint64_t home_row_bytes = times(times(home_keys, table.row_length), in.value_bytes);
+    if (times(table.num_keys, 4 * 16) <= home_row_bytes) bookkeeping = plus(bookkeeping, times(table.num_keys, 4));
   }
   std::ostringstream os;
   if (in.rows_on_host) os << "rows of its " << home_keys << " home keys " << human_bytes(static_cast<double>(rows)) << ", ";

@@ -16,7 +16,8 @@ key_type first_home_key(key_type first_key, const home_keys& home) {
 
 }  // namespace
 
-slot_index::slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t capacity, home_keys home)
+slot_index::slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t capacity, home_keys home,
+                       std::size_t row_bytes)
     : first_key_{first_key},
       num_keys_{num_keys},
       capacity_{capacity},
@@ -24,7 +25,8 @@ slot_index::slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t
       shift_{std::has_single_bit(stride_) ? std::countr_zero(stride_) : -1},
       inverse_{shift_ >= 0 ? 0 : ~std::uint64_t{0} / stride_ + 1},
       first_home_{first_home_key(first_key, home)},
-      home_count_{first_home_ < first_key + num_keys ? (first_key + num_keys - first_home_ + stride_ - 1) / stride_ : 0} {
+      home_count_{first_home_ < first_key + num_keys ? (first_key + num_keys - first_home_ + stride_ - 1) / stride_ : 0},
+      wide_{num_keys >= std::numeric_limits<std::uint32_t>::max()} {
   GAPM_EXPECTS(home.stride == 0 || home.residue < home.stride, "slot_index: bad home keys");
   GAPM_EXPECTS(shift_ >= 0 || (stride_ < (1u << 16) && first_key + num_keys <= (std::uint64_t{1} << 48)),
                "slot_index: home keys by a stride of ", stride_, " need keys below 2^48");
@@ -32,6 +34,8 @@ slot_index::slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t
                "capacity ", capacity, " exceeds the 2^31-1 slots a table can hold");
   GAPM_EXPECTS(home_count_ <= capacity, "the table of keys [", first_key, ", ", first_key + num_keys, ") needs ",
                home_count_, " row slots for its home keys, but option 'capacity' allows ", capacity);
+  // A dense array for the other keys where it costs at most 1/16 of the home rows' bytes.
+  if (home.stride > 1 && num_keys * sizeof(std::int32_t) * 16 <= home_count_ * row_bytes) dense_foreign_.assign(num_keys, -1);
   present_ = std::make_unique<std::atomic<std::uint64_t>[]>((home_count_ + 63) / 64);
   next_unused_ = home_count_;
 }
@@ -48,7 +52,7 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
   std::uint64_t foreign_wanted = 0;  // all or nothing: count before changing anything
   std::vector<key_type> foreign_new;
   for (std::size_t i = 0; i < n; ++i)
-    if (!is_home(keys[i]) && foreign_.find(keys[i]) == nullptr) foreign_new.push_back(keys[i]);
+    if (!is_home(keys[i]) && slot_of(keys[i]) < 0) foreign_new.push_back(keys[i]);
   std::sort(foreign_new.begin(), foreign_new.end());
   foreign_wanted = static_cast<std::uint64_t>(std::unique(foreign_new.begin(), foreign_new.end()) - foreign_new.begin());
   if (foreign_wanted > free_slots()) return false;
@@ -67,7 +71,7 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
         slot = free_.back();
         free_.pop_back();
       }
-      foreign_.put(key, static_cast<std::int32_t>(slot));
+      set_foreign(key, static_cast<std::int32_t>(slot));
     }
     added_keys.push_back(key);
     added_slots.push_back(slot);
@@ -76,12 +80,24 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
   return true;
 }
 
+void slot_index::set_foreign(key_type key, std::int32_t slot) {
+  if (!dense_foreign_.empty()) std::atomic_ref<std::int32_t>(dense_foreign_[key - first_key_]).store(slot, std::memory_order_release);
+  if (slot < 0) {
+    if (wide_) wide_foreign_.erase(key);
+    else narrow_foreign_.erase(offset_of(key));
+  } else {
+    if (wide_) wide_foreign_.put(key, slot);
+    else narrow_foreign_.put(offset_of(key), slot);
+  }
+}
+
 std::vector<key_type> slot_index::keys() const {
   std::vector<key_type> home, foreign;
   home.reserve(size());
   for (std::uint64_t s = 0; s < home_count_; ++s)
     if ((present_[s / 64].load(std::memory_order_relaxed) >> (s % 64) & 1) != 0) home.push_back(first_home_ + s * stride_);
-  foreign_.for_each([&](key_type key, std::int32_t) { foreign.push_back(key); });
+  if (wide_) wide_foreign_.for_each([&](key_type key, std::int32_t) { foreign.push_back(key); });
+  else narrow_foreign_.for_each([&](std::uint32_t offset, std::int32_t) { foreign.push_back(first_key_ + offset); });
   std::sort(foreign.begin(), foreign.end());
   std::vector<key_type> all(home.size() + foreign.size());
   std::merge(home.begin(), home.end(), foreign.begin(), foreign.end(), all.begin());
@@ -100,7 +116,7 @@ std::int64_t slot_index::retire(key_type key) {
   if (static_cast<std::uint64_t>(slot) < home_count_) {
     set_present(static_cast<std::uint64_t>(slot), false);
   } else {
-    foreign_.erase(key);
+    set_foreign(key, -1);
     ++retired_foreign_;
   }
   return slot;

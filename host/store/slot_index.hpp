@@ -4,7 +4,9 @@
 // Memory follows what a node holds: the table's home keys (every key k with k % stride ==
 // residue; all of them on a single node) own the first slots, one each in key order, so
 // their slot is computed and only a presence bit is stored; the few other keys a node holds
-// (replicas, main copies that moved here) take the slots after them through a flat map.
+// (replicas, main copies that moved here) take the slots after them through a flat map — or,
+// where it costs at most 1/16 of the bytes of the node's rows, a dense array over the table
+// (one load instead of a probe: small tables with long rows, like MF's).
 #pragma once
 
 #include <atomic>
@@ -32,8 +34,9 @@ struct home_keys {
 class slot_index {
  public:
   /// `num_keys` keys starting at `first_key`, at most `capacity` of them present at once
-  /// (the home keys' slots count whether or not their keys are here).
-  slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t capacity, home_keys home);
+  /// (the home keys' slots count whether or not their keys are here); a row takes `row_bytes`.
+  slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t capacity, home_keys home,
+             std::size_t row_bytes = 0);
 
   [[nodiscard]] key_type first_key() const noexcept { return first_key_; }
   [[nodiscard]] std::uint64_t num_keys() const noexcept { return num_keys_; }
@@ -44,7 +47,7 @@ class slot_index {
   [[nodiscard]] std::uint64_t size() const noexcept { return used_.load(std::memory_order_relaxed); }
   /// Slots left for keys this node is not home for.
   [[nodiscard]] std::uint64_t free_slots() const noexcept {
-    return capacity_ - home_count_ - foreign_.size() - retired_foreign_;
+    return capacity_ - home_count_ - foreign_size() - retired_foreign_;
   }
   [[nodiscard]] bool is_home(key_type key) const noexcept { return home_slot(key) >= 0; }
 
@@ -52,7 +55,8 @@ class slot_index {
   [[nodiscard]] std::int64_t slot_of(key_type key) const noexcept {
     const std::int64_t slot = home_slot(key);
     if (slot < 0) {
-      const std::int32_t* foreign = foreign_.find(key);
+      if (!dense_foreign_.empty()) return std::atomic_ref<const std::int32_t>(dense_foreign_[key - first_key_]).load(std::memory_order_acquire);
+      const std::int32_t* foreign = wide_ ? wide_foreign_.find(key) : narrow_foreign_.find(offset_of(key));
       return foreign == nullptr ? no_slot : *foreign;
     }
     const auto word = static_cast<std::size_t>(slot) / 64;
@@ -62,7 +66,9 @@ class slot_index {
   /// Starts loading what slot_of(key) reads (a row operation looks a few keys ahead).
   void prefetch(key_type key) const noexcept {
     const std::int64_t slot = home_slot(key);
-    if (slot < 0) foreign_.prefetch(key);
+    if (slot < 0 && !dense_foreign_.empty()) __builtin_prefetch(&dense_foreign_[key - first_key_]);
+    else if (slot < 0 && wide_) wide_foreign_.prefetch(key);
+    else if (slot < 0) narrow_foreign_.prefetch(offset_of(key));
     else __builtin_prefetch(&present_[static_cast<std::size_t>(slot) / 64]);
   }
 
@@ -105,7 +111,15 @@ class slot_index {
   key_type first_home_;      // the table's first home key
   std::uint64_t home_count_;  // the table's home keys: slots [0, home_count_)
   std::unique_ptr<std::atomic<std::uint64_t>[]> present_;  // one bit per home slot
-  flat_key_map<std::int32_t> foreign_;  // the other keys with a slot
+  // The other keys with a slot, by their offset from first_key_ where that fits 32 bits (half
+  // the bytes per entry), else by key.
+  [[nodiscard]] std::uint32_t offset_of(key_type key) const noexcept { return static_cast<std::uint32_t>(key - first_key_); }
+  [[nodiscard]] std::size_t foreign_size() const noexcept { return wide_ ? wide_foreign_.size() : narrow_foreign_.size(); }
+  void set_foreign(key_type key, std::int32_t slot);
+  bool wide_;
+  flat_key_map<std::int32_t, std::uint32_t> narrow_foreign_;
+  flat_key_map<std::int32_t, key_type> wide_foreign_;
+  std::vector<std::int32_t> dense_foreign_;  // when cheap: key - first_key_ -> slot, -1 (the maps then only count)
   // Free slots for the other keys: those returned (a stack, taken first so that rows stay
   // dense), then the never-used ones from next_unused_ on.
   std::vector<slot_type> free_;

@@ -75,7 +75,7 @@ class store_backend {
  protected:
   store_backend(key_type first_key, std::uint64_t num_keys, std::uint32_t row_length,
                 std::uint64_t capacity, home_keys home)
-      : row_length_{row_length}, index_{first_key, num_keys, capacity, home} {}
+      : row_length_{row_length}, index_{first_key, num_keys, capacity, home, std::size_t{row_length} * sizeof(T)} {}
 
   std::uint32_t row_length_;
   slot_index index_;
