@@ -30,7 +30,8 @@ using clock = std::chrono::steady_clock;
 
 // Options that may differ between nodes: they size or place this node's own store.
 bool node_local_option(const std::string& name) {
-  return name == "store" || name == "capacity" || name == "capacity_fraction" || name == "print_stats";
+  return name == "store" || name == "capacity" || name == "capacity_fraction" || name == "state.dense_mb" ||
+         name == "print_stats";
 }
 
 std::map<std::string, std::string> option_lines(const std::string& text) {

@@ -13,8 +13,11 @@ namespace {
 
 using namespace gapm::detail;
 
-TEST(KeyStates, HomeKeysStartAsMainCopiesAndTheOthersAbsentWithoutRecords) {
-  key_states states(10, /*rank=*/1, /*world_size=*/3);
+// Every KeyStates test runs with the sparse state (budget 0) and the dense arrays.
+class KeyStates : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(KeyStates, HomeKeysStartAsMainCopiesAndTheOthersAbsentWithoutRecords) {
+  key_states states(10, /*rank=*/1, /*world_size=*/3, GetParam());
   for (gapm::key_type k = 0; k < 10; ++k) {
     EXPECT_EQ(states.role(k), k % 3 == 1 ? key_role::main : key_role::absent) << k;
     EXPECT_EQ(states.version(k), k % 3 == 1 ? 0 : -1) << k;
@@ -22,10 +25,11 @@ TEST(KeyStates, HomeKeysStartAsMainCopiesAndTheOthersAbsentWithoutRecords) {
     EXPECT_EQ(states.find(k), nullptr);
   }
   EXPECT_EQ(states.records(), 0u);
+  EXPECT_EQ(states.dense(), GetParam() > 0);
 }
 
-TEST(KeyStates, RoleChangesKeepTheSharedMark) {
-  key_states states(4, 0, 2);
+TEST_P(KeyStates, RoleChangesKeepTheSharedMark) {
+  key_states states(4, 0, 2, GetParam());
   states.track(2);
   states.mark_shared(2);
   states.set_role(2, key_role::absent);
@@ -38,8 +42,8 @@ TEST(KeyStates, RoleChangesKeepTheSharedMark) {
   EXPECT_FALSE(states.shared(2));
 }
 
-TEST(KeyStates, OnlySharedMainCopiesWithARecordAdvanceTheirVersion) {
-  key_states states(4, 0, 2);
+TEST_P(KeyStates, OnlySharedMainCopiesWithARecordAdvanceTheirVersion) {
+  key_states states(4, 0, 2, GetParam());
   states.advance_version(0);  // never replicated: no record, nothing to advance
   EXPECT_EQ(states.find(0), nullptr);
   states.track(0);
@@ -48,8 +52,8 @@ TEST(KeyStates, OnlySharedMainCopiesWithARecordAdvanceTheirVersion) {
   EXPECT_EQ(states.version(0), 2);
 }
 
-TEST(KeyStates, AHandedOverKeyKeepsItsForwardingPointerAndAForgottenReplicaItsNothing) {
-  key_states states(8, 0, 2);
+TEST_P(KeyStates, AHandedOverKeyKeepsItsForwardingPointerAndAForgottenReplicaItsNothing) {
+  key_states states(8, 0, 2, GetParam());
   EXPECT_EQ(states.handed_over(4, 1), 1);  // the first relocation of a home key
   EXPECT_EQ(states.role(4), key_role::main);  // the caller changes the role
   states.set_role(4, key_role::absent);
@@ -73,8 +77,8 @@ TEST(KeyStates, AHandedOverKeyKeepsItsForwardingPointerAndAForgottenReplicaItsNo
   EXPECT_EQ(states.handed_over(7, 1), 7);
 }
 
-TEST(KeyStates, TheHomeRoutesByItsDirectory) {
-  key_states states(8, 0, 2);
+TEST_P(KeyStates, TheHomeRoutesByItsDirectory) {
+  key_states states(8, 0, 2, GetParam());
   EXPECT_EQ(states.knowledge(2).directory_owner, 0);
   EXPECT_TRUE(states.update_owner(2, 1, 3));
   EXPECT_EQ(states.knowledge(2).directory_owner, 1);
@@ -82,23 +86,27 @@ TEST(KeyStates, TheHomeRoutesByItsDirectory) {
   EXPECT_EQ(states.knowledge(3).directory_owner, -1);  // not homed here: no directory
 }
 
-TEST(HomeDirectory, KeepsOnlyKeysThatMovedAndAcceptsOnlyNewerCounters) {
-  home_directory directory(/*home=*/2);
+INSTANTIATE_TEST_SUITE_P(SparseAndDense, KeyStates, ::testing::Values(std::uint64_t{0}, std::uint64_t{1} << 20));
+
+class HomeDirectory : public ::testing::TestWithParam<bool> {};
+
+TEST_P(HomeDirectory, AcceptsOnlyNewerCounters) {
+  home_directory directory(/*home=*/2, /*world_size=*/4, /*num_keys=*/100, /*dense=*/GetParam());
   EXPECT_EQ(directory.find(10).owner, 2);
   EXPECT_EQ(directory.find(10).counter, 0);
   EXPECT_FALSE(directory.update(10, 1, 0));  // not newer than "never moved"
-  EXPECT_EQ(directory.moved_keys(), 0u);
+  EXPECT_EQ(directory.find(10).owner, 2);
   EXPECT_TRUE(directory.update(10, 1, 2));
   EXPECT_FALSE(directory.update(10, 0, 1));  // late news of an older relocation
   EXPECT_EQ(directory.find(10).owner, 1);
   EXPECT_TRUE(directory.update(10, 2, 3));  // back home: still dated
   EXPECT_EQ(directory.find(10).owner, 2);
   EXPECT_EQ(directory.find(10).counter, 3);
-  EXPECT_EQ(directory.moved_keys(), 1u);
+  EXPECT_EQ(directory.find(14).counter, 0);  // a neighbour is untouched
 }
 
-TEST(HomeDirectory, ConcurrentUpdatesKeepTheNewestCounter) {
-  home_directory directory(0);
+TEST_P(HomeDirectory, ConcurrentUpdatesKeepTheNewestCounter) {
+  home_directory directory(0, 1, 16, GetParam());
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
@@ -111,6 +119,8 @@ TEST(HomeDirectory, ConcurrentUpdatesKeepTheNewestCounter) {
     EXPECT_GE(entry.counter, 4 * (10'000 - 16)) << k;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(SparseAndDense, HomeDirectory, ::testing::Bool());
 
 TEST(LocationCache, RemembersGuessesAndForgetsOnCollisionOrClear) {
   location_cache cache(4);  // four entries

@@ -51,7 +51,11 @@ INSTANTIATE_TEST_SUITE_P(Techniques, RandomInterleavings,
                                            "GAPM_TECHNIQUES=all GAPM_TIME_INTENT_ACTIONS=false",
                                            // a slot pool that fills up: replicas are refused and
                                            // accesses stay remote (SPEC behaviour 9), exactly
-                                           "GAPM_TECHNIQUES=all GAPM_CAPACITY=175"));
+                                           "GAPM_TECHNIQUES=all GAPM_CAPACITY=175",
+                                           // per-key state only where needed, as in jobs too
+                                           // large for the dense arrays (host/adaptive/key_states)
+                                           "GAPM_TECHNIQUES=all GAPM_STATE_DENSE_MB=0",
+                                           "GAPM_TECHNIQUES=relocation_only GAPM_STATE_DENSE_MB=0"));
 
 TEST(MultiNode, TheReferenceLocalityScenario) {
   auto results = run_cluster(scenarios, {"locality"}, 3);

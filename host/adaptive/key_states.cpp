@@ -7,11 +7,17 @@
 
 namespace gapm::detail {
 
-key_states::key_states(std::uint64_t num_keys, int rank, int world_size)
+bool key_states::fits_dense(std::uint64_t num_keys, int world_size, std::uint64_t dense_budget) noexcept {
+  const std::uint64_t per_key = sizeof(key_record) + sizeof(std::uint64_t) / static_cast<std::uint64_t>(world_size) +
+                                sizeof(std::int32_t);  // a record, a directory entry, a slot index entry
+  return num_keys <= dense_budget / per_key;
+}
+
+key_states::key_states(std::uint64_t num_keys, int rank, int world_size, std::uint64_t dense_budget)
     : rank_{rank},
       world_size_{world_size},
       flags_{std::make_unique<std::atomic<std::uint8_t>[]>(num_keys)},
-      directory_{rank},
+      directory_{rank, world_size, num_keys, fits_dense(num_keys, world_size, dense_budget)},
       cache_{num_keys} {
   GAPM_EXPECTS(num_keys < (std::uint64_t{1} << 48) && world_size < (1 << 16) - 1,
                "adaptive management supports up to 2^48 keys and 65,534 nodes");
@@ -19,6 +25,7 @@ key_states::key_states(std::uint64_t num_keys, int rank, int world_size)
   const auto absent = static_cast<std::uint8_t>(key_role::absent);
   for (key_type k = 0; k < num_keys; ++k)
     flags_[k].store(home_of(k) == rank ? main : absent, std::memory_order_relaxed);
+  if (fits_dense(num_keys, world_size, dense_budget)) dense_records_.resize(num_keys);
 }
 
 void key_states::set_role(key_type k, key_role role) noexcept {
@@ -29,7 +36,13 @@ void key_states::set_role(key_type k, key_role role) noexcept {
 }
 
 key_record& key_states::track(key_type k) {
-  return *records_.try_emplace(k, key_record{.version_value = role(k) == key_role::main ? 0 : -1}).first;
+  const key_record fresh{.version_value = role(k) == key_role::main ? 0 : -1};
+  if (dense_records_.empty()) return *records_.try_emplace(k, fresh).first;
+  if ((flags_[k].fetch_or(record_bit) & record_bit) == 0) {
+    dense_records_[k] = fresh;
+    ++dense_count_;
+  }
+  return dense_records_[k];
 }
 
 key_record& key_states::replica_record(key_type k) {
@@ -40,7 +53,13 @@ key_record& key_states::replica_record(key_type k) {
 
 void key_states::forget(key_type k) {
   const key_record* known = find(k);
-  if (known != nullptr && known->counter == 0) records_.erase(k);
+  if (known == nullptr || known->counter != 0) return;
+  if (dense_records_.empty()) {
+    records_.erase(k);
+  } else {
+    flags_[k].fetch_and(static_cast<std::uint8_t>(~record_bit));
+    --dense_count_;
+  }
 }
 
 std::int64_t key_states::version(key_type k) const noexcept {

@@ -5,12 +5,15 @@
 // Memory follows what a node holds, not the key space: one byte per key (role and the shared
 // mark), a record (version, relocation counter, forwarding pointer) only for keys that are
 // replicated, held as replicas or ever moved through this node, a directory entry only for home
-// keys that moved, and a location cache of fixed size.
+// keys that moved, and a location cache of fixed size. Below a fixed budget (state.dense_mb) the
+// records and the directory are arrays over all keys instead: one load instead of a probe, for
+// jobs small enough that it does not matter.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <gapm/types.hpp>
 
@@ -46,12 +49,15 @@ struct key_record {
   }
 };
 
-/// Locking: roles, marks, the directory and the cache are thread-safe. Records live in a flat
-/// map: they are created and erased only under the node's exclusive structure lock, and found
-/// and used under the shared one (a record moves when the map grows).
+/// Locking: roles, marks, the directory and the cache are thread-safe. Records are created and
+/// erased only under the node's exclusive structure lock, and found and used under the shared
+/// one (a record in the map moves when the map grows).
 class key_states {
  public:
-  key_states(std::uint64_t num_keys, int rank, int world_size);
+  /// Records and directory are arrays when they (and the slot index's array for keys homed
+  /// elsewhere, slot_index.hpp) take at most `dense_budget` bytes: fits_dense().
+  key_states(std::uint64_t num_keys, int rank, int world_size, std::uint64_t dense_budget);
+  [[nodiscard]] static bool fits_dense(std::uint64_t num_keys, int world_size, std::uint64_t dense_budget) noexcept;
 
   [[nodiscard]] int home_of(key_type k) const noexcept {
     return static_cast<int>(k % static_cast<key_type>(world_size_));
@@ -84,8 +90,11 @@ class key_states {
   }
 
   /// The record of `k`, or null (hold the structure lock, shared or exclusive).
-  [[nodiscard]] key_record* find(key_type k) noexcept { return records_.find(k); }
-  [[nodiscard]] const key_record* find(key_type k) const noexcept { return records_.find(k); }
+  [[nodiscard]] key_record* find(key_type k) noexcept {
+    if (dense_records_.empty()) return records_.find(k);
+    return (flags_[k].load(std::memory_order_relaxed) & record_bit) != 0 ? &dense_records_[k] : nullptr;
+  }
+  [[nodiscard]] const key_record* find(key_type k) const noexcept { return const_cast<key_states*>(this)->find(k); }
   /// The record of a ready replica (and of a pending one being made ready): it has one from
   /// the moment its first value arrived (shared lock).
   [[nodiscard]] key_record& replica_record(key_type k);
@@ -94,7 +103,8 @@ class key_states {
   /// Drops the record of a key this node no longer holds, unless it remembers a relocation
   /// (hold the exclusive structure lock; the key's channel only).
   void forget(key_type k);
-  [[nodiscard]] std::size_t records() const noexcept { return records_.size(); }
+  [[nodiscard]] std::size_t records() const noexcept { return dense_records_.empty() ? records_.size() : dense_count_; }
+  [[nodiscard]] bool dense() const noexcept { return !dense_records_.empty(); }
 
   /// The version of `k` (see key_record), also for keys without a record (shared lock).
   [[nodiscard]] std::int64_t version(key_type k) const noexcept;
@@ -138,11 +148,14 @@ class key_states {
  private:
   static constexpr std::uint8_t role_mask = 0x3;
   static constexpr std::uint8_t shared_bit = 0x4;
+  static constexpr std::uint8_t record_bit = 0x8;  // dense records: this key has one
 
   int rank_;
   int world_size_;
   std::unique_ptr<std::atomic<std::uint8_t>[]> flags_;  // role | shared mark, per key
-  flat_key_map<key_record> records_;
+  flat_key_map<key_record> records_;        // sparse records
+  std::vector<key_record> dense_records_;   // or one per key
+  std::size_t dense_count_ = 0;
   home_directory directory_;
   location_cache cache_;
 };

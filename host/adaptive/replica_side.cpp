@@ -22,9 +22,8 @@ void replica_side<T>::ask_for_wanted_keys() {
   for (key_type k : asked)  // a key whose old row queued work still reads: again next round
     if (!std::binary_search(wanted.begin(), wanted.end(), k) && !ctx_.rows.can_insert(k)) state_.wanted.insert(k);
   for (key_type k : wanted) {
-    // Saw no main version yet (the default of a key without a record). Its record is made when
-    // it becomes a replica: most keys asked for arrive as main copies (relocations).
-    if (key_record* record = ctx_.states.find(k)) record->version().store(-1);
+    // No record yet: it is made when the key becomes a replica (its version comes with the
+    // first answer), and most keys asked for arrive as main copies (relocations).
     ctx_.states.set_role(k, key_role::pending);
     state_.replicas.insert(k);
   }

@@ -17,13 +17,15 @@ constexpr std::uint64_t kib = 1024;
 
 // At start: a presence bit per home key (the slot index), and with several nodes a byte per
 // key of the key space (role and shared mark), the location cache (8 bytes an entry, at most
-// 2^20 entries for the whole node) and, for tables where it costs at most 1/16 of the home
-// rows, the slot index's dense array (4 bytes per key). Records, directory entries and the rows of other
+// 2^20 entries for the whole node), for tables where it costs at most 1/16 of the home rows
+// the slot index's dense array (4 bytes per key), and within option state.dense_mb the
+// records and the directory as arrays. Records, directory entries and the rows of other
 // keys grow with what the node takes on later (host/adaptive/key_states.hpp).
 constexpr std::uint64_t home_keys_per_index_byte = 8;
 constexpr std::uint64_t state_bytes_per_key = 1;
 constexpr std::uint64_t cache_bytes_per_entry = 8;
 constexpr std::uint64_t max_cache_entries = std::uint64_t{1} << 20;
+constexpr std::uint64_t dense_state_bytes_per_key = 36;  // a record, a directory and a slot index entry, at most
 
 // a * b, saturating: a row length of 2^32 - 1 times 10^12 keys must not wrap around.
 std::uint64_t times(std::uint64_t a, std::uint64_t b) {
@@ -74,10 +76,13 @@ std::uint64_t planned_bytes(const memory_plan_input& in, std::size_t t, std::str
   std::uint64_t bookkeeping = home_keys / home_keys_per_index_byte + 8;
   if (in.world_size > 1) {
     bookkeeping = plus(bookkeeping, times(table.num_keys, state_bytes_per_key));
+    // Records, directory and slot index as arrays over all keys, within the budget (key_states).
+    const bool dense = times(in.keys->num_keys(), dense_state_bytes_per_key) <= in.dense_state_bytes;
     if (t == 0) bookkeeping = plus(bookkeeping, std::min(in.keys->num_keys(), max_cache_entries) * cache_bytes_per_entry);
-    // The slot index's dense array for keys homed elsewhere, where it is cheap (slot_index.hpp).
+    if (dense) bookkeeping = plus(bookkeeping, times(table.num_keys, dense_state_bytes_per_key));
+    // Else the slot index's dense array for keys homed elsewhere, where it is cheap (slot_index.hpp).
     const std::uint64_t home_row_bytes = times(times(home_keys, table.row_length), in.value_bytes);
-    if (times(table.num_keys, 4 * 16) <= home_row_bytes) bookkeeping = plus(bookkeeping, times(table.num_keys, 4));
+    if (!dense && times(table.num_keys, 4 * 16) <= home_row_bytes) bookkeeping = plus(bookkeeping, times(table.num_keys, 4));
   }
   std::ostringstream os;
   if (in.rows_on_host) os << "rows of its " << home_keys << " home keys " << human_bytes(static_cast<double>(rows)) << ", ";

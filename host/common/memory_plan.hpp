@@ -16,6 +16,7 @@ struct memory_plan_input {
   int world_size = 1;
   std::size_t value_bytes = 4;  ///< sizeof(T)
   bool rows_on_host = true;     ///< false when the rows live in GPU memory
+  std::uint64_t dense_state_bytes = 0;  ///< option state.dense_mb, in bytes
 };
 
 /// Host bytes the node needs at start for table `t` (its home keys' rows and the per-key

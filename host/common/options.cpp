@@ -169,6 +169,7 @@ const std::vector<option_codec>& codecs() {
       enum_option("store", &Options::store, store_names),
       value_option("capacity", &Options::capacity),
       value_option("capacity_fraction", &Options::capacity_fraction),
+      value_option("state.dense_mb", &Options::state_dense_mb),
       value_option("print_stats", &Options::print_stats),
       value_option("rendezvous_timeout_s", &Options::rendezvous_timeout_s),
       value_option("peer_timeout_s", &Options::peer_timeout_s),

@@ -12,13 +12,20 @@
 namespace gapm::detail {
 namespace {
 
+// Option state.dense_mb in bytes (clamped: no overflow).
+std::uint64_t dense_state_bytes(const Options& options) {
+  return std::min<std::uint64_t>(options.state_dense_mb, std::uint64_t{1} << 40) << 20;
+}
+
 // The key space of valid options, once the host memory it takes is known to be there.
 template <class T>
 key_space planned_key_space(const Options& options, const cluster_env& env) {
   options.validate();
   key_space keys{options.tables};
   const bool rows_on_host = resolve_store_kind(options.store) == store_kind::cpu;
-  check_memory_plan({&keys, env.rank, env.world_size, sizeof(T), rows_on_host}, available_memory_bytes());
+  check_memory_plan({&keys, env.rank, env.world_size, sizeof(T), rows_on_host,
+                     dense_state_bytes(options)},
+                    available_memory_bytes());
   return keys;
 }
 
@@ -44,7 +51,9 @@ node_parts<T>::node_parts(Options given)
       device{device_of(env)},
       rows{keys,
            store,
-           {.stride = static_cast<std::uint64_t>(env.world_size), .residue = static_cast<std::uint64_t>(env.rank)},
+           {.stride = static_cast<std::uint64_t>(env.world_size),
+            .residue = static_cast<std::uint64_t>(env.rank),
+            .dense_others = key_states::fits_dense(keys.num_keys(), env.world_size, dense_state_bytes(options))},
            options,
            device,
            replicas_possible(options, env)},
@@ -66,7 +75,8 @@ node_parts<T>::node_parts(Options given)
         GAPM_EXPECTS(rows.table(t).insert(home.data(), home.size()), "table ", t, ": no free slot for a home key");
       }
     }
-    if (env.world_size > 1) states = std::make_unique<key_states>(keys.num_keys(), env.rank, env.world_size);
+    if (env.world_size > 1)
+      states = std::make_unique<key_states>(keys.num_keys(), env.rank, env.world_size, dense_state_bytes(options));
   } catch (const std::bad_alloc&) {
     throw error(concat("gapm: node ", env.rank, ": out of host memory while allocating the tables (", keys.num_keys(),
                        " keys; ", human_bytes(static_cast<double>(available_memory_bytes())), " available now)"));

@@ -34,8 +34,9 @@ slot_index::slot_index(key_type first_key, std::uint64_t num_keys, std::uint64_t
                "capacity ", capacity, " exceeds the 2^31-1 slots a table can hold");
   GAPM_EXPECTS(home_count_ <= capacity, "the table of keys [", first_key, ", ", first_key + num_keys, ") needs ",
                home_count_, " row slots for its home keys, but option 'capacity' allows ", capacity);
-  // A dense array for the other keys where it costs at most 1/16 of the home rows' bytes.
-  if (home.stride > 1 && num_keys * sizeof(std::int32_t) * 16 <= home_count_ * row_bytes) dense_foreign_.assign(num_keys, -1);
+  // A dense array for the other keys where it is cheap (home_keys).
+  if (home.stride > 1 && (home.dense_others || num_keys * sizeof(std::int32_t) * 16 <= home_count_ * row_bytes))
+    dense_foreign_.assign(num_keys, -1);
   present_ = std::make_unique<std::atomic<std::uint64_t>[]>((home_count_ + 63) / 64);
   next_unused_ = home_count_;
 }
@@ -49,13 +50,18 @@ void slot_index::set_present(std::uint64_t slot, bool present) noexcept {
 bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_type>& added_keys,
                         std::vector<slot_type>& added_slots) {
   const std::size_t first_added = added_keys.size();
-  std::uint64_t foreign_wanted = 0;  // all or nothing: count before changing anything
-  std::vector<key_type> foreign_new;
-  for (std::size_t i = 0; i < n; ++i)
-    if (!is_home(keys[i]) && slot_of(keys[i]) < 0) foreign_new.push_back(keys[i]);
-  std::sort(foreign_new.begin(), foreign_new.end());
-  foreign_wanted = static_cast<std::uint64_t>(std::unique(foreign_new.begin(), foreign_new.end()) - foreign_new.begin());
-  if (foreign_wanted > free_slots()) return false;
+  // All or nothing: count the slots it takes before changing anything (repeated keys only
+  // when they might make the difference).
+  std::uint64_t foreign_wanted = 0;
+  for (std::size_t i = 0; i < n; ++i) foreign_wanted += !is_home(keys[i]) && slot_of(keys[i]) < 0;
+  if (foreign_wanted > free_slots()) {
+    std::vector<key_type> foreign_new;
+    for (std::size_t i = 0; i < n; ++i)
+      if (!is_home(keys[i]) && slot_of(keys[i]) < 0) foreign_new.push_back(keys[i]);
+    std::sort(foreign_new.begin(), foreign_new.end());
+    if (static_cast<std::uint64_t>(std::unique(foreign_new.begin(), foreign_new.end()) - foreign_new.begin()) > free_slots())
+      return false;
+  }
 
   for (std::size_t i = 0; i < n; ++i) {
     const key_type key = keys[i];
@@ -81,7 +87,11 @@ bool slot_index::insert(const key_type* keys, std::size_t n, std::vector<key_typ
 }
 
 void slot_index::set_foreign(key_type key, std::int32_t slot) {
-  if (!dense_foreign_.empty()) std::atomic_ref<std::int32_t>(dense_foreign_[key - first_key_]).store(slot, std::memory_order_release);
+  if (!dense_foreign_.empty()) {
+    std::atomic_ref<std::int32_t>(dense_foreign_[key - first_key_]).store(slot, std::memory_order_release);
+    dense_foreign_count_ += slot < 0 ? -1 : 1;
+    return;
+  }
   if (slot < 0) {
     if (wide_) wide_foreign_.erase(key);
     else narrow_foreign_.erase(offset_of(key));
@@ -96,8 +106,14 @@ std::vector<key_type> slot_index::keys() const {
   home.reserve(size());
   for (std::uint64_t s = 0; s < home_count_; ++s)
     if ((present_[s / 64].load(std::memory_order_relaxed) >> (s % 64) & 1) != 0) home.push_back(first_home_ + s * stride_);
-  if (wide_) wide_foreign_.for_each([&](key_type key, std::int32_t) { foreign.push_back(key); });
-  else narrow_foreign_.for_each([&](std::uint32_t offset, std::int32_t) { foreign.push_back(first_key_ + offset); });
+  if (!dense_foreign_.empty()) {
+    for (std::size_t i = 0; i < dense_foreign_.size(); ++i)
+      if (dense_foreign_[i] >= 0) foreign.push_back(first_key_ + i);
+  } else if (wide_) {
+    wide_foreign_.for_each([&](key_type key, std::int32_t) { foreign.push_back(key); });
+  } else {
+    narrow_foreign_.for_each([&](std::uint32_t offset, std::int32_t) { foreign.push_back(first_key_ + offset); });
+  }
   std::sort(foreign.begin(), foreign.end());
   std::vector<key_type> all(home.size() + foreign.size());
   std::merge(home.begin(), home.end(), foreign.begin(), foreign.end(), all.begin());

@@ -5,8 +5,8 @@
 // residue; all of them on a single node) own the first slots, one each in key order, so
 // their slot is computed and only a presence bit is stored; the few other keys a node holds
 // (replicas, main copies that moved here) take the slots after them through a flat map — or,
-// where it costs at most 1/16 of the bytes of the node's rows, a dense array over the table
-// (one load instead of a probe: small tables with long rows, like MF's).
+// where it is cheap (small tables, or long rows like MF's), a dense array over the table: one
+// load instead of a probe.
 #pragma once
 
 #include <atomic>
@@ -25,10 +25,13 @@ using slot_type = std::uint32_t;
 __extension__ typedef unsigned __int128 uint128;  // GCC and Clang; the high half of a product
 inline constexpr std::int64_t no_slot = -1;
 
-/// The keys a node is home for: k % stride == residue; none when stride is 0.
+/// The keys a node is home for: k % stride == residue; none when stride is 0. And how the
+/// others are found: by a dense array when `dense_others` (a small job: option state.dense_mb)
+/// or where it takes at most 1/16 of the home rows' bytes, else by a map.
 struct home_keys {
   std::uint64_t stride = 0;
   std::uint64_t residue = 0;
+  bool dense_others = false;
 };
 
 class slot_index {
@@ -114,12 +117,15 @@ class slot_index {
   // The other keys with a slot, by their offset from first_key_ where that fits 32 bits (half
   // the bytes per entry), else by key.
   [[nodiscard]] std::uint32_t offset_of(key_type key) const noexcept { return static_cast<std::uint32_t>(key - first_key_); }
-  [[nodiscard]] std::size_t foreign_size() const noexcept { return wide_ ? wide_foreign_.size() : narrow_foreign_.size(); }
+  [[nodiscard]] std::size_t foreign_size() const noexcept {
+    return !dense_foreign_.empty() ? dense_foreign_count_ : wide_ ? wide_foreign_.size() : narrow_foreign_.size();
+  }
   void set_foreign(key_type key, std::int32_t slot);
   bool wide_;
   flat_key_map<std::int32_t, std::uint32_t> narrow_foreign_;
   flat_key_map<std::int32_t, key_type> wide_foreign_;
-  std::vector<std::int32_t> dense_foreign_;  // when cheap: key - first_key_ -> slot, -1 (the maps then only count)
+  std::vector<std::int32_t> dense_foreign_;  // when cheap: key - first_key_ -> slot, -1 (no map then)
+  std::size_t dense_foreign_count_ = 0;
   // Free slots for the other keys: those returned (a stack, taken first so that rows stay
   // dense), then the never-used ones from next_unused_ on.
   std::vector<slot_type> free_;

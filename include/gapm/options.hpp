@@ -66,6 +66,11 @@ struct Options {
   /// moved here share the rest.
   std::uint64_t capacity = 0;
   double capacity_fraction = 0.5;  ///< `capacity_fraction`
+  /// `state.dense_mb`: with several nodes, keep the per-key bookkeeping (versions, relocation
+  /// counters, the home directory) as arrays over all keys when that takes at most this many
+  /// MiB per node: faster for small jobs. Larger jobs keep it only for the keys that need it,
+  /// so that a node's memory follows what it holds; 0: always so.
+  std::uint64_t state_dense_mb = 64;
 
   bool print_stats = true;  ///< `print_stats`: print Stats::summary() to stderr at shutdown()
   double rendezvous_timeout_s = 60;  ///< `rendezvous_timeout_s`: give up joining the cluster, in [0.1, 86400]
