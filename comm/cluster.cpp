@@ -32,6 +32,7 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
       barrier_timeout_{saturated_seconds(options.barrier_timeout_s)},
       rejections_{env.rank},
       context_{1},
+      heartbeat_context_{1},
       departed_(static_cast<std::size_t>(env.world_size)) {
   const std::string address = local_address_towards(env.master_addr, env.master_port);
   transport_ = std::make_unique<zmq_transport>(context_, rank_, world_size_, address, rejections_);
@@ -42,7 +43,7 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
     std::cerr << "gapm: node " << rank_ << ": network model on (benchmark only): " << model.describe() << "\n";
   }
   liveness_ = std::make_unique<liveness>(
-      context_, rank_, world_size_, address, saturated_ms(options.peer_timeout_s),
+      heartbeat_context_, rank_, world_size_, address, saturated_ms(options.peer_timeout_s),
       [this](int peer, std::chrono::milliseconds silent) { peer_dead(peer, silent); }, rejections_);
   self.endpoint = transport_->endpoint();
   self.heartbeat_endpoint = liveness_->endpoint();

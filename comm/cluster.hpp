@@ -164,6 +164,9 @@ class cluster {
   rejection_log rejections_;  // before the sockets that count into it
   job_credentials credentials_;
   zmq::context_t context_;
+  // Heartbeats get ZeroMQ I/O of their own: a data path busy with large frames must not delay
+  // them (issue 11: liveness independent of how busy the data path is).
+  zmq::context_t heartbeat_context_;
   std::unique_ptr<transport> transport_;
   shaped_transport* shaped_ = nullptr;  // transport_, when a benchmark network model wraps it
   std::vector<peer_address> addresses_;
