@@ -55,6 +55,7 @@ TEST_P(KeyStates, OnlySharedMainCopiesWithARecordAdvanceTheirVersion) {
 TEST_P(KeyStates, AHandedOverKeyKeepsItsForwardingPointerAndAForgottenReplicaItsNothing) {
   key_states states(8, 0, 2, GetParam());
   EXPECT_EQ(states.handed_over(4, 1), 1);  // the first relocation of a home key
+  EXPECT_EQ(states.version(4), 0);           // a main copy's version goes with it
   EXPECT_EQ(states.role(4), key_role::main);  // the caller changes the role
   states.set_role(4, key_role::absent);
   const key_knowledge moved = states.knowledge(4);

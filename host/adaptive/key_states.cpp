@@ -4,13 +4,12 @@
 #include <string>
 
 #include "host/common/expects.hpp"
+#include "host/common/memory_plan.hpp"
 
 namespace gapm::detail {
 
 bool key_states::fits_dense(std::uint64_t num_keys, int world_size, std::uint64_t dense_budget) noexcept {
-  const std::uint64_t per_key = sizeof(key_record) + sizeof(std::uint64_t) / static_cast<std::uint64_t>(world_size) +
-                                sizeof(std::int32_t);  // a record, a directory entry, a slot index entry
-  return num_keys <= dense_budget / per_key;
+  return dense_state_fits(num_keys, world_size, dense_budget, sizeof(key_record));  // the plan's rule
 }
 
 key_states::key_states(std::uint64_t num_keys, int rank, int world_size, std::uint64_t dense_budget)

@@ -143,10 +143,11 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
     ctx_.rows.gather(moving.data(), moving.size(), answer.values.data() + at);
     for (key_type k : moving) {
       const bool still_wanted = state_.intended_here(k);  // relocation_only: ask for it back
-      ctx_.states.set_role(k, key_role::absent);
+      // The main copy's version before it leaves (a record made now starts from the main's).
       const std::int64_t counter = ctx_.states.handed_over(k, origin);  // the forwarding pointer
       answer.add(k, ctx_.states.shared(k) ? sync_answer::relocated_shared : sync_answer::relocated,
                  ctx_.states.version(k), counter);
+      ctx_.states.set_role(k, key_role::absent);
       const int home = ctx_.states.home_of(k);
       if (home == ctx_.rank) {
         ctx_.states.update_owner(k, origin, counter);

@@ -25,7 +25,6 @@ constexpr std::uint64_t home_keys_per_index_byte = 8;
 constexpr std::uint64_t state_bytes_per_key = 1;
 constexpr std::uint64_t cache_bytes_per_entry = 8;
 constexpr std::uint64_t max_cache_entries = std::uint64_t{1} << 20;
-constexpr std::uint64_t dense_state_bytes_per_key = 36;  // a record, a directory and a slot index entry, at most
 
 // a * b, saturating: a row length of 2^32 - 1 times 10^12 keys must not wrap around.
 std::uint64_t times(std::uint64_t a, std::uint64_t b) {
@@ -68,6 +67,11 @@ std::string human_bytes(double bytes) {
   return text;
 }
 
+bool dense_state_fits(std::uint64_t num_keys, int world_size, std::uint64_t budget, std::uint64_t record_bytes) noexcept {
+  const auto world = static_cast<std::uint64_t>(world_size);
+  return plus(times(num_keys, record_bytes + 4), times(num_keys / world + 1, 8)) <= budget;
+}
+
 std::uint64_t planned_bytes(const memory_plan_input& in, std::size_t t, std::string& what) {
   const table_spec& table = in.keys->table(t);
   const auto world = static_cast<std::uint64_t>(in.world_size);
@@ -77,9 +81,9 @@ std::uint64_t planned_bytes(const memory_plan_input& in, std::size_t t, std::str
   if (in.world_size > 1) {
     bookkeeping = plus(bookkeeping, times(table.num_keys, state_bytes_per_key));
     // Records, directory and slot index as arrays over all keys, within the budget (key_states).
-    const bool dense = times(in.keys->num_keys(), dense_state_bytes_per_key) <= in.dense_state_bytes;
+    const bool dense = dense_state_fits(in.keys->num_keys(), in.world_size, in.dense_state_bytes);
     if (t == 0) bookkeeping = plus(bookkeeping, std::min(in.keys->num_keys(), max_cache_entries) * cache_bytes_per_entry);
-    if (dense) bookkeeping = plus(bookkeeping, times(table.num_keys, dense_state_bytes_per_key));
+    if (dense) bookkeeping = plus(bookkeeping, times(table.num_keys, 24 + 4) + times(home_keys, 8));
     // Else the slot index's dense array for keys homed elsewhere, where it is cheap (slot_index.hpp).
     const std::uint64_t home_row_bytes = times(times(home_keys, table.row_length), in.value_bytes);
     if (!dense && times(table.num_keys, 4 * 16) <= home_row_bytes) bookkeeping = plus(bookkeeping, times(table.num_keys, 4));

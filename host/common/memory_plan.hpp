@@ -30,6 +30,12 @@ struct memory_plan_input {
 /// plan exceeds `available` bytes.
 void check_memory_plan(const memory_plan_input& in, std::uint64_t available);
 
+/// Whether a node of `world_size` keeps its per-key bookkeeping as arrays over all `num_keys`
+/// keys: a record (`record_bytes`), a directory entry per home key (8 bytes) and a slot index
+/// entry (4 bytes) per key fit in `budget` bytes (option state.dense_mb; key_states.hpp).
+[[nodiscard]] bool dense_state_fits(std::uint64_t num_keys, int world_size, std::uint64_t budget,
+                                    std::uint64_t record_bytes = 24) noexcept;
+
 /// "1.5 GiB": bytes for people.
 [[nodiscard]] std::string human_bytes(double bytes);
 
