@@ -5,8 +5,23 @@
 
 #include "cuda/cuda_runtime.hpp"
 #include "cuda/device_platform.hpp"
+#ifdef GAPM_WITH_NCCL
+#include "cuda/nccl_pipe_links.hpp"
+#endif
 
 namespace gapm::detail {
+
+namespace {
+
+const pipe_links_factory* links() noexcept {
+#ifdef GAPM_WITH_NCCL
+  return &nccl_pipe_links_factory();
+#else
+  return nullptr;  // built without NCCL: rows between nodes go through host memory
+#endif
+}
+
+}  // namespace
 
 const device_platform* active_device_platform() noexcept {
   static const device_platform* const platform = []() -> const device_platform* {
@@ -16,7 +31,7 @@ const device_platform* active_device_platform() noexcept {
       return nullptr;
     }
     static const device_platform cuda{cuda_device_runtime(count), cuda_row_launcher<float>(),
-                                      cuda_row_launcher<double>(), cuda_row_launcher<std::int64_t>()};
+                                      cuda_row_launcher<double>(), cuda_row_launcher<std::int64_t>(), links()};
     return &cuda;
   }();
   return platform;

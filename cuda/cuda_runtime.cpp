@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include <cuda.h>  // the driver's pointer attributes (types only: the function comes from the runtime)
@@ -67,6 +68,18 @@ class cuda_runtime final : public device_runtime {
     return device;
   }
   void set_device(int device) override { GAPM_CUDA_TRY(cudaSetDevice(device)); }
+
+  [[nodiscard]] std::string device_identity(int device) const override {
+    cudaDeviceProp properties{};
+    GAPM_CUDA_TRY(cudaGetDeviceProperties(&properties, device));
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string uuid = "GPU-";
+    for (const char byte : properties.uuid.bytes) {
+      uuid += digits[(static_cast<unsigned char>(byte) >> 4) & 0xf];
+      uuid += digits[static_cast<unsigned char>(byte) & 0xf];
+    }
+    return uuid;
+  }
 
   [[nodiscard]] context current_context() const noexcept override {
     CUcontext current = nullptr;

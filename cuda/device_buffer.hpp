@@ -41,6 +41,9 @@ class device_buffer {
   [[nodiscard]] const T* data() const noexcept { return data_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::size_t bytes() const noexcept { return size_ * sizeof(T); }
+  /// Frees the buffer in `stream`'s order instead (a stream that has waited for the work that
+  /// filled it, and enqueues the work that uses it last).
+  void free_in_order_of(device_stream stream) noexcept { stream_ = stream; }
 
  private:
   void release() noexcept {

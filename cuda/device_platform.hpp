@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "cuda/device_runtime.hpp"
+#include "cuda/pipe_links.hpp"
 #include "cuda/row_launcher.hpp"
 
 namespace gapm::detail {
@@ -18,6 +19,9 @@ struct device_platform {
   row_launcher<float>& float_rows;
   row_launcher<double>& double_rows;
   row_launcher<std::int64_t>& int64_rows;
+  /// What moves rows between the devices of different nodes (NCCL), or null: none (rows then
+  /// travel through host memory in the control plane's frames).
+  const pipe_links_factory* links = nullptr;
 
   template <class T>
   [[nodiscard]] row_launcher<T>& rows() const noexcept {

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "host/store/memory_space.hpp"
@@ -43,6 +44,9 @@ class device_runtime {
   [[nodiscard]] virtual bool is_thread_default(device_stream stream) const noexcept = 0;
   /// Where `ptr` points. Never changes the caller's pending runtime error.
   [[nodiscard]] virtual memory_space space_of(const void* ptr) const noexcept = 0;
+  /// What names `device` among all the job's GPUs: two processes that report the same one share
+  /// a GPU (which NCCL refuses). CUDA: the GPU's UUID.
+  [[nodiscard]] virtual std::string device_identity(int device) const = 0;
   /// Free and total memory of the current device.
   virtual void memory_info(std::size_t& free_bytes, std::size_t& total_bytes) = 0;
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "cuda/device_platform.hpp"
+#include "cuda/emulation/emulated_pipe_links.hpp"
 #include "cuda/emulation/emulated_runtime.hpp"
 
 namespace gapm::detail {
@@ -32,7 +33,8 @@ const device_platform* active_device_platform() noexcept {
   static generic_row_launcher<float, emulated_executor> float_rows{{&emulated_device()}};
   static generic_row_launcher<double, emulated_executor> double_rows{{&emulated_device()}};
   static generic_row_launcher<std::int64_t, emulated_executor> int64_rows{{&emulated_device()}};
-  static const device_platform platform{emulated_device(), float_rows, double_rows, int64_rows};
+  static const device_platform platform{emulated_device(), float_rows, double_rows, int64_rows,
+                                        &emulated_pipe_links_factory()};
   return &platform;
 }
 

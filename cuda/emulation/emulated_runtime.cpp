@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include <gapm/errors.hpp>
 
 #include "host/common/expects.hpp"
@@ -128,6 +130,12 @@ void emulated_runtime::set_device(int device) {
     throw cuda_error(concat("gapm: emulated device: no device ", device, " (", settings_.devices, " visible)"));
   thread_device_ = device;
   note_use();
+}
+
+std::string emulated_runtime::device_identity(int device) const {
+  char host[256] = {};
+  (void)::gethostname(host, sizeof host - 1);
+  return concat("emulated-GPU-", host, "-", device);
 }
 
 emulated_runtime::context emulated_runtime::current_context() const noexcept {

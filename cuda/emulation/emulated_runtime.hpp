@@ -41,6 +41,9 @@ class emulated_runtime final : public device_runtime {
   [[nodiscard]] int device_count() const noexcept override { return settings_.devices; }
   [[nodiscard]] int current_device() const override;
   void set_device(int device) override;
+  /// The host's name and the device number: processes on one host share an emulated GPU when
+  /// their local ranks pick the same one (EMULATED_GPU_COUNT).
+  [[nodiscard]] std::string device_identity(int device) const override;
   [[nodiscard]] context current_context() const noexcept override;
   void restore_context(context saved) noexcept override;
   [[nodiscard]] bool is_thread_default(device_stream handle) const noexcept override {
