@@ -11,6 +11,8 @@
 #include "comm/deadline.hpp"
 #include "comm/shaped_transport.hpp"
 #include "comm/zmq_transport.hpp"
+#include "cuda/device_platform.hpp"
+#include "cuda/row_plane.hpp"
 #include "host/common/expects.hpp"
 #include "host/common/thread_cpu.hpp"
 
@@ -47,7 +49,8 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
       [this](int peer, std::chrono::milliseconds silent) { peer_dead(peer, silent); }, rejections_);
   self.endpoint = transport_->endpoint();
   self.heartbeat_endpoint = liveness_->endpoint();
-  auto joined = rendezvous(context_, env, self, options.rendezvous_timeout_s, job_secret::from_env(), rejections_);
+  auto joined = rendezvous(context_, env, self, options.rendezvous_timeout_s, job_secret::from_env(), rejections_,
+                           [] { return active_device_platform()->links->make_id(); });
   if (joined.handed_out && rank_ == 0)
     std::cerr << "gapm: node 0: no " << job_token_variable << " in the environment: rank 0 made the job's token and "
               << "handed it out at the rendezvous (set " << job_token_variable << " on every node, as gapm-run "
@@ -65,6 +68,22 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
       throw comm_error("gapm: node " + std::to_string(rank_) + ": " + result.error);
   }
   liveness_->connect(beats);
+  join_data_plane(env, joined);
+}
+
+void cluster::join_data_plane(const cluster_env& env, const rendezvous_result& joined) {
+  if (!joined.plane_id.empty()) {
+    const device_platform& platform = *active_device_platform();  // every node has one: the rendezvous checked
+    const int device = platform.device_for(env.local_rank);
+    device_scope scope{platform.runtime, device};
+    auto links = platform.links->connect(platform.runtime, device, rank_, world_size_, joined.plane_id);
+    plane_ = std::make_unique<row_plane>(platform.runtime, device, rank_, world_size_, platform.links->name(),
+                                         std::move(links));
+  }
+  if (rank_ == 0)
+    std::cerr << "gapm: data plane: " << (plane_ ? std::string(plane_->kind()) : std::string("tcp")) << ", "
+              << (plane_ ? "rows GPU to GPU, keys and flags over TCP" : "rows in the TCP frames") << " ("
+              << joined.data_plane_why << ")\n";
 }
 
 void cluster::start() {
@@ -90,6 +109,39 @@ comm_result cluster::send_frame(int peer, std::vector<std::byte> frame) {
   return result;
 }
 
+comm_result cluster::send_frame_with_rows(int peer, std::vector<std::byte> frame, device_buffer<std::byte> rows,
+                                          std::size_t bytes, device_event ready) {
+  GAPM_EXPECTS(plane_ != nullptr, "send_frame_with_rows without a data plane");
+  if (frame.size() < sizeof(wire::header)) return comm_result::failure("a frame shorter than its header");
+  wire::add_plane_rows_note(frame, {.transfer = 0, .bytes = bytes});
+  comm_result result;
+  // The frame leaves while no other transfer to `peer` can take a number: frames of the pipe's
+  // transfers reach the peer in the pipe's order.
+  (void)plane_->send(peer, std::move(rows), bytes, ready, [&](std::uint64_t transfer) {
+    wire::set_plane_transfer(frame, transfer);
+    result = send_frame(peer, std::move(frame));
+  });
+  traffic_.plane_bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
+  return result;
+}
+
+void cluster::receive_plane_rows(wire::message& message) {
+  const auto note = wire::take_plane_rows_note(message);
+  if (!note) return;
+  if (!plane_) throw wire::malformed_message("rows on a data plane this cluster does not have");
+  // Posted now, in the order the frames came: a pipe's transfers are received in its order.
+  message.plane_rows = std::make_shared<received_rows>(plane_->receive(message.head.sender, note->transfer, note->bytes));
+  traffic_.plane_bytes_received.fetch_add(note->bytes, std::memory_order_relaxed);
+}
+
+void cluster::check_data_plane() {
+  if (!plane_ || failed()) return;
+  const auto now = clock::now();
+  if (now - plane_checked_ < std::chrono::milliseconds{100}) return;
+  plane_checked_ = now;
+  if (const std::string why = plane_->failure(); !why.empty()) fail("data plane: " + why);
+}
+
 void cluster::throw_if_failed() const {
   if (!failed()) return;  // the common case takes no lock
   std::lock_guard guard{state_mutex_};
@@ -104,6 +156,7 @@ void cluster::fail(const std::string& reason) {
     failed_.store(true, std::memory_order_release);
   }
   std::cerr << failure_ << "\n";
+  if (plane_) plane_->abort();  // transfers whose other half may never come end now
   handler_.on_failure(failure_);  // the node's waiters first: by the time anyone wakes, all is failed
   state_changed_.notify_all();
 }
@@ -225,9 +278,13 @@ void cluster::receive_loop() {
       } else {
         const int sender = message->head.sender;
         liveness_->heard(sender);  // any frame is a sign of life
-        guarded(wire::kind_name(message->head.kind), sender, [&] { handle(std::move(*message)); });
+        guarded(wire::kind_name(message->head.kind), sender, [&] {
+          receive_plane_rows(*message);
+          handle(std::move(*message));
+        });
       }
     }
+    check_data_plane();
     wait = longest_wait;
     if (!failed()) guarded("deferred work", -1, [&] { wait = std::min(wait, handler_.on_idle()); });
   }
@@ -327,6 +384,9 @@ void cluster::leave(bool clean) noexcept {
   transport_->interrupt_receive();
   if (receiver_.joinable()) receiver_.join();
   liveness_->stop();
+  // Clean: what is in flight may finish (a failed cluster has aborted it). The plane itself
+  // stays until the cluster goes: a late fail() may still abort it.
+  if (plane_) plane_->close(std::chrono::seconds{2});
   transport_->close();
   if (shaped_ != nullptr) report_network_model();
   {

@@ -29,10 +29,12 @@
 #include "comm/rendezvous.hpp"
 #include "comm/transport.hpp"
 #include "comm/wire.hpp"
+#include "cuda/device_buffer.hpp"
 
 namespace gapm::detail {
 
 class shaped_transport;
+class row_plane;
 
 /// What the node does with the messages the cluster does not handle itself. Called on the
 /// receive thread; must not block on the network. A handler throws wire::malformed_message
@@ -55,6 +57,7 @@ class message_handler {
 struct traffic_counters {
   std::atomic<std::uint64_t> messages_sent{0}, messages_received{0}, bytes_sent{0}, bytes_received{0},
       malformed{0};
+  std::atomic<std::uint64_t> plane_bytes_sent{0}, plane_bytes_received{0};  // rows on the data plane
 };
 
 class cluster {
@@ -96,6 +99,16 @@ class cluster {
   }
   /// Sends an encoded frame to `peer`, stamping this node as its sender.
   [[nodiscard]] comm_result send_frame(int peer, std::vector<std::byte> frame);
+
+  /// The data plane that carries rows GPU to GPU (NCCL), or null: rows travel in the frames.
+  /// Chosen at the rendezvous (option data_plane), the same on every node.
+  [[nodiscard]] row_plane* plane() const noexcept { return plane_.get(); }
+  /// Sends a message whose rows travel on the data plane: `frame`, encoded without them, goes
+  /// to `peer` with a note of their transfer (wire::rows_on_plane), in their pipe's order, and
+  /// the first `bytes` of `rows` (device memory, filled once `ready` completes; null: already)
+  /// follow on the plane. The receiver finds them in wire::message::plane_rows. Requires plane().
+  [[nodiscard]] comm_result send_frame_with_rows(int peer, std::vector<std::byte> frame, device_buffer<std::byte> rows,
+                                                 std::size_t bytes, device_event ready);
   /// Sends `bytes` to `peer` exactly as they are, over this node's proven connection: no
   /// sender stamp, no size check. Only tests use it, to send broken frames (fuzzing).
   [[nodiscard]] comm_result send_raw(int peer, const std::vector<std::byte>& bytes) { return transport_->send(peer, bytes); }
@@ -156,6 +169,9 @@ class cluster {
   void handle_bye(const wire::message& message);
   void peer_dead(int peer, std::chrono::milliseconds silent);
   void report_network_model() const noexcept;  // stderr: what the benchmark network model did
+  void join_data_plane(const cluster_env& env, const rendezvous_result& joined);
+  void receive_plane_rows(wire::message& message);  // the receive loop: rows_on_plane messages
+  void check_data_plane();  // the receive loop, now and then: a failure of the plane fails the cluster
 
   int rank_;
   int world_size_;
@@ -171,6 +187,8 @@ class cluster {
   shaped_transport* shaped_ = nullptr;  // transport_, when a benchmark network model wraps it
   std::vector<peer_address> addresses_;
   int sync_channels_ = 1;
+  std::unique_ptr<row_plane> plane_;  // after the transport: it goes first
+  std::chrono::steady_clock::time_point plane_checked_{};
   traffic_counters traffic_;
 
   // Failure detection: beats on their own thread (liveness); departed_: a peer that left or died.

@@ -20,6 +20,7 @@
 #include "comm/deadline.hpp"
 #include "comm/crypto.hpp"
 #include "comm/zmq_transport.hpp"
+#include "comm/data_plane_choice.hpp"
 #include "host/common/cores.hpp"
 #include "host/common/expects.hpp"
 
@@ -34,6 +35,8 @@ bool node_local_option(const std::string& name) {
          name == "print_stats";
 }
 
+}  // namespace
+
 std::map<std::string, std::string> option_lines(const std::string& text) {
   std::map<std::string, std::string> lines;
   std::istringstream in(text);
@@ -43,6 +46,8 @@ std::map<std::string, std::string> option_lines(const std::string& text) {
   }
   return lines;
 }
+
+namespace {
 
 std::chrono::milliseconds until(clock::time_point deadline) {
   return std::max(std::chrono::milliseconds{0},
@@ -78,7 +83,7 @@ bool proof_matches(const std::string& given, const std::string& expected) {
 // a message of any other shape is refused, and a hello without the job's proof gets an
 // error reply of its own without touching the rendezvous.
 void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, const std::optional<job_secret>& token,
-           rejection_log& rejections) {
+           rejection_log& rejections, const std::function<std::string()>& make_plane_id) {
   const job_secret secret = token ? *token : job_secret::generate();
   session_id session{};
   random_bytes(session);
@@ -165,11 +170,28 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, co
         break;
       }
   }
+  std::vector<node_hello> hellos;
+  for (const auto& [rank, entry] : joined) hellos.push_back(entry.second);
+  data_plane_choice plane;
+  std::string plane_id;
+  if (failure.empty()) {
+    plane = choose_data_plane(hellos);
+    failure = plane.refusal;
+    if (plane.nccl) {
+      try {
+        plane_id = make_plane_id();
+      } catch (const std::exception& e) {
+        failure = concat("rank 0 cannot make the data plane's id: ", e.what());
+      }
+    }
+  }
   std::string reply = failure.empty() ? "ok\n" : "error\n" + failure;
   if (failure.empty()) {
-    std::vector<node_hello> hellos;
-    for (const auto& [rank, entry] : joined) hellos.push_back(entry.second);
     reply += "session=" + to_hex(session) + "\n";
+    reply += plane.nccl ? "data_plane=nccl " + to_hex(std::span(reinterpret_cast<const std::uint8_t*>(plane_id.data()),
+                                                                plane_id.size()))
+                        : std::string("data_plane=tcp");
+    reply += "\ndata_plane_why=" + plane.why + "\n";
     reply += "sync_channels=" + std::to_string(agreed_sync_channels(hellos)) + "\n";
     if (!token) reply += "token=" + secret.to_hex() + "\n";  // the hand-out: see README, "Security model"
     for (const auto& [rank, entry] : joined) reply += entry.second.endpoint + " " + entry.second.heartbeat_endpoint + "\n";
@@ -189,7 +211,7 @@ void serve(zmq::socket_t& server, int world_size, clock::time_point deadline, co
 std::string node_hello::encode() const {
   return concat("rank=", rank, "\nworld_size=", world_size, "\nendpoint=", endpoint, "\nheartbeat=", heartbeat_endpoint,
                 "\nbuild=", build, "\nvalue_type=", value_type, "\nnonce=", nonce, "\ncores=", cores,
-                "\nmachine_cores=", machine_cores, "\n---\n",
+                "\nmachine_cores=", machine_cores, "\nplane=", plane, "\ndevice=", device, "\n---\n",
                 options);
 }
 
@@ -207,6 +229,8 @@ node_hello node_hello::decode(const std::string& text) {
   hello.nonce = fields.at("nonce");
   hello.cores = std::stoi(fields.at("cores"));
   hello.machine_cores = std::stoi(fields.at("machine_cores"));
+  hello.plane = fields.at("plane");
+  hello.device = fields.at("device");
   hello.options = text.substr(split + 4);
   return hello;
 }
@@ -268,7 +292,8 @@ std::string local_address_towards(const std::string& host, int port) {
 }
 
 rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, node_hello self, double timeout_s,
-                             const std::optional<job_secret>& secret, rejection_log& rejections) {
+                             const std::optional<job_secret>& secret, rejection_log& rejections,
+                             const std::function<std::string()>& make_plane_id) {
   const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(saturated_seconds(timeout_s));
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
 
@@ -284,7 +309,7 @@ rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, no
       throw comm_error("gapm: rank 0 cannot serve the rendezvous on port " + std::to_string(env.master_port) +
                        " (MASTER_PORT): " + e.what());
     }
-    server_thread = std::thread([&] { serve(server, env.world_size, deadline, secret, rejections); });
+    server_thread = std::thread([&] { serve(server, env.world_size, deadline, secret, rejections, make_plane_id); });
   }
   struct joiner {  // joins the server thread on every path out of this function
     std::thread& thread;
@@ -331,7 +356,7 @@ rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, no
         "the reply does not prove that it comes from this job's rank 0 (is GAPM_JOB_TOKEN the same on every node, "
         "and is MASTER_PORT the port of this job's rank 0?)");
   rendezvous_result result;
-  bool have_session = false, have_token = false, have_channels = false;
+  bool have_session = false, have_token = false, have_channels = false, have_plane = false;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     if (line.starts_with("session=")) {
@@ -350,6 +375,22 @@ rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, no
       have_channels = true;
       continue;
     }
+    if (line.starts_with("data_plane=nccl ")) {
+      const std::string_view hex = std::string_view(line).substr(16);
+      auto id = from_hex(hex, hex.size() / 2);
+      if (!id || id->empty()) throw cannot_join("a malformed data plane id in the rendezvous reply");
+      result.plane_id.assign(reinterpret_cast<const char*>(id->data()), id->size());
+      have_plane = true;
+      continue;
+    }
+    if (line == "data_plane=tcp") {
+      have_plane = true;
+      continue;
+    }
+    if (line.starts_with("data_plane_why=")) {
+      result.data_plane_why = line.substr(15);
+      continue;
+    }
     if (line.starts_with("token=")) {
       auto handed = job_secret::from_hex(std::string_view(line).substr(6));
       if (!handed) throw cannot_join("a malformed job token in the rendezvous reply");
@@ -361,7 +402,7 @@ rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, no
     if (space == std::string::npos) throw cannot_join("a malformed address book in the rendezvous reply");
     result.book.push_back({line.substr(0, space), line.substr(space + 1)});
   }
-  if (static_cast<int>(result.book.size()) != env.world_size || !have_session || !have_channels)
+  if (static_cast<int>(result.book.size()) != env.world_size || !have_session || !have_channels || !have_plane)
     throw cannot_join("a malformed address book in the rendezvous reply");
   if (secret) {
     result.secret = *secret;

@@ -10,6 +10,8 @@
 // (garbage, multi-part messages, floods), rank 0 gives up at its deadline and not later.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +35,8 @@ struct node_hello {
   std::string nonce;          ///< hex: fresh per hello, so that rank 0's proven reply is for it
   int cores = 1;              ///< CPUs the process may run on (for sync.channels=0, auto)
   int machine_cores = 1;      ///< CPUs of its machine
+  std::string plane{};        ///< the pipe links it can run (cuda/pipe_links.hpp: "nccl"), or ""
+  std::string device{};       ///< the GPU that holds its rows (device_identity), or "": host memory
 
   [[nodiscard]] std::string encode() const;
   [[nodiscard]] static node_hello decode(const std::string& text);
@@ -51,15 +55,22 @@ struct rendezvous_result {
   session_id session{};            ///< this run (rank 0's random choice)
   bool handed_out = false;         ///< the secret came in rank 0's reply (no GAPM_JOB_TOKEN)
   int sync_channels = 1;           ///< the sync channels every node runs (option sync.channels, resolved)
+  std::string plane_id;            ///< rank 0's id of the NCCL data plane; empty: rows travel over TCP
+  std::string data_plane_why;      ///< why that data plane (comm/data_plane_choice.hpp)
 };
 
 /// Joins the cluster. `secret` is the node's job secret (GAPM_JOB_TOKEN) or nullopt. Throws
 /// comm_error when the rendezvous cannot be reached or served within `timeout_s`, when rank 0
 /// refuses this node (another job token), or when the nodes disagree (the message names the
 /// first difference and the nodes involved). Refused messages at rank 0 go to `rejections`.
+/// `make_plane_id` makes the data plane's id on rank 0 when the nodes get the NCCL data plane.
 [[nodiscard]] rendezvous_result rendezvous(zmq::context_t& context, const cluster_env& env, node_hello self,
                                            double timeout_s, const std::optional<job_secret>& secret,
-                                           rejection_log& rejections);
+                                           rejection_log& rejections,
+                                           const std::function<std::string()>& make_plane_id = {});
+
+/// The name=value lines of a text (a hello's options), by name.
+[[nodiscard]] std::map<std::string, std::string> option_lines(const std::string& text);
 
 /// The first difference between two nodes' hellos that forbids them to work together, or "".
 [[nodiscard]] std::string describe_mismatch(const node_hello& a, const node_hello& b);

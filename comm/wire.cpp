@@ -1,5 +1,6 @@
 #include "comm/wire.hpp"
 
+#include <cstddef>
 #include <iterator>
 
 namespace gapm::detail::wire {
@@ -37,6 +38,31 @@ header parked(const header& head, std::uint64_t key) {
   header next = head;
   next.flags = static_cast<std::uint8_t>(next.flags | redelivered);
   return next;
+}
+
+void add_plane_rows_note(std::vector<std::byte>& frame, const plane_rows_note& note) {
+  header head;
+  std::memcpy(&head, frame.data(), sizeof head);
+  head.flags = static_cast<std::uint8_t>(head.flags | rows_on_plane);
+  head.payload_bytes += sizeof note;
+  std::memcpy(frame.data(), &head, sizeof head);
+  const auto* bytes = reinterpret_cast<const std::byte*>(&note);
+  frame.insert(frame.end(), bytes, bytes + sizeof note);
+}
+
+void set_plane_transfer(std::vector<std::byte>& frame, std::uint64_t transfer) {
+  std::memcpy(frame.data() + frame.size() - sizeof(plane_rows_note) + offsetof(plane_rows_note, transfer), &transfer,
+              sizeof transfer);
+}
+
+std::optional<plane_rows_note> take_plane_rows_note(message& m) {
+  if (!(m.head.flags & rows_on_plane)) return std::nullopt;
+  plane_rows_note note;
+  if (m.payload.size() < sizeof note) throw malformed_message("a frame with rows on the data plane has no note of them");
+  std::memcpy(&note, m.payload.data() + m.payload.size() - sizeof note, sizeof note);
+  m.payload.resize(m.payload.size() - sizeof note);
+  m.head.payload_bytes = m.payload.size();
+  return note;
 }
 
 std::optional<message> decode(const void* data, std::size_t size, int world_size, std::string& error) {

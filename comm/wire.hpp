@@ -6,12 +6,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+namespace gapm::detail {
+class received_rows;  // cuda/row_plane.hpp
+}
 
 namespace gapm::detail::wire {
 
@@ -39,6 +44,7 @@ inline constexpr std::uint8_t last_kind = static_cast<std::uint8_t>(kind::step_r
 enum flag : std::uint8_t {
   redelivered = 1,  ///< not the first delivery: it waited here for a key in transit
   has_hints = 2,    ///< the payload ends with one routing hint per key (host/adaptive/routing.hpp)
+  rows_on_plane = 4,  ///< the rows travel on the data plane: the payload ends with a plane_rows_note
 };
 
 /// Fixed 48-byte header; all fields little-endian (the only byte order gapm runs on).
@@ -99,11 +105,30 @@ class malformed_message : public std::runtime_error {
 /// max_wait_ms in all throws std::runtime_error (the key was lost).
 [[nodiscard]] header parked(const header& head, std::uint64_t key);
 
+/// The rows of a message that travel on the data plane (cuda/row_plane.hpp), not in its frame:
+/// the frame names their transfer on the pipe from its sender, and their size.
+struct plane_rows_note {
+  std::uint64_t transfer = 0;
+  std::uint64_t bytes = 0;
+};
+
 struct message {
   header head;
   std::vector<std::byte> payload;
+  /// The rows of a message flagged rows_on_plane, received on the data plane (the receive
+  /// loop posts the receive); null otherwise.
+  std::shared_ptr<received_rows> plane_rows;
   [[nodiscard]] enum kind kind() const noexcept { return static_cast<enum kind>(head.kind); }
 };
+
+/// Marks `frame` as one whose rows travel on the data plane, and appends their note.
+void add_plane_rows_note(std::vector<std::byte>& frame, const plane_rows_note& note);
+/// Sets the transfer number in the note at the end of such a frame (known only once its pipe
+/// numbers it).
+void set_plane_transfer(std::vector<std::byte>& frame, std::uint64_t transfer);
+/// Removes the note from a message flagged rows_on_plane and returns it (nullopt when the
+/// message is not flagged); throws malformed_message when the payload is too short for it.
+[[nodiscard]] std::optional<plane_rows_note> take_plane_rows_note(message& m);
 
 /// "<kind> from node S (origin O, count C, hops H, B payload bytes)", for error messages.
 [[nodiscard]] std::string describe(const message& m);

@@ -2,7 +2,9 @@
 // (cuda/emulation/): device buffers through the worker API across nodes. The rest of the
 // multi-process suite runs on the emulated device too (the EmulatedDevice.* tests: the same
 // test sources, built against device_scenarios-style binaries; see tests/CMakeLists.txt).
+#include <cstdio>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -10,10 +12,21 @@
 
 namespace {
 
+using gapm::testing::describe;
 using gapm::testing::expect_all_pass;
 using gapm::testing::run_cluster;
 
 const std::string device_scenarios = GAPM_DEVICE_SCENARIOS_BINARY;
+const std::string scenarios = GAPM_SCENARIOS_BINARY;
+
+// The bytes node `rank`'s summary says the data plane carried ("data plane N B sent, M B received").
+std::pair<long long, long long> plane_bytes(const std::string& output) {
+  const auto at = output.rfind("data plane ");
+  if (at == std::string::npos) return {-1, -1};
+  long long sent = -1, received = -1;
+  (void)std::sscanf(output.c_str() + at, "data plane %lld B sent, %lld B received", &sent, &received);
+  return {sent, received};
+}
 
 TEST(DeviceBuffers, RemotePullsLandInTheCallersStreamOrderOnTheNodesOwnDevice) {
   for (int nodes : {2, 3})
@@ -28,6 +41,42 @@ TEST(DeviceBuffers, WritesQueuedOnAUsersStreamLandExactlyOnceWhileKeysMove) {
       expect_all_pass(run_cluster(device_scenarios, {"device_async_writes"}, nodes,
                                   {"EMULATED_GPU_COUNT=2", "EMULATED_GPU_JITTER_US=100", techniques}),
                       "device_async_writes");
+}
+
+// The data plane (docs/ARCHITECTURE.md, "Data plane"): with a GPU of its own for every node,
+// rows of sync and pull answers travel on the emulated NCCL pipes, and every key ends exact.
+TEST(DataPlane, WithAGpuPerNodeRowsTravelOnTheNcclPlaneAndEveryKeyEndsExact) {
+  for (const char* techniques : {"GAPM_TECHNIQUES=all", "GAPM_TECHNIQUES=relocation_only"}) {
+    const auto results = run_cluster(scenarios, {"random"}, 3,
+                                     {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=4", "EMULATED_GPU_JITTER_US=50",
+                                      "SCENARIO_OPS=10000", techniques});
+    expect_all_pass(results, "random");
+    EXPECT_NE(results[0].output.find("gapm: data plane: emulated-nccl"), std::string::npos) << describe(results);
+    for (const auto& r : results) {
+      const auto [sent, received] = plane_bytes(r.output);
+      EXPECT_GT(sent, 0) << describe(results);
+      EXPECT_GT(received, 0) << describe(results);
+    }
+  }
+}
+
+TEST(DataPlane, NodesSharingAGpuFallBackToTcpAndSayWhy) {
+  const auto results = run_cluster(scenarios, {"sum"}, 2, {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=1"});
+  expect_all_pass(results, "sum");
+  EXPECT_NE(results[0].output.find("gapm: data plane: tcp, rows in the TCP frames (nodes 0 and 1 share GPU"),
+            std::string::npos)
+      << describe(results);
+  for (const auto& r : results) EXPECT_EQ(plane_bytes(r.output).first, 0) << describe(results);
+}
+
+TEST(DataPlane, AskingForNcclWhereItCannotBeHadFailsEveryNodeWithTheReason) {
+  const auto results =
+      run_cluster(scenarios, {"sum"}, 2, {"GAPM_STORE=cpu", "EMULATED_GPU_COUNT=4", "GAPM_DATA_PLANE=nccl"});
+  for (const auto& r : results) {
+    EXPECT_NE(r.exit_code, 0) << describe(results);
+    EXPECT_NE(r.output.find("option data_plane=nccl, but node 0 keeps its rows in host memory"), std::string::npos)
+        << describe(results);
+  }
 }
 
 }  // namespace

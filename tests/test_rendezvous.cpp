@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "comm/data_plane_choice.hpp"
 #include "host/common/cores.hpp"
 #include "process_cluster.hpp"
 
@@ -189,6 +190,55 @@ TEST(SyncChannels, EveryNodeLearnsTheSameCountAtTheRendezvous) {
   const auto a = zero.get(), b = one.get();
   EXPECT_EQ(a.sync_channels, 2);
   EXPECT_EQ(b.sync_channels, 2);
+}
+
+// --- The data plane (comm/data_plane_choice.hpp) ---
+
+node_hello gpu_node(int rank, const std::string& gpu, const std::string& plane = "nccl",
+                    gapm::data_plane_kind wanted = gapm::data_plane_kind::auto_select) {
+  gapm::Options o;
+  o.tables = {{16, 2}};
+  o.data_plane = wanted;
+  node_hello hello = hello_from("10.0.0.1", 4, o.to_string());
+  hello.rank = rank;
+  hello.device = gpu;
+  hello.plane = plane;
+  return hello;
+}
+
+TEST(DataPlane, AutoTakesNcclWhenEveryNodeHasAGpuOfItsOwnAndTheLinks) {
+  const auto choice = choose_data_plane({gpu_node(0, "GPU-a"), gpu_node(1, "GPU-b"), gpu_node(2, "GPU-c")});
+  EXPECT_TRUE(choice.nccl);
+  EXPECT_TRUE(choice.refusal.empty());
+  EXPECT_NE(choice.why.find("3 GPUs"), std::string::npos) << choice.why;
+}
+
+TEST(DataPlane, AutoFallsBackToTcpAndSaysWhy) {
+  auto check = [](const std::vector<node_hello>& nodes, const std::string& reason) {
+    const auto choice = choose_data_plane(nodes);
+    EXPECT_FALSE(choice.nccl);
+    EXPECT_TRUE(choice.refusal.empty());
+    EXPECT_NE(choice.why.find(reason), std::string::npos) << choice.why;
+  };
+  check({gpu_node(0, "GPU-a"), gpu_node(1, "")}, "node 1 keeps its rows in host memory");
+  check({gpu_node(0, "GPU-a"), gpu_node(1, "GPU-b", "")}, "node 1's gapm is built without NCCL");
+  check({gpu_node(0, "GPU-a"), gpu_node(1, "GPU-a")}, "nodes 0 and 1 share GPU GPU-a");
+  check({gpu_node(0, "GPU-a"), gpu_node(1, "GPU-b", "emulated-nccl")}, "node 1 has the 'emulated-nccl' links");
+  const auto told = choose_data_plane({gpu_node(0, "GPU-a", "nccl", gapm::data_plane_kind::tcp),
+                                       gpu_node(1, "GPU-b", "nccl", gapm::data_plane_kind::tcp)});
+  EXPECT_FALSE(told.nccl);
+  EXPECT_EQ(told.why, "option data_plane=tcp");
+}
+
+TEST(DataPlane, AskingForNcclWhereItCannotBeHadIsRefusedWithTheReason) {
+  const auto choice = choose_data_plane({gpu_node(0, "GPU-a", "nccl", gapm::data_plane_kind::nccl),
+                                         gpu_node(1, "GPU-a", "nccl", gapm::data_plane_kind::nccl)});
+  EXPECT_FALSE(choice.nccl);
+  EXPECT_NE(choice.refusal.find("option data_plane=nccl, but nodes 0 and 1 share GPU GPU-a"), std::string::npos)
+      << choice.refusal;
+  const auto fine = choose_data_plane({gpu_node(0, "GPU-a", "nccl", gapm::data_plane_kind::nccl),
+                                       gpu_node(1, "GPU-b", "nccl", gapm::data_plane_kind::nccl)});
+  EXPECT_TRUE(fine.nccl);
 }
 
 }  // namespace

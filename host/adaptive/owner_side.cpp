@@ -1,6 +1,7 @@
 #include "host/adaptive/owner_side.hpp"
 
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 
 #include "host/adaptive/placement.hpp"
@@ -20,15 +21,35 @@ void owner_side<T>::serve(const wire::message& message) {
   state_.clocks = ctx_.worker_clocks();
   const plan p = classify(request, origin);
 
+  // With the data plane the answer's rows are gathered on the device and travel GPU to GPU;
+  // the device buffer lives (and is freed) on this thread's stream of the node's device.
+  row_plane* plane = origin != ctx_.rank ? ctx_.net.plane() : nullptr;
+  std::optional<device_scope> on_device;
+  if (plane) on_device.emplace(plane->runtime(), plane->device());
   sync_response<T> answer;
   answer.handled = p.handled;
   answer.acknowledges = head.first_delivery();
+  if (plane) {
+    std::size_t most = 0;  // values the answer may carry: replicas behind and main copies moving
+    for (const auto* picks : {&p.replicate, &p.relocate})
+      for (std::uint32_t i : *picks) most += ctx_.keys.row_length_of(request.keys[i]);
+    if (most > 0) answer.device_values = device_buffer<std::byte>(plane->runtime(), most * sizeof(T), nullptr);
+  }
   merge_and_replicate(request, p, answer);
   relocate(request, p, origin, answer);
   // The origin hears what was handled here; a forwarded request that handled nothing here
   // owes it nothing.
-  if (answer.handled > 0 || answer.acknowledges)
-    (void)ctx_.send(origin, answer.encode({.origin = origin, .worker = channel_, .request = head.round()}));
+  if (answer.handled > 0 || answer.acknowledges) {
+    auto frame = answer.encode({.origin = origin, .worker = channel_, .request = head.round()});
+    if (answer.device_size == 0) {
+      (void)ctx_.send(origin, std::move(frame));
+    } else {
+      if (gathered_.get() == nullptr) gathered_ = owned_event{plane->runtime()};
+      plane->runtime().record(gathered_.get(), nullptr);  // the gathers above, on this thread's stream
+      (void)ctx_.net.send_frame_with_rows(origin, std::move(frame), std::move(answer.device_values),
+                                          answer.device_size * sizeof(T), gathered_.get());
+    }
+  }
 
   for (std::size_t to = 0; to < p.forward.size(); ++to) {
     if (p.forward[to].empty()) continue;
@@ -119,11 +140,11 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
   }
   std::size_t values = 0;
   for (key_type k : behind) values += ctx_.keys.row_length_of(k);
-  answer.values.resize(values);
+  T* rows = answer.append_values(values);
   // A write queued before the key was marked shared did not advance its version: the replica
   // gets it in its value.
   if (!behind.empty()) ctx_.rows.order_after_queued_writes();
-  ctx_.rows.gather(behind.data(), behind.size(), answer.values.data());
+  ctx_.rows.gather(behind.data(), behind.size(), rows);
 }
 
 template <class T>
@@ -134,13 +155,12 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
   for (std::uint32_t i : p.relocate) moving.push_back(request.keys[i]);
   std::size_t values = 0;
   for (key_type k : moving) values += ctx_.keys.row_length_of(k);
-  const std::size_t at = answer.values.size();
-  answer.values.resize(at + values);
+  T* rows = answer.append_values(values);
   std::vector<directory_update> to_home(static_cast<std::size_t>(ctx_.world_size));
   {
     std::unique_lock exclusive{ctx_.structure};
     ctx_.rows.order_after_queued_writes();  // the main copy leaves with every write queued to it
-    ctx_.rows.gather(moving.data(), moving.size(), answer.values.data() + at);
+    ctx_.rows.gather(moving.data(), moving.size(), rows);
     for (key_type k : moving) {
       const bool still_wanted = state_.intended_here(k);  // relocation_only: ask for it back
       // The main copy's version before it leaves (a record made now starts from the main's).

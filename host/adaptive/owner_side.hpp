@@ -46,6 +46,7 @@ class owner_side {
   channel_state<T>& state_;
   parking_lot& parked_;
   int channel_;
+  owned_event gathered_;  // with the data plane: the answer's rows are there
 };
 
 }  // namespace gapm::detail

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 
 #include "host/adaptive/delta_rule.hpp"
@@ -136,6 +137,30 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   return to;
 }
 
+namespace {
+
+// Whether the rows of the picked answers (their keys, and where each row starts among the
+// answer's values) lie one after another.
+bool lie_in_a_row(const key_space& keys, const std::vector<key_type>& picked, const std::vector<std::size_t>& at) {
+  for (std::size_t j = 1; j < picked.size(); ++j)
+    if (at[j] != at[j - 1] + keys.row_length_of(picked[j - 1])) return false;
+  return true;
+}
+
+// The rows of the picked answers one after another: where they already lie so in `values`,
+// else copied to `scratch`.
+template <class T>
+const T* picked_rows(const T* values, const key_space& keys, const std::vector<key_type>& picked,
+                     const std::vector<std::size_t>& at, std::vector<T>& scratch) {
+  if (picked.empty()) return values;
+  if (lie_in_a_row(keys, picked, at)) return values + at.front();
+  for (std::size_t j = 0; j < picked.size(); ++j)
+    scratch.insert(scratch.end(), values + at[j], values + at[j] + keys.row_length_of(picked[j]));
+  return scratch.data();
+}
+
+}  // namespace
+
 template <class T>
 void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   auto& states = ctx_.states;
@@ -143,17 +168,17 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   // batched merge of their rows, and one of the deltas held back below sync.threshold).
   std::vector<std::size_t> refreshed, moved;
   std::vector<key_type> merge_keys, moved_keys, held_keys;
-  std::vector<T> merge_rows, moved_rows, held_rows;
-  const T* value = answer.values.data();
+  std::vector<std::size_t> merge_at, moved_at;  // where their rows start among the answer's values
+  std::vector<T> held_rows;
+  std::size_t offset = 0;
   for (std::size_t i = 0; i < answer.keys.size(); ++i) {
     const key_type k = answer.keys[i];
-    const std::size_t length = ctx_.keys.row_length_of(k);
     const key_role role = states.role(k);
     if (role == key_role::pending || role == key_role::replica) {  // always so in an open round
       if (answer.answers[i] == sync_answer::relocated || answer.answers[i] == sync_answer::relocated_shared) {
         moved.push_back(i);
         moved_keys.push_back(k);
-        moved_rows.insert(moved_rows.end(), value, value + length);
+        moved_at.push_back(offset);
         if (auto held = state_.held_deltas.find(k); held != state_.held_deltas.end()) {
           held_keys.push_back(k);
           held_rows.insert(held_rows.end(), held->second.begin(), held->second.end());
@@ -163,12 +188,40 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
         refreshed.push_back(i);
         if (answer.answers[i] == sync_answer::value) {
           merge_keys.push_back(k);
-          merge_rows.insert(merge_rows.end(), value, value + length);
+          merge_at.push_back(offset);
         }
       }
     }
-    if (answer.answers[i] != sync_answer::current) value += length;
+    if (answer.answers[i] != sync_answer::current) offset += ctx_.keys.row_length_of(k);
   }
+
+  // Rows that came on the data plane are merged from the device where they lie one after
+  // another as the merges take them (the owner gathers them so); otherwise they come here first.
+  const T* values = answer.values.data();
+  std::vector<T> arrived_here;
+  std::optional<device_scope> on_device;
+  bool on_the_device = false;
+  if (answer.arrived) {
+    row_plane& plane = *ctx_.net.plane();
+    on_device.emplace(plane.runtime(), plane.device());
+    if (lie_in_a_row(ctx_.keys, merge_keys, merge_at) && lie_in_a_row(ctx_.keys, moved_keys, moved_at)) {
+      values = reinterpret_cast<const T*>(answer.arrived->use_on(nullptr));
+      plane.runtime().synchronize(nullptr);  // arrived: no lock is held while the rows travel
+      on_the_device = true;
+    } else {
+      arrived_here.resize(offset);
+      answer.arrived->copy_to_host(reinterpret_cast<std::byte*>(arrived_here.data()), nullptr);
+      values = arrived_here.data();
+    }
+  }
+  std::vector<T> merge_scratch, moved_scratch;
+  const T* merge_rows = picked_rows(values, ctx_.keys, merge_keys, merge_at, merge_scratch);
+  const T* moved_rows = picked_rows(values, ctx_.keys, moved_keys, moved_at, moved_scratch);
+  // Merges from device rows are not complete when they return: a replica is ready, and a main
+  // copy here, only once they are.
+  auto merged = [&] {
+    if (on_the_device) ctx_.rows.synchronize({});
+  };
 
   if (!refreshed.empty()) {
     std::vector<key_type> untracked;  // a replica's version needs a record
@@ -182,7 +235,8 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
       for (key_type k : untracked) states.track(k);
     }
     std::shared_lock shared{ctx_.structure};
-    ctx_.rows.refresh(merge_keys.data(), merge_keys.size(), merge_rows.data());
+    ctx_.rows.refresh(merge_keys.data(), merge_keys.size(), merge_rows);
+    merged();
     for (std::size_t i : refreshed) {  // ready once the value is merged
       const key_type k = answer.keys[i];
       if (states.role(k) == key_role::pending) ctx_.counters.replicas_created.fetch_add(1, std::memory_order_relaxed);
@@ -193,8 +247,9 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   }
   if (!moved.empty()) {
     std::unique_lock exclusive{ctx_.structure};
-    ctx_.rows.refresh(moved_keys.data(), moved_keys.size(), moved_rows.data());  // main + unsent local pushes
+    ctx_.rows.refresh(moved_keys.data(), moved_keys.size(), moved_rows);  // main + unsent local pushes
     ctx_.rows.add(held_keys.data(), held_keys.size(), held_rows.data());  // extracted below sync.threshold, never sent
+    merged();
     for (std::size_t i : moved) {
       const key_type k = answer.keys[i];
       if (states.role(k) == key_role::replica) ctx_.counters.replicas_dropped.fetch_add(1, std::memory_order_relaxed);

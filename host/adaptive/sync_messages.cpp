@@ -90,6 +90,17 @@ void sync_response<T>::add(key_type key, sync_answer answer, std::int64_t versio
 }
 
 template <class T>
+T* sync_response<T>::append_values(std::size_t n) {
+  if (device_values.bytes() == 0) {
+    values.resize(values.size() + n);
+    return values.data() + values.size() - n;
+  }
+  GAPM_EXPECTS((device_size + n) * sizeof(T) <= device_values.bytes(), "sync response: more rows than were planned");
+  device_size += n;
+  return reinterpret_cast<T*>(device_values.data()) + device_size - n;
+}
+
+template <class T>
 std::vector<std::byte> sync_response<T>::encode(wire::header head) const {
   head.kind = static_cast<std::uint8_t>(wire::kind::sync_response);
   head.count = keys.size();
@@ -117,7 +128,13 @@ sync_response<T> sync_response<T>::decode(const wire::message& m, const key_spac
     if (r.answers[i] != sync_answer::current) values += space.row_length_of(r.keys[i]);
   }
   if (r.keys.size() > r.handled) malformed(what, "more answers than handled entries");
-  r.values = read<T>(in, values, what, "values");
+  if (m.plane_rows) {  // the rows came on the data plane
+    if (m.plane_rows->bytes() != values * sizeof(T))
+      malformed(what, concat(m.plane_rows->bytes(), " bytes of rows on the data plane for ", values, " values"));
+    r.arrived = m.plane_rows;
+  } else {
+    r.values = read<T>(in, values, what, "values");
+  }
   if (in.remaining() != 0) malformed(what, "payload longer than its answers");
   return r;
 }

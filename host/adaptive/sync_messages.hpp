@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include <gapm/types.hpp>
 
 #include "comm/wire.hpp"
+#include "cuda/device_buffer.hpp"
+#include "cuda/row_plane.hpp"
 #include "host/adaptive/routing.hpp"
 #include "host/common/key_space.hpp"
 
@@ -74,8 +77,16 @@ struct sync_response {
   std::vector<std::int64_t> versions;  // the main copy's version
   std::vector<std::int64_t> counters;  // relocated: the relocation's counter
   std::vector<T> values;               // the rows of value and relocated answers, in order
+  // With the data plane (cuda/row_plane.hpp) those rows travel GPU to GPU instead: the owner
+  // gathers them into `device_values` (`device_size` values of it used), and the requester
+  // finds them in `arrived` (`values` stays empty then).
+  device_buffer<std::byte> device_values;
+  std::size_t device_size = 0;
+  std::shared_ptr<received_rows> arrived;
 
   void add(key_type key, sync_answer answer, std::int64_t version, std::int64_t counter = 0);
+  /// Room for `n` more values of rows: in `device_values` when it was given, else in `values`.
+  [[nodiscard]] T* append_values(std::size_t n);
   [[nodiscard]] std::vector<std::byte> encode(wire::header head) const;
   [[nodiscard]] static sync_response decode(const wire::message& m, const key_space& keys, int channels, int channel);
 };

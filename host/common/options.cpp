@@ -86,6 +86,8 @@ constexpr enum_name<sampling_mode> scheme_names[] = {
     {sampling_mode::local, "local"}};
 constexpr enum_name<store_kind> store_names[] = {
     {store_kind::auto_select, "auto"}, {store_kind::cpu, "cpu"}, {store_kind::cuda, "cuda"}};
+constexpr enum_name<data_plane_kind> plane_names[] = {
+    {data_plane_kind::auto_select, "auto"}, {data_plane_kind::tcp, "tcp"}, {data_plane_kind::nccl, "nccl"}};
 
 std::vector<table_spec> parse_tables(std::string_view name, std::string_view text) {
   std::vector<table_spec> tables;
@@ -167,6 +169,7 @@ const std::vector<option_codec>& codecs() {
       value_option("sampling.reuse", &Options::sampling_reuse),
       value_option("sampling.batch_size", &Options::sampling_batch_size),
       enum_option("store", &Options::store, store_names),
+      enum_option("data_plane", &Options::data_plane, plane_names),
       value_option("capacity", &Options::capacity),
       value_option("capacity_fraction", &Options::capacity_fraction),
       value_option("state.dense_mb", &Options::state_dense_mb),

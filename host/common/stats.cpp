@@ -36,6 +36,8 @@ std::string Stats::to_json() const {
   field("messages_received", messages_received);
   field("bytes_sent", bytes_sent);
   field("bytes_received", bytes_received);
+  field("plane_bytes_sent", plane_bytes_sent);
+  field("plane_bytes_received", plane_bytes_received);
   field("malformed_messages", malformed_messages);
   field("rejected_frames", rejected_frames);
   field("forward_hops", forward_hops);
@@ -62,6 +64,7 @@ std::string Stats::summary() const {
                 "intent keys %llu (%llu registered, %llu KiB); replicas created %llu, dropped %llu; relocations %llu\n"
                 "sync rounds %llu (%.1f/s per channel); mean forwarding hops %.2f\n"
                 "sent %llu msgs / %llu B; received %llu msgs / %llu B; %llu malformed, %llu refused\n"
+                "data plane %llu B sent, %llu B received\n"
                 "slots %llu of %llu used; uptime %.1f s\n"
                 "cpu %.2f s: sync %.2f, receive %.2f, transport %.2f, liveness %.2f\n",
                 static_cast<unsigned long long>(pulls_local), percent(pulls_local, pulls_local + pulls_remote),
@@ -78,7 +81,8 @@ std::string Stats::summary() const {
                 static_cast<unsigned long long>(messages_sent), static_cast<unsigned long long>(bytes_sent),
                 static_cast<unsigned long long>(messages_received),
                 static_cast<unsigned long long>(bytes_received), static_cast<unsigned long long>(malformed_messages),
-                static_cast<unsigned long long>(rejected_frames), static_cast<unsigned long long>(slots_used), static_cast<unsigned long long>(slots_capacity),
+                static_cast<unsigned long long>(rejected_frames), static_cast<unsigned long long>(plane_bytes_sent),
+                static_cast<unsigned long long>(plane_bytes_received), static_cast<unsigned long long>(slots_used), static_cast<unsigned long long>(slots_capacity),
                 uptime_s, cpu_process_s, cpu_sync_s, cpu_receive_s, cpu_transport_s, cpu_liveness_s);
   return text;
 }

@@ -4,6 +4,7 @@
 
 #include <gapm/errors.hpp>
 
+#include "cuda/device_platform.hpp"
 #include "host/common/cores.hpp"
 #include "host/common/expects.hpp"
 #include "host/common/thread_cpu.hpp"
@@ -30,6 +31,10 @@ node_impl<T>::node_impl(Options options) : parts_{std::move(options)} {
   self.options = parts_.options.to_string();
   self.cores = usable_cores();
   self.machine_cores = machine_cores();
+  if (const device_platform* platform = active_device_platform(); platform && parts_.store == store_kind::cuda) {
+    self.device = platform->runtime.device_identity(parts_.device);  // rows on a GPU: the data plane may be NCCL
+    if (platform->links != nullptr) self.plane = platform->links->name();
+  }
   parts_.net = std::make_unique<cluster>(parts_.env, parts_.options, std::move(self), server_);
   parts_.options.sync_channels = parts_.net->sync_channels();  // sync.channels=0 (auto) resolved alike everywhere
   parts_.parked.set_notifier([net = parts_.net.get()] { net->wake_receiver(); });  // the receive thread takes them
@@ -132,6 +137,8 @@ Stats node_impl<T>::stats() const {
     s.bytes_sent = t.bytes_sent.load();
     s.bytes_received = t.bytes_received.load();
     s.malformed_messages = t.malformed.load();
+    s.plane_bytes_sent = t.plane_bytes_sent.load();
+    s.plane_bytes_received = t.plane_bytes_received.load();
     s.rejected_frames = parts_.net->rejected_frames();
     s.remote_answers = parts_.remote_answers.load();
     s.forward_hops = parts_.forward_hops.load();

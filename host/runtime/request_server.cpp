@@ -120,15 +120,27 @@ void request_server<T>::serve_pull(const wire::message& message) {
     const auto held = pick<key_type>(*keys, routes.here);
     std::size_t values = 0;
     for (key_type k : held) values += node_.keys.row_length_of(k);
-    std::vector<T> rows(values);
-    node_.rows.gather(held.data(), held.size(), rows.data());
     wire::header answer{.kind = static_cast<std::uint8_t>(wire::kind::pull_response),
                         .origin = head.origin,
                         .worker = head.worker,
                         .hops = head.hops,
                         .request = head.ticket(),
                         .count = held.size()};
-    (void)node_.send(head.origin, wire::encode(answer, pick<std::uint32_t>(*positions, routes.here), rows));
+    const auto positions_here = pick<std::uint32_t>(*positions, routes.here);
+    if (row_plane* plane = head.origin != node_.rank() ? node_.net->plane() : nullptr; plane && values > 0) {
+      // The rows go GPU to GPU: gathered into a device buffer on this thread's stream.
+      device_scope on_device{plane->runtime(), plane->device()};
+      device_buffer<std::byte> rows(plane->runtime(), values * sizeof(T), nullptr);
+      node_.rows.gather(held.data(), held.size(), reinterpret_cast<T*>(rows.data()));
+      if (gathered_.get() == nullptr) gathered_ = owned_event{plane->runtime()};
+      plane->runtime().record(gathered_.get(), nullptr);
+      (void)node_.net->send_frame_with_rows(head.origin, wire::encode(answer, positions_here), std::move(rows),
+                                            values * sizeof(T), gathered_.get());
+    } else {
+      std::vector<T> rows(values);
+      node_.rows.gather(held.data(), held.size(), rows.data());
+      (void)node_.send(head.origin, wire::encode(answer, positions_here, rows));
+    }
   }
   structure.unlock();
   pass_on(head, routes, *keys, hints,
@@ -260,6 +272,18 @@ void request_server<T>::answered(const wire::header& head) {
 }
 
 template <class T>
+std::optional<std::vector<T>> request_server<T>::rows_from_plane(received_rows& rows, std::size_t values) {
+  if (rows.bytes() != values * sizeof(T)) return std::nullopt;
+  // Here, on the receive thread: the transfer was under way before its frame was sent, and the
+  // owner's gather that fills it waits for nothing but its own stream.
+  std::vector<T> host(values);
+  row_plane& plane = *node_.net->plane();
+  device_scope on_device{plane.runtime(), plane.device()};
+  rows.copy_to_host(reinterpret_cast<std::byte*>(host.data()), nullptr);
+  return host;
+}
+
+template <class T>
 void request_server<T>::apply_pull_response(const wire::message& message) {
   const wire::header& head = message.head;
   wire::payload_reader in(message.payload);
@@ -276,7 +300,7 @@ void request_server<T>::apply_pull_response(const wire::message& message) {
         if (p >= pull.keys.size()) malformed("pull response: position out of range");
         values += pull.offsets[p + 1] - pull.offsets[p];
       }
-      auto rows = in.read<T>(values);
+      auto rows = message.plane_rows ? rows_from_plane(*message.plane_rows, values) : in.read<T>(values);
       if (!rows || in.remaining() != 0 || head.count > pull.remaining)
         malformed("pull response: the rows do not match the requested keys");
       const T* row = rows->data();

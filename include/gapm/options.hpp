@@ -21,6 +21,11 @@ enum class sampling_mode { naive, preloc, pool, local };
 /// device is visible, else host memory.
 enum class store_kind { auto_select, cpu, cuda };
 
+/// How rows travel between nodes: over TCP in the control plane's frames (through host
+/// memory), or GPU to GPU with NCCL; auto = NCCL when every node keeps its rows on a GPU of
+/// its own and the build has NCCL, else TCP. The choice is printed at start-up.
+enum class data_plane_kind { auto_select, tcp, nccl };
+
 /// A range of keys whose rows all have the same length.
 struct table_spec {
   std::uint64_t num_keys = 0;
@@ -60,6 +65,7 @@ struct Options {
   std::size_t sampling_batch_size = 10000;
 
   store_kind store = store_kind::auto_select;
+  data_plane_kind data_plane = data_plane_kind::auto_select;  ///< `data_plane`: auto, tcp or nccl
   /// Row slots per table in the store: 0 = every key of the table on the CPU store, and on the
   /// GPU as many as `capacity_fraction` of the free device memory holds (at most every key).
   /// The node's home keys of the table keep a slot each, here or not; replicas and main copies

@@ -26,6 +26,8 @@ struct Stats {
   std::uint64_t messages_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
+  std::uint64_t plane_bytes_sent = 0;      ///< row bytes sent GPU to GPU on the data plane (option data_plane)
+  std::uint64_t plane_bytes_received = 0;  ///< row bytes received on the data plane
   std::uint64_t malformed_messages = 0;  ///< frames of peers dropped by validation
   std::uint64_t rejected_frames = 0;     ///< frames refused unread: their connection did not prove the job token
   std::uint64_t remote_answers = 0;    ///< answers received for this node's remote requests
