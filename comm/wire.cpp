@@ -62,6 +62,9 @@ std::optional<plane_rows_note> take_plane_rows_note(message& m) {
   std::memcpy(&note, m.payload.data() + m.payload.size() - sizeof note, sizeof note);
   m.payload.resize(m.payload.size() - sizeof note);
   m.head.payload_bytes = m.payload.size();
+  // The rows are the message's own now (plane_rows): a message made from this one (forwarded,
+  // parked) carries them in its frame.
+  m.head.flags = static_cast<std::uint8_t>(m.head.flags & ~rows_on_plane);
   return note;
 }
 

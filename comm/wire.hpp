@@ -126,8 +126,8 @@ void add_plane_rows_note(std::vector<std::byte>& frame, const plane_rows_note& n
 /// Sets the transfer number in the note at the end of such a frame (known only once its pipe
 /// numbers it).
 void set_plane_transfer(std::vector<std::byte>& frame, std::uint64_t transfer);
-/// Removes the note from a message flagged rows_on_plane and returns it (nullopt when the
-/// message is not flagged); throws malformed_message when the payload is too short for it.
+/// Removes the note (and the flag) from a message flagged rows_on_plane and returns it (nullopt
+/// when the message is not flagged); throws malformed_message when the payload is too short.
 [[nodiscard]] std::optional<plane_rows_note> take_plane_rows_note(message& m);
 
 /// "<kind> from node S (origin O, count C, hops H, B payload bytes)", for error messages.

@@ -1,6 +1,7 @@
 #include "cuda/row_plane.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <thread>
 
 #include <gapm/errors.hpp>
@@ -57,6 +58,8 @@ void row_plane::close(std::chrono::milliseconds patience) noexcept {
     while (!all_done() && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::microseconds{200});
     if (all_done()) return;
+    std::cerr << "gapm: node " << rank_ << ": data plane: transfers still in flight after "
+              << patience.count() << " ms at the end (a peer left without them): ended\n";
   } catch (...) {  // a runtime that fails now cannot be waited for: end the transfers
   }
   abort();

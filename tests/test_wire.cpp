@@ -58,4 +58,32 @@ TEST(Wire, MalformedFramesAreRefusedWithAReason) {
   refuse(std::vector<std::byte>(good.begin(), good.end() - 1), "announces 16 payload bytes, frame has 15");
 }
 
+TEST(Wire, ANoteOfRowsOnTheDataPlaneTravelsAtTheEndAndLeavesWithItsFlag) {
+  std::vector<std::uint64_t> keys{7, 9};
+  std::vector<std::uint32_t> positions{0, 1};
+  auto frame = wire::encode(pull_header(), keys, positions);
+  wire::add_plane_rows_note(frame, {.transfer = 0, .bytes = 512});
+  wire::set_plane_transfer(frame, 17);
+  std::string error;
+  auto message = wire::decode(frame.data(), frame.size(), 3, error);
+  ASSERT_TRUE(message) << error;
+  EXPECT_TRUE(message->head.flags & wire::rows_on_plane);
+  const auto note = wire::take_plane_rows_note(*message);
+  ASSERT_TRUE(note);
+  EXPECT_EQ(note->transfer, 17u);
+  EXPECT_EQ(note->bytes, 512u);
+  // What is left is the message as encoded, without the flag: a message made from it (forwarded,
+  // parked) carries its rows in its own frame.
+  EXPECT_FALSE(message->head.flags & wire::rows_on_plane);
+  EXPECT_EQ(message->payload.size(), 16u + 8u);
+  EXPECT_FALSE(wire::take_plane_rows_note(*message));
+
+  wire::header flagged = pull_header();
+  flagged.flags = wire::rows_on_plane;
+  auto short_frame = wire::encode(flagged, positions);  // 8 bytes: too short for a note
+  auto broken = wire::decode(short_frame.data(), short_frame.size(), 3, error);
+  ASSERT_TRUE(broken) << error;
+  EXPECT_THROW((void)wire::take_plane_rows_note(*broken), wire::malformed_message);
+}
+
 }  // namespace

@@ -207,10 +207,12 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
     if (lie_in_a_row(ctx_.keys, merge_keys, merge_at) && lie_in_a_row(ctx_.keys, moved_keys, moved_at)) {
       values = reinterpret_cast<const T*>(answer.arrived->use_on(nullptr));
       plane.runtime().synchronize(nullptr);  // arrived: no lock is held while the rows travel
+      ctx_.net.throw_if_failed();  // an aborted transfer's rows are no rows
       on_the_device = true;
     } else {
       arrived_here.resize(offset);
       answer.arrived->copy_to_host(reinterpret_cast<std::byte*>(arrived_here.data()), nullptr);
+      ctx_.net.throw_if_failed();
       values = arrived_here.data();
     }
   }

@@ -12,6 +12,7 @@
 #include "host/adaptive/batch_routes.hpp"
 #include "host/adaptive/sync_messages.hpp"
 #include "host/common/expects.hpp"
+#include "host/runtime/plane_rows.hpp"
 #include "host/runtime/step_request.hpp"
 #include "host/store/memory_space.hpp"
 
@@ -160,8 +161,7 @@ void request_server<T>::serve_write(const wire::message& message) {
     if (k >= node_.keys.num_keys()) malformed(concat("write request: key ", k, " is out of range"));
     offsets[i + 1] = offsets[i] + node_.keys.row_length_of(k);
   }
-  auto rows = in.read<T>(offsets.back());
-  if (!rows) malformed("write request: the rows do not match the keys' row lengths");
+  incoming_rows<T> rows(message, in, offsets.back(), *node_.net);
   const auto hints = read_hints(in, head);
   if (in.remaining() != 0) malformed("write request: payload longer than announced");
   check_origin(head);
@@ -175,15 +175,20 @@ void request_server<T>::serve_write(const wire::message& message) {
                             [&](key_type k) { return from_elsewhere ? node_.owns(k) : node_.writable(kind, k); });
   if (!routes.here.empty()) {
     const auto here = pick<key_type>(*keys, routes.here);
-    const auto here_rows = pick_rows<T>(*rows, offsets, routes.here);
-    if (kind == write_kind::add) node_.rows.add(here.data(), here.size(), here_rows.data());
-    else node_.rows.assign(here.data(), here.size(), here_rows.data());
+    // Rows that came on the data plane are written from the device when all are for here.
+    const bool from_device = rows.device() != nullptr && routes.here.size() == keys->size();
+    std::vector<T> here_rows;
+    if (!from_device) here_rows = pick_rows<T>(rows.host(), offsets, routes.here);
+    const T* values = from_device ? rows.device() : here_rows.data();
+    if (kind == write_kind::add) node_.rows.add(here.data(), here.size(), values);
+    else node_.rows.assign(here.data(), here.size(), values);
+    if (from_device) node_.rows.synchronize({});  // in the main copy before it is acknowledged
     node_.bump_versions(here.data(), here.size());
   }
   structure.unlock();
   acknowledge(head, routes.here.size());
   pass_on(head, routes, *keys, hints,
-          [&](std::span<const std::uint32_t> picks) { return pick_rows<T>(*rows, offsets, picks); });
+          [&](std::span<const std::uint32_t> picks) { return pick_rows<T>(rows.host(), offsets, picks); });
 }
 
 template <class T>
@@ -220,8 +225,7 @@ void request_server<T>::serve_step(const wire::message& message) {
   std::sort(sorted.begin(), sorted.end());
   if (const auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end())
     malformed(concat("step request: key ", *twice, " is repeated"));
-  auto grads = in.read<T>(offsets.back());
-  if (!grads) malformed("step request: the gradients do not match the keys' row lengths");
+  incoming_rows<T> grads(message, in, offsets.back(), *node_.net);
   const auto hints = read_hints(in, head);
   if (in.remaining() != 0) malformed("step request: payload longer than announced");
   check_origin(head);
@@ -234,8 +238,12 @@ void request_server<T>::serve_step(const wire::message& message) {
   });
   if (!routes.here.empty()) {
     const auto here = pick<key_type>(*keys, routes.here);
-    node_.rows.apply_step(here.data(), here.size(), pick_rows<T>(*grads, offsets, routes.here).data(),
+    const bool from_device = grads.device() != nullptr && routes.here.size() == keys->size();
+    std::vector<T> here_grads;
+    if (!from_device) here_grads = pick_rows<T>(grads.host(), offsets, routes.here);
+    node_.rows.apply_step(here.data(), here.size(), from_device ? grads.device() : here_grads.data(),
                           step_constants<T>::make(step));
+    if (from_device) node_.rows.synchronize({});  // in the main copy before it is acknowledged
     node_.bump_versions(here.data(), here.size());
   }
   structure.unlock();
@@ -245,14 +253,14 @@ void request_server<T>::serve_step(const wire::message& message) {
     if (picks.empty()) continue;
     (void)node_.send(static_cast<int>(to),
                      encode_step<T>(wire::forwarded(head, (*keys)[picks.front()]), step, pick<key_type>(*keys, picks),
-                                    pick_rows<T>(*grads, offsets, picks), routes.hints_to[to]));
+                                    pick_rows<T>(grads.host(), offsets, picks), routes.hints_to[to]));
   }
   if (!routes.parked.empty()) {
     wire::header wait = wire::parked(head, (*keys)[routes.parked.front()]);
     wait.sender = node_.rank();
     auto parked_hints = pick(std::span<const std::int64_t>(hints), routes.parked);
     node_.parked.park(wire::local_message(encode_step<T>(wait, step, pick<key_type>(*keys, routes.parked),
-                                                         pick_rows<T>(*grads, offsets, routes.parked), parked_hints)));
+                                                         pick_rows<T>(grads.host(), offsets, routes.parked), parked_hints)));
   }
 }
 
@@ -272,18 +280,6 @@ void request_server<T>::answered(const wire::header& head) {
 }
 
 template <class T>
-std::optional<std::vector<T>> request_server<T>::rows_from_plane(received_rows& rows, std::size_t values) {
-  if (rows.bytes() != values * sizeof(T)) return std::nullopt;
-  // Here, on the receive thread: the transfer was under way before its frame was sent, and the
-  // owner's gather that fills it waits for nothing but its own stream.
-  std::vector<T> host(values);
-  row_plane& plane = *node_.net->plane();
-  device_scope on_device{plane.runtime(), plane.device()};
-  rows.copy_to_host(reinterpret_cast<std::byte*>(host.data()), nullptr);
-  return host;
-}
-
-template <class T>
 void request_server<T>::apply_pull_response(const wire::message& message) {
   const wire::header& head = message.head;
   wire::payload_reader in(message.payload);
@@ -300,10 +296,10 @@ void request_server<T>::apply_pull_response(const wire::message& message) {
         if (p >= pull.keys.size()) malformed("pull response: position out of range");
         values += pull.offsets[p + 1] - pull.offsets[p];
       }
-      auto rows = message.plane_rows ? rows_from_plane(*message.plane_rows, values) : in.read<T>(values);
-      if (!rows || in.remaining() != 0 || head.count > pull.remaining)
+      incoming_rows<T> rows(message, in, values, *node_.net);
+      if (in.remaining() != 0 || head.count > pull.remaining)
         malformed("pull response: the rows do not match the requested keys");
-      const T* row = rows->data();
+      const T* row = rows.host().data();
       for (std::uint32_t p : *positions) {
         const std::size_t length = pull.offsets[p + 1] - pull.offsets[p];
         std::memcpy(pull.out + pull.offsets[p] * sizeof(T), row, length * sizeof(T));

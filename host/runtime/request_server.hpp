@@ -41,9 +41,6 @@ class request_server final : public message_handler {
   void pass_on(const wire::header& head, const batch_routes& routes, std::span<const key_type> keys,
                std::span<const std::int64_t> hints, const auto& pick_payload);
   void answered(const wire::header& head);  // counts an answer to this node's request
-  // The rows of a pull response that came on the data plane, here in host memory; nullopt when
-  // they are not `values` long.
-  [[nodiscard]] std::optional<std::vector<T>> rows_from_plane(received_rows& rows, std::size_t values);
 
   node_parts<T>& node_;
   owned_event gathered_;  // with the data plane: a pull response's rows are there

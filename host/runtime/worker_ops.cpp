@@ -14,6 +14,7 @@
 #include <gapm/errors.hpp>
 
 #include "host/common/expects.hpp"
+#include "host/runtime/plane_rows.hpp"
 #include "host/runtime/step_request.hpp"
 #include "host/store/memory_space.hpp"
 
@@ -47,6 +48,19 @@ const key_type* worker_ops<T>::checked_keys(worker_state& worker, const key_type
 template <class T>
 void worker_ops<T>::send_request(int node, std::vector<std::byte>&& frame) {
   if (auto result = node_.send(node, std::move(frame)); !result.ok())
+    throw comm_error("gapm: node " + std::to_string(node_.rank()) + ": " + result.error);
+}
+
+template <class T>
+void worker_ops<T>::send_rows(int node, outgoing_rows<T>& source, std::span<const std::uint32_t> picks,
+                              const std::function<std::vector<std::byte>(std::span<const T>)>& encode) {
+  // A request to this node itself (a key on its way here) carries host rows, as every frame
+  // without the data plane does.
+  if (!source.on_plane() || node == node_.rank()) return send_request(node, encode(source.host_rows(picks)));
+  auto rows = source.device_rows(picks);
+  source.ready();
+  const std::size_t bytes = rows.bytes();
+  if (auto result = node_.net->send_frame_with_rows(node, encode({}), std::move(rows), bytes, nullptr); !result.ok())
     throw comm_error("gapm: node " + std::to_string(node_.rank()) + ": " + result.error);
 }
 
@@ -220,30 +234,34 @@ Ticket worker_ops<T>::write_remote(worker_state& worker, write_kind kind, const 
                                    const T* rows, stream_view stream) {
   std::vector<std::size_t> offsets(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]);
-  std::vector<T> host_rows;
-  if (space_of(rows) == memory_space::device) {
-    host_rows.resize(offsets[n]);
-    copy_to_host(host_rows.data(), rows, host_rows.size() * sizeof(T), node_.device, stream);
-    rows = host_rows.data();
-  }
+  outgoing_rows<T> source(rows, offsets, node_.device, stream, node_.net ? node_.net->plane() : nullptr);
   // Entry world_size holds the keys written here; the others go to their first hop (this node
   // too, when a key is on its way here: the receive thread waits for it).
   const auto here = static_cast<std::size_t>(node_.world_size());
   std::vector<std::vector<key_type>> keys_to(here + 1);
-  std::vector<std::vector<T>> rows_to(keys_to.size());
+  std::vector<std::vector<std::uint32_t>> picks_to(keys_to.size());
   for (std::size_t i = 0; i < n; ++i) {
     const auto to = node_.writable(kind, keys[i]) ? here : static_cast<std::size_t>(node_.first_hop(keys[i]));
     keys_to[to].push_back(keys[i]);
-    rows_to[to].insert(rows_to[to].end(), rows + offsets[i], rows + offsets[i + 1]);
+    picks_to[to].push_back(static_cast<std::uint32_t>(i));
   }
   const auto& local_keys = keys_to[here];
   const std::size_t remote = n - local_keys.size();
   if (!local_keys.empty()) {
-    if (kind == write_kind::add) node_.rows.add(local_keys.data(), local_keys.size(), rows_to[here].data());
-    else node_.rows.assign(local_keys.data(), local_keys.size(), rows_to[here].data());
+    auto apply = [&](const T* local_rows) {
+      if (kind == write_kind::add) node_.rows.add(local_keys.data(), local_keys.size(), local_rows);
+      else node_.rows.assign(local_keys.data(), local_keys.size(), local_rows);
+    };
+    if (source.on_plane()) {
+      const auto local_rows = source.device_rows(picks_to[here]);
+      source.ready();
+      apply(reinterpret_cast<const T*>(local_rows.data()));
+      node_.rows.synchronize({});  // complete, as with host rows
+    } else {
+      apply(source.host_rows(picks_to[here]).data());
+    }
     node_.bump_versions(local_keys.data(), local_keys.size());
   }
-
   const Ticket ticket = worker.requests().open(remote);
   const auto message_kind = kind == write_kind::add ? wire::kind::push_request : wire::kind::set_request;
   try {
@@ -254,7 +272,9 @@ Ticket worker_ops<T>::write_remote(worker_state& worker, write_kind kind, const 
                               .worker = worker.id(),
                               .request = ticket.id,
                               .count = keys_to[to].size()};
-      send_request(static_cast<int>(to), wire::encode(head, keys_to[to], rows_to[to]));
+      send_rows(static_cast<int>(to), source, picks_to[to], [&](std::span<const T> host_rows) {
+        return wire::encode(head, keys_to[to], host_rows);
+      });
     }
   } catch (...) {
     worker.requests().abandon(ticket.id);  // the caller gets the exception, not the ticket
@@ -351,23 +371,26 @@ Ticket worker_ops<T>::step_remote(worker_state& worker, const key_type* keys, st
   const std::uint32_t factor = step.row_factor();
   std::vector<std::size_t> offsets(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + node_.keys.row_length_of(keys[i]) / factor;
-  std::vector<T> host_grads;
-  if (space_of(grads) == memory_space::device) {
-    host_grads.resize(offsets[n]);
-    copy_to_host(host_grads.data(), grads, host_grads.size() * sizeof(T), node_.device, stream);
-    grads = host_grads.data();
-  }
+  outgoing_rows<T> source(grads, offsets, node_.device, stream, node_.net ? node_.net->plane() : nullptr);
   const auto here = static_cast<std::size_t>(node_.world_size());  // entry `here`: updated here
   std::vector<std::vector<key_type>> keys_to(here + 1);
-  std::vector<std::vector<T>> grads_to(keys_to.size());
+  std::vector<std::vector<std::uint32_t>> picks_to(keys_to.size());
   for (std::size_t i = 0; i < n; ++i) {
     const auto to = node_.writable(write_kind::add, keys[i]) ? here : static_cast<std::size_t>(node_.first_hop(keys[i]));
     keys_to[to].push_back(keys[i]);
-    grads_to[to].insert(grads_to[to].end(), grads + offsets[i], grads + offsets[i + 1]);
+    picks_to[to].push_back(static_cast<std::uint32_t>(i));
   }
   const auto& local = keys_to[here];
   if (!local.empty()) {
-    node_.rows.apply_step(local.data(), local.size(), grads_to[here].data(), step_constants<T>::make(step));
+    const auto constants = step_constants<T>::make(step);
+    if (source.on_plane()) {
+      const auto local_grads = source.device_rows(picks_to[here]);
+      source.ready();
+      node_.rows.apply_step(local.data(), local.size(), reinterpret_cast<const T*>(local_grads.data()), constants);
+      node_.rows.synchronize({});  // complete, as with host gradients
+    } else {
+      node_.rows.apply_step(local.data(), local.size(), source.host_rows(picks_to[here]).data(), constants);
+    }
     node_.bump_versions(local.data(), local.size());
   }
   const std::size_t remote = n - local.size();
@@ -376,7 +399,9 @@ Ticket worker_ops<T>::step_remote(worker_state& worker, const key_type* keys, st
     for (std::size_t to = 0; to < here; ++to) {
       if (keys_to[to].empty()) continue;
       const wire::header head{.origin = node_.rank(), .worker = worker.id(), .request = ticket.id};
-      send_request(static_cast<int>(to), encode_step<T>(head, step, keys_to[to], grads_to[to]));
+      send_rows(static_cast<int>(to), source, picks_to[to], [&](std::span<const T> host_grads) {
+        return encode_step<T>(head, step, keys_to[to], host_grads);
+      });
     }
   } catch (...) {
     worker.requests().abandon(ticket.id);  // the caller gets the exception, not the ticket

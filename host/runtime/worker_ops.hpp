@@ -3,12 +3,15 @@
 // the key is thought to live (host/adaptive/routing.hpp) and hand back a ticket for it.
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <span>
 
 #include <gapm/optimizer.hpp>
 #include <gapm/types.hpp>
 
 #include "host/runtime/node_parts.hpp"
+#include "host/runtime/plane_rows.hpp"
 #include "host/runtime/worker_state.hpp"
 
 namespace gapm::detail {
@@ -57,6 +60,10 @@ class worker_ops {
                      const optimizer_step& step, stream_view stream);
   // Sends a request; the caller gets the exception (comm_error) when the cluster has failed.
   void send_request(int node, std::vector<std::byte>&& frame);
+  // Sends a write request carrying the picked entries' rows: on the data plane where `source`
+  // takes it, else in the frame. encode(rows) makes the frame (rows empty: they go on the plane).
+  void send_rows(int node, outgoing_rows<T>& source, std::span<const std::uint32_t> picks,
+                 const std::function<std::vector<std::byte>(std::span<const T>)>& encode);
 
   node_parts<T>& node_;
 };
