@@ -24,22 +24,19 @@ void received_rows::copy_to_host(std::byte* out, device_stream stream) {
 row_plane::row_plane(device_runtime& runtime, int device, int rank, int world_size, std::string_view kind,
                      std::unique_ptr<pipe_links> links)
     : runtime_{runtime}, device_{device}, rank_{rank}, kind_{kind}, links_{std::move(links)} {
-  device_scope scope{runtime_, device_};
   for (int peer = 0; peer < world_size; ++peer) {
     for (auto* pipes : {&out_, &in_}) {
       pipes->push_back(peer == rank ? nullptr : std::make_unique<pipe>());
-      if (peer != rank) pipes->back()->stream = runtime_.create_stream();
+      if (peer != rank) pipes->back()->stream = std::make_shared<shared_stream>(runtime_, device_);
     }
   }
 }
 
 row_plane::~row_plane() {
   close(std::chrono::seconds{5});
+  for (auto* pipes : {&out_, &in_}) pipes->clear();  // streams go once no received rows hold them
   device_scope scope{runtime_, device_};
-  for (auto* pipes : {&out_, &in_})
-    for (auto& p : *pipes)
-      if (p) runtime_.destroy_stream(p->stream);  // after an abort, what is left ends at once
-  links_.reset();
+  links_.reset();  // after an abort, what is left on the streams ends at once
 }
 
 void row_plane::close(std::chrono::milliseconds patience) noexcept {
@@ -50,7 +47,7 @@ void row_plane::close(std::chrono::milliseconds patience) noexcept {
     std::vector<owned_event> drained;
     for (auto* pipes : {&out_, &in_})
       for (auto& p : *pipes)
-        if (p) runtime_.record(drained.emplace_back(runtime_).get(), p->stream);
+        if (p) runtime_.record(drained.emplace_back(runtime_).get(), p->stream->get());
     const auto deadline = std::chrono::steady_clock::now() + patience;
     auto all_done = [&] {
       return std::all_of(drained.begin(), drained.end(), [&](const owned_event& e) { return runtime_.done(e.get()); });
@@ -77,9 +74,9 @@ std::uint64_t row_plane::send(int peer, device_buffer<std::byte> rows, std::size
   pipe& p = pipe_to(out_, peer);
   std::lock_guard guard{p.mutex};
   device_scope scope{runtime_, device_};
-  if (ready != nullptr) runtime_.wait(p.stream, ready);
-  if (bytes > 0) links_->enqueue_send(peer, rows.data(), bytes, p.stream);
-  rows.free_in_order_of(p.stream);  // freed once the send is done, when `rows` goes below
+  if (ready != nullptr) runtime_.wait(p.stream->get(), ready);
+  if (bytes > 0) links_->enqueue_send(peer, rows.data(), bytes, p.stream->get());
+  rows.free_in_order_of(p.stream->get());  // freed once the send is done, when `rows` goes below
   const std::uint64_t transfer = p.next++;
   announce(transfer);
   return transfer;
@@ -92,12 +89,12 @@ received_rows row_plane::receive(int peer, std::uint64_t transfer, std::size_t b
     throw comm_error(concat("gapm: row plane: node ", peer, " announced transfer ", transfer, " where ", p.next,
                             " was next: the pipes are out of step"));
   device_scope scope{runtime_, device_};
-  device_buffer<std::byte> rows(runtime_, bytes, p.stream);
-  if (bytes > 0) links_->enqueue_receive(peer, rows.data(), bytes, p.stream);
+  device_buffer<std::byte> rows(runtime_, bytes, p.stream->get());
+  if (bytes > 0) links_->enqueue_receive(peer, rows.data(), bytes, p.stream->get());
   owned_event arrived{runtime_};
-  runtime_.record(arrived.get(), p.stream);
+  runtime_.record(arrived.get(), p.stream->get());
   ++p.next;
-  return received_rows{runtime_, device_, std::move(rows), std::move(arrived)};
+  return received_rows{runtime_, device_, p.stream, std::move(rows), std::move(arrived)};
 }
 
 void row_plane::abort() noexcept {

@@ -51,11 +51,38 @@ class owned_event {
   device_event event_ = nullptr;
 };
 
+/// A stream this code made, destroyed (on its device) by whoever holds it last: a pipe's stream
+/// lives on in the rows received on it after the plane is gone (a message still queued then).
+class shared_stream {
+ public:
+  shared_stream(device_runtime& runtime, int device) : runtime_{runtime}, device_{device} {
+    device_scope scope{runtime_, device_};
+    stream_ = runtime_.create_stream();
+  }
+  ~shared_stream() {
+    device_scope scope{runtime_, device_};
+    runtime_.destroy_stream(stream_);  // work still queued on it completes first
+  }
+  shared_stream(const shared_stream&) = delete;
+  shared_stream& operator=(const shared_stream&) = delete;
+  [[nodiscard]] device_stream get() const noexcept { return stream_; }
+
+ private:
+  device_runtime& runtime_;
+  int device_;
+  device_stream stream_ = nullptr;
+};
+
 /// Rows that came over the plane: device memory of this node, there once `arrived` completes.
 class received_rows {
  public:
-  received_rows(device_runtime& runtime, int device, device_buffer<std::byte> rows, owned_event arrived)
-      : runtime_{&runtime}, device_{device}, rows_{std::move(rows)}, arrived_{std::move(arrived)} {}
+  received_rows(device_runtime& runtime, int device, std::shared_ptr<shared_stream> pipe,
+                device_buffer<std::byte> rows, owned_event arrived)
+      : runtime_{&runtime},
+        device_{device},
+        pipe_{std::move(pipe)},
+        rows_{std::move(rows)},
+        arrived_{std::move(arrived)} {}
   /// Frees the rows on the node's device, whatever thread lets go of them last.
   ~received_rows() {
     device_scope scope{*runtime_, device_};
@@ -76,6 +103,7 @@ class received_rows {
  private:
   device_runtime* runtime_;
   int device_;
+  std::shared_ptr<shared_stream> pipe_;  // the rows are freed on it: it goes last
   device_buffer<std::byte> rows_;
   owned_event arrived_;
 };
@@ -117,7 +145,7 @@ class row_plane {
  private:
   struct pipe {
     std::mutex mutex;
-    device_stream stream = nullptr;
+    std::shared_ptr<shared_stream> stream;
     std::uint64_t next = 0;  // the number of the pipe's next transfer
   };
   pipe& pipe_to(std::vector<std::unique_ptr<pipe>>& pipes, int peer);

@@ -36,7 +36,7 @@ for kind in "${kinds[@]}"; do
       (cd build-tsan &&
         TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../tests/tsan.supp" \
         ctest --output-on-failure --timeout 900 -j "$(nproc)" -E '^EmulatedDevice\.' \
-          -R 'Cluster|Rendezvous|Protocol|WireFuzz|MultiNode|Techniques|Schemes|ReadYourWrites|OptimizerSteps|Checkpoint|SingleNode|Liveness|FaultInjection|Soak|StreamOrder|DeviceStore|DeviceNode|EmulatedRuntime|DeviceBuffers')
+          -R 'Cluster|Rendezvous|Protocol|WireFuzz|MultiNode|Techniques|Schemes|ReadYourWrites|OptimizerSteps|Checkpoint|SingleNode|Liveness|FaultInjection|Soak|StreamOrder|DeviceStore|DeviceNode|EmulatedRuntime|DeviceBuffers|RowPlane|DataPlane')
       ;;
     *) echo "usage: $0 [asan|tsan]..." >&2; exit 2 ;;
   esac
