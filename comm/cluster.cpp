@@ -5,6 +5,8 @@
 #include <cstring>
 #include <span>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 
 #include <gapm/errors.hpp>
 
@@ -50,7 +52,11 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
   self.endpoint = transport_->endpoint();
   self.heartbeat_endpoint = liveness_->endpoint();
   auto joined = rendezvous(context_, env, self, options.rendezvous_timeout_s, job_secret::from_env(), rejections_,
-                           [] { return active_device_platform()->links->make_id(); });
+                           [&env] {
+                             const device_platform& platform = *active_device_platform();
+                             device_scope scope{platform.runtime, platform.device_for(env.local_rank)};
+                             return platform.links->make_id();
+                           });
   if (joined.handed_out && rank_ == 0)
     std::cerr << "gapm: node 0: no " << job_token_variable << " in the environment: rank 0 made the job's token and "
               << "handed it out at the rendezvous (set " << job_token_variable << " on every node, as gapm-run "
@@ -68,15 +74,17 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
       throw comm_error("gapm: node " + std::to_string(rank_) + ": " + result.error);
   }
   liveness_->connect(beats);
-  join_data_plane(env, joined);
+  join_data_plane(env, joined, saturated_seconds(options.rendezvous_timeout_s));
 }
 
-void cluster::join_data_plane(const cluster_env& env, const rendezvous_result& joined) {
+void cluster::join_data_plane(const cluster_env& env, const rendezvous_result& joined,
+                              std::chrono::nanoseconds patience) {
   if (!joined.plane_id.empty()) {
     const device_platform& platform = *active_device_platform();  // every node has one: the rendezvous checked
     const int device = platform.device_for(env.local_rank);
     device_scope scope{platform.runtime, device};
-    auto links = platform.links->connect(platform.runtime, device, rank_, world_size_, joined.plane_id);
+    auto links = platform.links->connect(platform.runtime, device, rank_, world_size_, joined.plane_id,
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(patience));
     plane_ = std::make_unique<row_plane>(platform.runtime, device, rank_, world_size_, platform.links->name(),
                                          std::move(links));
   }
@@ -115,20 +123,33 @@ comm_result cluster::send_frame_with_rows(int peer, std::vector<std::byte> frame
   if (frame.size() < sizeof(wire::header)) return comm_result::failure("a frame shorter than its header");
   wire::add_plane_rows_note(frame, {.transfer = 0, .bytes = bytes});
   comm_result result;
-  // The frame leaves while no other transfer to `peer` can take a number: frames of the pipe's
-  // transfers reach the peer in the pipe's order.
-  (void)plane_->send(peer, std::move(rows), bytes, ready, [&](std::uint64_t transfer) {
-    wire::set_plane_transfer(frame, transfer);
-    result = send_frame(peer, std::move(frame));
-  });
+  try {
+    // The frame leaves while no other transfer to `peer` can take a number: frames of the
+    // pipe's transfers reach the peer in the pipe's order.
+    (void)plane_->send(peer, std::move(rows), bytes, ready, [&](std::uint64_t transfer) {
+      wire::set_plane_transfer(frame, transfer);
+      result = send_frame(peer, std::move(frame));
+    });
+  } catch (const comm_error& e) {  // aborted: the cluster has failed
+    return comm_result::failure(e.what());
+  }
+  // A transfer whose frame did not leave can never be received: the pipe is broken for good.
+  if (!result.ok()) fail(concat("data plane: the frame of a transfer to node ", peer, " could not be sent: ", result.error));
   traffic_.plane_bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
   return result;
 }
 
 void cluster::receive_plane_rows(wire::message& message) {
-  const auto note = wire::take_plane_rows_note(message);
-  if (!note) return;
+  if (!(message.head.flags & wire::rows_on_plane)) return;
   if (!plane_) throw wire::malformed_message("rows on a data plane this cluster does not have");
+  if (failed()) return;  // nothing is applied any more, and the plane is aborted
+  std::optional<wire::plane_rows_note> note;
+  try {
+    note = wire::take_plane_rows_note(message);
+  } catch (const wire::malformed_message& e) {
+    // Not a frame to drop and forget: its transfer is never received, so the pipe is broken.
+    throw std::runtime_error(concat("the pipe from node ", message.head.sender, " is broken: ", e.what()));
+  }
   // Posted now, in the order the frames came: a pipe's transfers are received in its order.
   message.plane_rows = std::make_shared<received_rows>(plane_->receive(message.head.sender, note->transfer, note->bytes));
   traffic_.plane_bytes_received.fetch_add(note->bytes, std::memory_order_relaxed);

@@ -169,7 +169,7 @@ class cluster {
   void handle_bye(const wire::message& message);
   void peer_dead(int peer, std::chrono::milliseconds silent);
   void report_network_model() const noexcept;  // stderr: what the benchmark network model did
-  void join_data_plane(const cluster_env& env, const rendezvous_result& joined);
+  void join_data_plane(const cluster_env& env, const rendezvous_result& joined, std::chrono::nanoseconds patience);
   void receive_plane_rows(wire::message& message);  // the receive loop: rows_on_plane messages
   void check_data_plane();  // the receive loop, now and then: a failure of the plane fails the cluster
 

@@ -7,6 +7,7 @@
 //   cuda/emulation/emulated_pipe_links.cpp   the host emulation (test binaries only)
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -44,9 +45,10 @@ class pipe_links_factory {
   /// The job's id (opaque bytes). Called on rank 0 only.
   [[nodiscard]] virtual std::string make_id() const = 0;
   /// The links of node `rank` of `world_size` on `device` (made current by the caller). Blocks
-  /// until every node has connected; throws comm_error when that fails.
+  /// until every node has connected, for at most `patience`; throws comm_error when that fails.
   [[nodiscard]] virtual std::unique_ptr<pipe_links> connect(device_runtime& runtime, int device, int rank,
-                                                            int world_size, std::string_view id) const = 0;
+                                                            int world_size, std::string_view id,
+                                                            std::chrono::milliseconds patience) const = 0;
 };
 
 }  // namespace gapm::detail

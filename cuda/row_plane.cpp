@@ -47,7 +47,7 @@ void row_plane::close(std::chrono::milliseconds patience) noexcept {
     std::vector<owned_event> drained;
     for (auto* pipes : {&out_, &in_})
       for (auto& p : *pipes)
-        if (p) runtime_.record(drained.emplace_back(runtime_).get(), p->stream->get());
+        if (p) runtime_.record(drained.emplace_back(runtime_, device_).get(), p->stream->get());
     const auto deadline = std::chrono::steady_clock::now() + patience;
     auto all_done = [&] {
       return std::all_of(drained.begin(), drained.end(), [&](const owned_event& e) { return runtime_.done(e.get()); });
@@ -73,6 +73,7 @@ std::uint64_t row_plane::send(int peer, device_buffer<std::byte> rows, std::size
   GAPM_EXPECTS(bytes <= rows.bytes(), "row plane: sending ", bytes, " bytes of a buffer of ", rows.bytes());
   pipe& p = pipe_to(out_, peer);
   std::lock_guard guard{p.mutex};
+  throw_if_aborted();
   device_scope scope{runtime_, device_};
   if (ready != nullptr) runtime_.wait(p.stream->get(), ready);
   if (bytes > 0) links_->enqueue_send(peer, rows.data(), bytes, p.stream->get());
@@ -85,21 +86,31 @@ std::uint64_t row_plane::send(int peer, device_buffer<std::byte> rows, std::size
 received_rows row_plane::receive(int peer, std::uint64_t transfer, std::size_t bytes) {
   pipe& p = pipe_to(in_, peer);
   std::lock_guard guard{p.mutex};
+  throw_if_aborted();
   if (transfer != p.next)
     throw comm_error(concat("gapm: row plane: node ", peer, " announced transfer ", transfer, " where ", p.next,
                             " was next: the pipes are out of step"));
   device_scope scope{runtime_, device_};
   device_buffer<std::byte> rows(runtime_, bytes, p.stream->get());
   if (bytes > 0) links_->enqueue_receive(peer, rows.data(), bytes, p.stream->get());
-  owned_event arrived{runtime_};
+  owned_event arrived{runtime_, device_};
   runtime_.record(arrived.get(), p.stream->get());
   ++p.next;
   return received_rows{runtime_, device_, p.stream, std::move(rows), std::move(arrived)};
 }
 
 void row_plane::abort() noexcept {
-  aborted_ = true;
-  links_->abort();
+  if (aborted_.exchange(true)) return;
+  try {
+    device_scope scope{runtime_, device_};
+    links_->abort();
+  } catch (...) {  // no device to switch to: the links end their transfers where they are
+    links_->abort();
+  }
+}
+
+void row_plane::throw_if_aborted() const {
+  if (aborted_.load()) throw comm_error(concat("gapm: node ", rank_, ": the data plane was aborted (the cluster failed)"));
 }
 
 }  // namespace gapm::detail

@@ -33,14 +33,21 @@ namespace gapm::detail {
 class owned_event {
  public:
   owned_event() noexcept = default;
-  explicit owned_event(device_runtime& runtime) : runtime_{&runtime}, event_{runtime.create_event()} {}
+  /// An event of `device` (made there, and destroyed there by whatever thread lets it go).
+  owned_event(device_runtime& runtime, int device) : runtime_{&runtime}, device_{device} {
+    device_scope scope{runtime, device};
+    event_ = runtime.create_event();
+  }
   ~owned_event() {
-    if (event_ != nullptr) runtime_->destroy_event(event_);
+    if (event_ == nullptr) return;
+    device_scope scope{*runtime_, device_};
+    runtime_->destroy_event(event_);
   }
   owned_event(owned_event&& other) noexcept
-      : runtime_{other.runtime_}, event_{std::exchange(other.event_, nullptr)} {}
+      : runtime_{other.runtime_}, device_{other.device_}, event_{std::exchange(other.event_, nullptr)} {}
   owned_event& operator=(owned_event&& other) noexcept {
     std::swap(runtime_, other.runtime_);
+    std::swap(device_, other.device_);
     std::swap(event_, other.event_);
     return *this;
   }
@@ -48,6 +55,7 @@ class owned_event {
 
  private:
   device_runtime* runtime_ = nullptr;
+  int device_ = 0;
   device_event event_ = nullptr;
 };
 
@@ -131,6 +139,7 @@ class row_plane {
                      const std::function<void(std::uint64_t)>& announce);
   /// Receives transfer `transfer` of `bytes` bytes from `peer`, which must be the pipe's next
   /// one: otherwise the pipes are out of step, which no later transfer repairs (throws comm_error).
+  /// Both throw comm_error once the plane was aborted.
   [[nodiscard]] received_rows receive(int peer, std::uint64_t transfer, std::size_t bytes);
 
   /// A failure of the links so far, or "" (the cluster polls it).
@@ -149,6 +158,7 @@ class row_plane {
     std::uint64_t next = 0;  // the number of the pipe's next transfer
   };
   pipe& pipe_to(std::vector<std::unique_ptr<pipe>>& pipes, int peer);
+  void throw_if_aborted() const;
 
   device_runtime& runtime_;
   int device_;

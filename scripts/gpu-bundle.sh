@@ -14,8 +14,8 @@ BUILD_DIR=$build bash scripts/build.sh -DGAPM_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHIT
 
 rm -rf "$bundle"
 mkdir -p "$bundle/bin" "$bundle/lib"
-binaries=(tests/test_device_store_gpu tests/test_cuda_runtime tests/multi_node_scenarios bench/bench_kernels
-          bench/bench_structure tools/gapm-run samples/kge/kge)
+binaries=(tests/test_device_store_gpu tests/test_cuda_runtime tests/test_row_plane_gpu tests/plane_conformance
+          tests/multi_node_scenarios bench/bench_kernels bench/bench_structure tools/gapm-run samples/kge/kge)
 for b in "${binaries[@]}"; do cp "$build/$b" "$bundle/bin/"; done
 # Shared libraries other than glibc's and the driver's (the GPU machine brings those).
 for b in "${binaries[@]}"; do ldd "$build/$b"; done | awk '/=> \// {print $3}' | sort -u |

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The checks that need a GPU, run from a bundle made by scripts/gpu-bundle.sh on a machine
 # with a GPU: the device store against the CPU oracle and the worker API with device buffers,
-# the CUDA runtime's manners (the caller's pending error and device left alone, the pool),
+# the CUDA runtime's manners (the caller's pending error and device left alone, the pool), the
+# NCCL row plane (with two GPUs or more),
 # multi-process scenarios with every node's rows on the GPU, the kernels against a
 # device-to-device copy, replica churn, and the KGE main job on the GPU. Logs and results go
 # to $OUT (default: out/ beside this script); the last lines are a summary. Exit status 1
@@ -17,7 +18,12 @@ check() {  # check NAME COMMAND...: runs it, logs to $out/NAME.log, notes the ou
   local name=$1
   shift
   local start=$SECONDS
-  if "$@" >"$out/$name.log" 2>&1; then summary+=("PASS $name ($((SECONDS - start)) s)")
+  if "$@" >"$out/$name.log" 2>&1; then
+    if grep -q '^\[  SKIPPED \]' "$out/$name.log"; then  # a test that skipped says why; it did not pass
+      summary+=("SKIP $name: $(grep -m1 -A1 'Skipped$' "$out/$name.log" | tail -n 1)")
+    else
+      summary+=("PASS $name ($((SECONDS - start)) s)")
+    fi
   else summary+=("FAIL $name (exit $?, $((SECONDS - start)) s): see $name.log"); fi
 }
 
@@ -27,7 +33,10 @@ if ! nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --forma
 fi
 check device_store "$bin/test_device_store_gpu"
 check cuda_runtime "$bin/test_cuda_runtime"
-# Two and three processes on the one GPU (no NCCL between them: rows travel over TCP).
+# The NCCL row plane's conformance run: needs two GPUs or more (it skips on one, saying so).
+check row_plane env GAPM_PLANE_CONFORMANCE_BINARY="$bin/plane_conformance" "$bin/test_row_plane_gpu"
+# Two and three processes on the one GPU (no NCCL between them: rows travel over TCP; with a GPU
+# per process the data plane is NCCL, and the start-up line in the logs says which).
 for scenario in sum optimizer_steps read_your_writes; do
   check "scenario_${scenario}_2" env GAPM_STORE=cuda "$bin/gapm-run" -n 2 -- "$bin/multi_node_scenarios" "$scenario"
 done

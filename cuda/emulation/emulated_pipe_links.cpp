@@ -114,7 +114,7 @@ class emulated_factory final : public pipe_links_factory {
     return to_hex(token);
   }
   [[nodiscard]] std::unique_ptr<pipe_links> connect(device_runtime& runtime, int, int rank, int world_size,
-                                                    std::string_view id) const override {
+                                                    std::string_view id, std::chrono::milliseconds) const override {
     return std::make_unique<emulated_pipe_links>(runtime, rank, world_size, id);
   }
 };

@@ -44,7 +44,7 @@ void owner_side<T>::serve(const wire::message& message) {
     if (answer.device_size == 0) {
       (void)ctx_.send(origin, std::move(frame));
     } else {
-      if (gathered_.get() == nullptr) gathered_ = owned_event{plane->runtime()};
+      if (gathered_.get() == nullptr) gathered_ = owned_event{plane->runtime(), plane->device()};
       plane->runtime().record(gathered_.get(), nullptr);  // the gathers above, on this thread's stream
       (void)ctx_.net.send_frame_with_rows(origin, std::move(frame), std::move(answer.device_values),
                                           answer.device_size * sizeof(T), gathered_.get());

@@ -133,7 +133,7 @@ void request_server<T>::serve_pull(const wire::message& message) {
       device_scope on_device{plane->runtime(), plane->device()};
       device_buffer<std::byte> rows(plane->runtime(), values * sizeof(T), nullptr);
       node_.rows.gather(held.data(), held.size(), reinterpret_cast<T*>(rows.data()));
-      if (gathered_.get() == nullptr) gathered_ = owned_event{plane->runtime()};
+      if (gathered_.get() == nullptr) gathered_ = owned_event{plane->runtime(), plane->device()};
       plane->runtime().record(gathered_.get(), nullptr);
       (void)node_.net->send_frame_with_rows(head.origin, wire::encode(answer, positions_here), std::move(rows),
                                             values * sizeof(T), gathered_.get());

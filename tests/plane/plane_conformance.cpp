@@ -93,8 +93,9 @@ int run() {
     device_scope scope{runtime, device};
     plane = std::make_unique<row_plane>(
         runtime, device, rank, world, platform->links->name(),
-        platform->links->connect(runtime, device, rank, world, std::string_view(
-                                     reinterpret_cast<const char*>(id->data()), id->size())));
+        platform->links->connect(runtime, device, rank, world,
+                                 std::string_view(reinterpret_cast<const char*>(id->data()), id->size()),
+                                 std::chrono::seconds{120}));
   }
 
   // Senders: each thread sends its transfers to every peer, interleaved.
@@ -105,7 +106,7 @@ int run() {
       try {
         device_scope scope{runtime, device};
         const device_stream stream = runtime.create_stream();
-        owned_event filled{runtime};
+        owned_event filled{runtime, device};
         for (int sequence = 0; sequence < transfers; ++sequence) {
           for (int peer = 0; peer < world; ++peer) {
             if (peer == rank) continue;
