@@ -80,7 +80,7 @@ struct two_planes {
   }
   device_buffer<std::byte> rows_of(const std::vector<std::byte>& host) {
     device_buffer<std::byte> rows(runtime, host.size(), stream);
-    runtime.copy(rows.data(), host.data(), host.size(), stream);
+    if (!host.empty()) runtime.copy(rows.data(), host.data(), host.size(), stream);
     runtime.synchronize(stream);
     return rows;
   }

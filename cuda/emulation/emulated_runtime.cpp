@@ -217,11 +217,16 @@ void emulated_runtime::deallocate(void* ptr, device_stream s) noexcept {
 }
 
 void emulated_runtime::copy(void* dst, const void* src, std::size_t bytes, device_stream s) {
-  stream_of(s).enqueue([dst, src, bytes] { std::memcpy(dst, src, bytes); });
+  // As in CUDA, an empty copy is fine with any pointers (memcpy's may not be null).
+  stream_of(s).enqueue([dst, src, bytes] {
+    if (bytes > 0) std::memcpy(dst, src, bytes);
+  });
 }
 
 void emulated_runtime::fill(void* dst, unsigned char byte, std::size_t bytes, device_stream s) {
-  stream_of(s).enqueue([dst, byte, bytes] { std::memset(dst, byte, bytes); });
+  stream_of(s).enqueue([dst, byte, bytes] {
+    if (bytes > 0) std::memset(dst, byte, bytes);
+  });
 }
 
 void emulated_runtime::host_task(device_stream s, std::function<void()> task) { stream_of(s).enqueue(std::move(task)); }
