@@ -83,10 +83,10 @@ void cluster::join_data_plane(const cluster_env& env, const rendezvous_result& j
     const device_platform& platform = *active_device_platform();  // every node has one: the rendezvous checked
     const int device = platform.device_for(env.local_rank);
     device_scope scope{platform.runtime, device};
-    auto links = platform.links->connect(platform.runtime, device, rank_, world_size_, joined.plane_id,
-                                         std::chrono::duration_cast<std::chrono::milliseconds>(patience));
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(patience);
+    auto links = platform.links->connect(platform.runtime, device, rank_, world_size_, joined.plane_id, wait);
     plane_ = std::make_unique<row_plane>(platform.runtime, device, rank_, world_size_, platform.links->name(),
-                                         std::move(links));
+                                         std::move(links), wait);
   }
   if (rank_ == 0)
     std::cerr << "gapm: data plane: " << (plane_ ? std::string(plane_->kind()) : std::string("tcp")) << ", "
@@ -121,6 +121,8 @@ comm_result cluster::send_frame_with_rows(int peer, std::vector<std::byte> frame
                                           std::size_t bytes, device_event ready) {
   GAPM_EXPECTS(plane_ != nullptr, "send_frame_with_rows without a data plane");
   if (frame.size() < sizeof(wire::header)) return comm_result::failure("a frame shorter than its header");
+  if (departed_[static_cast<std::size_t>(peer)].load())  // nothing posted for a peer that is gone
+    return comm_result::failure("node " + std::to_string(peer) + " has left the cluster");
   wire::add_plane_rows_note(frame, {.transfer = 0, .bytes = bytes});
   comm_result result;
   try {
@@ -133,8 +135,10 @@ comm_result cluster::send_frame_with_rows(int peer, std::vector<std::byte> frame
   } catch (const comm_error& e) {  // aborted: the cluster has failed
     return comm_result::failure(e.what());
   }
-  // A transfer whose frame did not leave can never be received: the pipe is broken for good.
-  if (!result.ok()) fail(concat("data plane: the frame of a transfer to node ", peer, " could not be sent: ", result.error));
+  // A transfer whose frame did not leave can never be received: the pipe is broken for good
+  // (unless the peer has just left, which the peers' leave handles).
+  if (!result.ok() && !departed_[static_cast<std::size_t>(peer)].load())
+    fail(concat("data plane: the frame of a transfer to node ", peer, " could not be sent: ", result.error));
   traffic_.plane_bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
   return result;
 }

@@ -51,7 +51,7 @@ void nccl_ready(const char* call, ncclComm_t comm, GiveUp&& give_up) {
 
 class nccl_pipe_links final : public pipe_links {
  public:
-  nccl_pipe_links(int device, int rank, int world_size, std::string_view id, std::chrono::milliseconds patience)
+  nccl_pipe_links(int rank, int world_size, std::string_view id, std::chrono::milliseconds patience)
       : rank_{rank}, out_(static_cast<std::size_t>(world_size)), in_(static_cast<std::size_t>(world_size)) {
     if (id.size() != sizeof(ncclUniqueId))
       throw comm_error(concat("gapm: NCCL id of ", id.size(), " bytes where ", sizeof(ncclUniqueId), " were expected"));
@@ -71,8 +71,7 @@ class nccl_pipe_links final : public pipe_links {
       nccl_ready("ncclCommInitRankConfig", all, late);
       // Every node makes the same splits in the same order (collective calls); in a pair's
       // communicator the lower rank is rank 0 (the key is the global rank).
-      const auto rounds = pairing_rounds(world_size);
-      for (const auto& round : rounds)
+      for (const auto& round : pairing_rounds(world_size))
         for (const bool lower_sends : {true, false}) {
           const int peer = peer_in(round);
           ncclComm_t pipe = nullptr;
@@ -82,7 +81,6 @@ class nccl_pipe_links final : public pipe_links {
           nccl_ready("ncclCommSplit", pipe, late);
           ((rank < peer) == lower_sends ? out_ : in_)[static_cast<std::size_t>(peer)] = pipe;
         }
-      connect_pipes(device, rounds, late);
     } catch (...) {
       if (all != nullptr) (void)ncclCommAbort(all);
       abort();
@@ -143,44 +141,6 @@ class nccl_pipe_links final : public pipe_links {
     return -1;
   }
 
-  // NCCL connects a pipe on its first transfer, and that host call waits for the other end's
-  // first call; a pipe's first frame would wait for it in vain. So every pipe carries one byte
-  // now, in the schedule's order, both ends at once.
-  template <class GiveUp>
-  void connect_pipes(int device, const std::vector<std::vector<std::pair<int, int>>>& rounds, GiveUp&& late) {
-    (void)device;  // current already (the caller's device_scope)
-    void* byte = nullptr;
-    cudaStream_t stream = nullptr;
-    if (cudaMalloc(&byte, 1) != cudaSuccess || cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) {
-      if (byte != nullptr) (void)cudaFree(byte);
-      throw comm_error("gapm: NCCL data plane: no device memory or stream to connect the pipes with");
-    }
-    struct release {
-      void* byte;
-      cudaStream_t stream;
-      ~release() {
-        (void)cudaStreamDestroy(stream);
-        (void)cudaFree(byte);
-      }
-    } guard{byte, stream};
-    for (const auto& round : rounds)
-      for (const bool lower_sends : {true, false}) {
-        const int peer = peer_in(round);
-        if (peer < 0) continue;
-        if ((rank_ < peer) == lower_sends) {
-          nccl_finish(ncclSend(byte, 1, ncclUint8, rank_in_pipe(peer), comm(out_, peer), stream), "ncclSend",
-                      comm(out_, peer), late);
-        } else {
-          nccl_finish(ncclRecv(byte, 1, ncclUint8, rank_in_pipe(peer), comm(in_, peer), stream), "ncclRecv",
-                      comm(in_, peer), late);
-        }
-        while (cudaStreamQuery(stream) == cudaErrorNotReady) {
-          if (const char* why = late()) throw comm_error(concat("gapm: NCCL data plane: ", why));
-          std::this_thread::sleep_for(std::chrono::microseconds{50});
-        }
-      }
-  }
-
   // A call on the communicators: abort() waits for it. One made after the abort throws (or,
   // for failure(), finds the flag).
   class inside {
@@ -225,10 +185,10 @@ class nccl_factory final : public pipe_links_factory {
       throw comm_error(nccl_failure(status, "ncclGetUniqueId", nullptr));
     return std::string(reinterpret_cast<const char*>(&unique), sizeof unique);
   }
-  [[nodiscard]] std::unique_ptr<pipe_links> connect(device_runtime&, int device, int rank, int world_size,
+  [[nodiscard]] std::unique_ptr<pipe_links> connect(device_runtime&, int, int rank, int world_size,
                                                     std::string_view id,
                                                     std::chrono::milliseconds patience) const override {
-    return std::make_unique<nccl_pipe_links>(device, rank, world_size, id, patience);
+    return std::make_unique<nccl_pipe_links>(rank, world_size, id, patience);
   }
 };
 

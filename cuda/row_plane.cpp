@@ -1,11 +1,14 @@
 #include "cuda/row_plane.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <gapm/errors.hpp>
 
+#include "cuda/pipe_schedule.hpp"
 #include "host/common/expects.hpp"
 
 namespace gapm::detail {
@@ -22,7 +25,7 @@ void received_rows::copy_to_host(std::byte* out, device_stream stream) {
 }
 
 row_plane::row_plane(device_runtime& runtime, int device, int rank, int world_size, std::string_view kind,
-                     std::unique_ptr<pipe_links> links)
+                     std::unique_ptr<pipe_links> links, std::chrono::milliseconds patience)
     : runtime_{runtime}, device_{device}, rank_{rank}, kind_{kind}, links_{std::move(links)} {
   for (int peer = 0; peer < world_size; ++peer) {
     for (auto* pipes : {&out_, &in_}) {
@@ -30,13 +33,73 @@ row_plane::row_plane(device_runtime& runtime, int device, int rank, int world_si
       if (peer != rank) pipes->back()->stream = std::make_shared<shared_stream>(runtime_, device_);
     }
   }
+  connect_pipes(world_size, patience);
+}
+
+void row_plane::connect_pipes(int world_size, std::chrono::milliseconds patience) {
+  // A node that dies meanwhile must not hold the others here: at the deadline a watchdog
+  // aborts the links, which ends the calls and transfers that wait.
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false, late = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock{mutex};
+    if (finished.wait_for(lock, patience, [&] { return done; })) return;
+    late = true;
+    lock.unlock();
+    abort();
+  });
+  auto stop_watchdog = [&] {
+    {
+      std::lock_guard guard{mutex};
+      done = true;
+    }
+    finished.notify_all();
+    watchdog.join();
+    if (late)
+      throw comm_error(concat("gapm: node ", rank_, ": the nodes did not all connect the data plane's pipes within ",
+                              patience.count(), " ms (option rendezvous_timeout_s)"));
+  };
+  try {
+    device_scope scope{runtime_, device_};
+    shared_stream staging{runtime_, device_};
+    device_buffer<std::byte> byte(runtime_, 1, staging.get());
+    runtime_.synchronize(staging.get());
+    for (const auto& round : pairing_rounds(world_size))
+      for (const bool lower_sends : {true, false}) {
+        int peer = -1;
+        for (const auto& [a, b] : round)
+          if (rank_ == a || rank_ == b) peer = rank_ == a ? b : a;
+        if (peer < 0) continue;
+        const bool sends = (rank_ < peer) == lower_sends;
+        pipe& p = pipe_to(sends ? out_ : in_, peer);
+        if (sends) links_->enqueue_send(peer, byte.data(), 1, p.stream->get());
+        else links_->enqueue_receive(peer, byte.data(), 1, p.stream->get());
+        runtime_.synchronize(p.stream->get());
+        throw_if_aborted();
+      }
+  } catch (...) {
+    stop_watchdog();  // throws the deadline's error when it was the cause
+    throw;
+  }
+  stop_watchdog();
 }
 
 row_plane::~row_plane() {
   close(std::chrono::seconds{5});
-  for (auto* pipes : {&out_, &in_}) pipes->clear();  // streams go once no received rows hold them
   device_scope scope{runtime_, device_};
-  links_.reset();  // after an abort, what is left on the streams ends at once
+  // Nothing may still run on the links when they go (after an abort it ends at once); the
+  // streams themselves go once no received rows hold them.
+  for (auto* pipes : {&out_, &in_})
+    for (auto& p : *pipes) {
+      if (!p) continue;
+      try {
+        runtime_.synchronize(p->stream->get());
+      } catch (...) {  // an aborted transfer may leave its stream in error: it has ended all the same
+      }
+    }
+  for (auto* pipes : {&out_, &in_}) pipes->clear();
+  links_.reset();
 }
 
 void row_plane::close(std::chrono::milliseconds patience) noexcept {

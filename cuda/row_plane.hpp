@@ -119,8 +119,11 @@ class received_rows {
 class row_plane {
  public:
   /// The plane of node `rank` over `links`, on `device` (its pipes' streams are made there).
+  /// Connects every pipe now (one byte each, in pipe_schedule's order, both ends at once: links
+  /// like NCCL's connect on a pipe's first transfer, and that first call waits for the other
+  /// end's), within `patience`; throws comm_error when the nodes do not all get there in time.
   row_plane(device_runtime& runtime, int device, int rank, int world_size, std::string_view kind,
-            std::unique_ptr<pipe_links> links);
+            std::unique_ptr<pipe_links> links, std::chrono::milliseconds patience);
   ~row_plane();  ///< close(5 s), unless closed or aborted before
   row_plane(const row_plane&) = delete;
   row_plane& operator=(const row_plane&) = delete;
@@ -159,6 +162,7 @@ class row_plane {
   };
   pipe& pipe_to(std::vector<std::unique_ptr<pipe>>& pipes, int peer);
   void throw_if_aborted() const;
+  void connect_pipes(int world_size, std::chrono::milliseconds patience);
 
   device_runtime& runtime_;
   int device_;

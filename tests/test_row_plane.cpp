@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -66,18 +67,27 @@ void expect_conformance(int nodes, std::vector<std::string> env) {
 
 #ifdef GAPM_TEST_EMULATED_PLANE
 
-// Two nodes' planes in this one process (the emulated links do not mind sharing a device).
+// A node's plane in this process (the emulated links do not mind sharing a device).
+std::unique_ptr<row_plane> make_plane(const std::string& id, int rank, std::chrono::milliseconds patience) {
+  device_runtime& runtime = active_device_platform()->runtime;
+  const auto& links = *active_device_platform()->links;
+  return std::make_unique<row_plane>(runtime, 0, rank, 2, links.name(),
+                                     links.connect(runtime, 0, rank, 2, id, patience), patience);
+}
+
+// Two nodes' planes in this one process, made at once (each connects its pipes with the other).
 struct two_planes {
   device_runtime& runtime = active_device_platform()->runtime;
   std::string id = active_device_platform()->links->make_id();
-  std::unique_ptr<row_plane> node0 = make(0), node1 = make(1);
+  std::unique_ptr<row_plane> node0, node1;
   device_stream stream = runtime.create_stream();
-  ~two_planes() { runtime.destroy_stream(stream); }
 
-  std::unique_ptr<row_plane> make(int rank) {
-    const auto& links = *active_device_platform()->links;
-    return std::make_unique<row_plane>(runtime, 0, rank, 2, links.name(), links.connect(runtime, 0, rank, 2, id, std::chrono::seconds{60}));
+  two_planes() {
+    auto other = std::async(std::launch::async, [&] { return make_plane(id, 1, std::chrono::seconds{60}); });
+    node0 = make_plane(id, 0, std::chrono::seconds{60});
+    node1 = other.get();
   }
+  ~two_planes() { runtime.destroy_stream(stream); }
   device_buffer<std::byte> rows_of(const std::vector<std::byte>& host) {
     device_buffer<std::byte> rows(runtime, host.size(), stream);
     if (!host.empty()) runtime.copy(rows.data(), host.data(), host.size(), stream);
@@ -100,6 +110,20 @@ std::vector<std::byte> pattern(std::size_t bytes, int seed) {
   std::vector<std::byte> out(bytes);
   for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<std::byte>((i * 7 + static_cast<std::size_t>(seed)) & 0xff);
   return out;
+}
+
+TEST(RowPlane, ANodeWhosePeerNeverConnectsGivesUpAtTheDeadline) {
+  // The emulated links connect a pipe on its first call, as NCCL does: without its peer, the
+  // plane's set-up waits for it, and the deadline ends the wait with an error that says so.
+  const std::string id = active_device_platform()->links->make_id();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)make_plane(id, 0, std::chrono::milliseconds{300});
+    ADD_FAILURE() << "a plane without its peer was made";
+  } catch (const gapm::comm_error& e) {
+    EXPECT_NE(std::string(e.what()).find("did not all connect the data plane's pipes"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds{10});
 }
 
 TEST(RowPlane, TransfersArriveWholeAndInTheirPipesOrderWithTheNumbersAnnounced) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -17,23 +18,34 @@
 namespace gapm::detail {
 namespace {
 
-std::string pipe_endpoint(std::string_view id, int from, int to) {
-  return concat("ipc:///tmp/gapm-plane-", id, "-", from, "-", to);
+std::string pipe_endpoint(std::string_view id, const char* what, int from, int to) {
+  return concat("ipc:///tmp/gapm-plane-", id, what, from, "-", to);
 }
 
 class emulated_pipe_links final : public pipe_links {
  public:
   emulated_pipe_links(device_runtime& runtime, int rank, int world_size, std::string_view id)
-      : runtime_{runtime}, out_(static_cast<std::size_t>(world_size)), in_(static_cast<std::size_t>(world_size)) {
+      : runtime_{runtime},
+        out_(static_cast<std::size_t>(world_size)),
+        in_(static_cast<std::size_t>(world_size)),
+        out_hello_(out_.size()),
+        in_hello_(in_.size()),
+        out_connected_(out_.size(), false),
+        in_connected_(in_.size(), false) {
     try {
       for (int peer = 0; peer < world_size; ++peer) {
         if (peer == rank) continue;
-        auto& in = in_[static_cast<std::size_t>(peer)] = zmq::socket_t(context_, zmq::socket_type::pair);
-        in.set(zmq::sockopt::linger, 0);
-        in.bind(pipe_endpoint(id, peer, rank));
-        auto& out = out_[static_cast<std::size_t>(peer)] = zmq::socket_t(context_, zmq::socket_type::pair);
-        out.set(zmq::sockopt::linger, 0);
-        out.connect(pipe_endpoint(id, rank, peer));
+        const auto at = static_cast<std::size_t>(peer);
+        for (auto [sockets, what] : {std::pair{&in_, "-"}, std::pair{&in_hello_, "-hello-"}}) {
+          auto& in = (*sockets)[at] = zmq::socket_t(context_, zmq::socket_type::pair);
+          in.set(zmq::sockopt::linger, 0);
+          in.bind(pipe_endpoint(id, what, peer, rank));
+        }
+        for (auto [sockets, what] : {std::pair{&out_, "-"}, std::pair{&out_hello_, "-hello-"}}) {
+          auto& out = (*sockets)[at] = zmq::socket_t(context_, zmq::socket_type::pair);
+          out.set(zmq::sockopt::linger, 0);
+          out.connect(pipe_endpoint(id, what, rank, peer));
+        }
       }
     } catch (const zmq::error_t& e) {
       throw comm_error(concat("gapm: emulated row plane: cannot open the pipes of node ", rank, ": ", e.what()));
@@ -42,11 +54,12 @@ class emulated_pipe_links final : public pipe_links {
 
   ~emulated_pipe_links() override {
     abort();  // the plane has waited for its streams; nothing is in flight any more
-    for (auto& s : out_) s.close();
-    for (auto& s : in_) s.close();
+    for (auto* sockets : {&out_, &in_, &out_hello_, &in_hello_})
+      for (auto& s : *sockets) s.close();
   }
 
   void enqueue_send(int peer, const void* src, std::size_t bytes, device_stream stream) override {
+    connect_lazily(out_hello_, out_connected_, peer);
     zmq::socket_t* socket = &out_.at(static_cast<std::size_t>(peer));
     runtime_.host_task(stream, [this, socket, src, bytes, peer] {
       run(peer, "send", [&] {
@@ -58,6 +71,7 @@ class emulated_pipe_links final : public pipe_links {
   }
 
   void enqueue_receive(int peer, void* dst, std::size_t bytes, device_stream stream) override {
+    connect_lazily(in_hello_, in_connected_, peer);
     zmq::socket_t* socket = &in_.at(static_cast<std::size_t>(peer));
     runtime_.host_task(stream, [this, socket, dst, bytes, peer] {
       run(peer, "receive", [&] {
@@ -93,6 +107,22 @@ class emulated_pipe_links final : public pipe_links {
     }
   }
 
+  // Like NCCL, a pipe connects on its first call at each end, and that host call waits for the
+  // other end's first call (the plane connects every pipe at set-up, in an order that cannot
+  // deadlock). Calls on one pipe come from one thread at a time (the plane's pipe lock).
+  void connect_lazily(std::vector<zmq::socket_t>& hello, std::vector<bool>& connected, int peer) {
+    const auto at = static_cast<std::size_t>(peer);
+    if (connected[at]) return;
+    try {
+      hello[at].send(zmq::const_buffer("", 0), zmq::send_flags::none);
+      zmq::message_t word;
+      if (!hello[at].recv(word, zmq::recv_flags::none)) throw comm_error("gapm: emulated row plane: no word");
+    } catch (const zmq::error_t& e) {
+      throw comm_error(concat("gapm: emulated row plane: connecting the pipe with node ", peer, ": ", e.what()));
+    }
+    connected[at] = true;
+  }
+
   void note_failure(std::string why) {
     std::lock_guard guard{mutex_};
     if (failure_.empty()) failure_ = std::move(why);
@@ -101,6 +131,8 @@ class emulated_pipe_links final : public pipe_links {
   device_runtime& runtime_;
   zmq::context_t context_;
   std::vector<zmq::socket_t> out_, in_;  // by peer: to it, from it
+  std::vector<zmq::socket_t> out_hello_, in_hello_;  // the same pipes' first calls meet here
+  std::vector<bool> out_connected_, in_connected_;
   std::mutex mutex_;
   std::string failure_;
 };

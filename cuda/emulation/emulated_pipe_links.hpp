@@ -2,7 +2,8 @@
 // ZeroMQ PAIR connection over a Unix socket between the two processes; a send is a task of
 // the sender's stream that ships the bytes and then waits for the receiver's word, a receive a
 // task of the receiver's stream that waits for the bytes, copies them and gives that word. So,
-// like NCCL's, each half holds its stream until the other half is there: an order of
+// like NCCL's, each half holds its stream until the other half is there, and a pipe's first
+// call at each end waits for the other end's first call (NCCL connects lazily): an order of
 // transfers that could deadlock on a GPU hangs here, in CPU-only CI.
 #pragma once
 
@@ -10,7 +11,7 @@
 
 namespace gapm::detail {
 
-/// The emulation's factory: the id names this run's sockets (/tmp/gapm-plane-<id>-<from>-<to>).
+/// The emulation's factory: the id names this run's sockets (/tmp/gapm-plane-<id>-...).
 [[nodiscard]] const pipe_links_factory& emulated_pipe_links_factory() noexcept;
 
 }  // namespace gapm::detail

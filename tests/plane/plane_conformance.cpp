@@ -95,7 +95,8 @@ int run() {
         runtime, device, rank, world, platform->links->name(),
         platform->links->connect(runtime, device, rank, world,
                                  std::string_view(reinterpret_cast<const char*>(id->data()), id->size()),
-                                 std::chrono::seconds{120}));
+                                 std::chrono::seconds{120}),
+        std::chrono::seconds{120});
   }
 
   // Senders: each thread sends its transfers to every peer, interleaved.
