@@ -13,6 +13,7 @@
 #include "host/adaptive/sync_messages.hpp"
 #include "host/common/expects.hpp"
 #include "host/runtime/plane_rows.hpp"
+#include "host/runtime/pull_staging.hpp"
 #include "host/runtime/step_request.hpp"
 #include "host/store/memory_space.hpp"
 
@@ -280,6 +281,21 @@ void request_server<T>::answered(const wire::header& head) {
 }
 
 template <class T>
+void request_server<T>::stage_on_device(pending_pull& pull, std::span<const std::uint32_t> positions, const T* rows) {
+  row_plane& plane = *node_.net->plane();
+  device_scope on_device{plane.runtime(), plane.device()};
+  if (!pull.device_staging)
+    pull.device_staging = std::make_shared<pull_staging>(plane.runtime(), plane.device(), pull.offsets.back() * sizeof(T));
+  const auto* row = reinterpret_cast<const std::byte*>(rows);
+  for (std::uint32_t p : positions) {
+    const std::size_t bytes = (pull.offsets[p + 1] - pull.offsets[p]) * sizeof(T);
+    pull.device_staging->stage(pull.offsets[p] * sizeof(T), row, bytes);
+    row += bytes;
+  }
+  plane.runtime().synchronize(nullptr);  // staged before the arrived rows go (and before delivery)
+}
+
+template <class T>
 void request_server<T>::apply_pull_response(const wire::message& message) {
   const wire::header& head = message.head;
   wire::payload_reader in(message.payload);
@@ -299,14 +315,19 @@ void request_server<T>::apply_pull_response(const wire::message& message) {
       incoming_rows<T> rows(message, in, values, *node_.net);
       if (in.remaining() != 0 || head.count > pull.remaining)
         malformed("pull response: the rows do not match the requested keys");
-      const T* row = rows.host().data();
-      for (std::uint32_t p : *positions) {
-        const std::size_t length = pull.offsets[p + 1] - pull.offsets[p];
-        std::memcpy(pull.out + pull.offsets[p] * sizeof(T), row, length * sizeof(T));
-        row += length;
+      if (rows.device() != nullptr && pull.device_out != nullptr) {
+        stage_on_device(pull, *positions, rows.device());  // device to device
+      } else {
+        const T* row = rows.host().data();
+        for (std::uint32_t p : *positions) {
+          const std::size_t length = pull.offsets[p + 1] - pull.offsets[p];
+          std::memcpy(pull.out + pull.offsets[p] * sizeof(T), row, length * sizeof(T));
+          row += length;
+        }
+      }
+      for (std::uint32_t p : *positions)
         if (node_.states && node_.states->home_of(pull.keys[p]) != node_.rank())
           node_.states->cache_location(pull.keys[p], head.sender);
-      }
       pull.remaining -= head.count;
       if (pull.remaining == 0) {
         // Rows for a device buffer go there from the worker's thread (in its stream order).

@@ -41,6 +41,9 @@ class request_server final : public message_handler {
   void pass_on(const wire::header& head, const batch_routes& routes, std::span<const key_type> keys,
                std::span<const std::int64_t> hints, const auto& pick_payload);
   void answered(const wire::header& head);  // counts an answer to this node's request
+  // Rows of a pull into a device buffer that came on the data plane (`rows`, device memory,
+  // arrived) go to the pull's device staging, at the places of `positions`.
+  void stage_on_device(pending_pull& pull, std::span<const std::uint32_t> positions, const T* rows);
 
   node_parts<T>& node_;
   owned_event gathered_;  // with the data plane: a pull response's rows are there

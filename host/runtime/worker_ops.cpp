@@ -15,6 +15,7 @@
 
 #include "host/common/expects.hpp"
 #include "host/runtime/plane_rows.hpp"
+#include "host/runtime/pull_staging.hpp"
 #include "host/runtime/step_request.hpp"
 #include "host/store/memory_space.hpp"
 
@@ -438,6 +439,8 @@ void worker_ops<T>::deliver_arrived_pulls(worker_state& worker, std::optional<st
     } else {
       copy_from_host_async(pull.device_out, std::move(pull.staging), node_.device, pull.stream);
     }
+    // Rows that came on the data plane, after the host's (whose staging holds nothing there).
+    if (pull.device_staging) pull.device_staging->deliver(static_cast<std::byte*>(pull.device_out), pull.stream, pull.blocking);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "host/runtime/sampler.hpp"
 
 namespace gapm::detail {
+
+class pull_staging;  // host/runtime/pull_staging.hpp
 
 /// Counters a worker bumps without contention (only its own thread writes them).
 struct worker_counters {
@@ -37,8 +40,10 @@ struct pending_pull {
   std::uint64_t remaining = 0;          // positions still unanswered
   // When the caller's buffer is device memory: rows arrive in host staging, and the worker's
   // own thread copies them to the device in the pull's stream order once all have arrived
-  // (worker_ops::deliver_arrived_pulls), never the receive thread.
+  // (worker_ops::deliver_arrived_pulls), never the receive thread. Rows that came on the data
+  // plane are staged on the device instead (host/runtime/pull_staging.hpp).
   std::vector<std::byte> staging;
+  std::shared_ptr<pull_staging> device_staging;
   void* device_out = nullptr;
   stream_view stream{};
   bool blocking = true;                 // deliver completely before the ticket reads as finished
