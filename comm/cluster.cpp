@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <span>
 #include <iostream>
-#include <optional>
+#include <span>
 #include <stdexcept>
 
 #include <gapm/errors.hpp>
@@ -19,15 +18,6 @@
 #include "host/common/thread_cpu.hpp"
 
 namespace gapm::detail {
-namespace {
-
-using clock = std::chrono::steady_clock;
-
-// Non-zero ranks wait this much longer than rank 0 at a barrier, so that rank 0, which knows
-// who is missing, is the first to tell.
-constexpr auto barrier_grace = std::chrono::seconds{2};
-
-}  // namespace
 
 cluster::cluster(const cluster_env& env, const Options& options, node_hello self, message_handler& handler)
     : rank_{env.rank},
@@ -77,23 +67,6 @@ cluster::cluster(const cluster_env& env, const Options& options, node_hello self
   join_data_plane(env, joined, saturated_seconds(options.rendezvous_timeout_s));
 }
 
-void cluster::join_data_plane(const cluster_env& env, const rendezvous_result& joined,
-                              std::chrono::nanoseconds patience) {
-  if (!joined.plane_id.empty()) {
-    const device_platform& platform = *active_device_platform();  // every node has one: the rendezvous checked
-    const int device = platform.device_for(env.local_rank);
-    device_scope scope{platform.runtime, device};
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(patience);
-    auto links = platform.links->connect(platform.runtime, device, rank_, world_size_, joined.plane_id, wait);
-    plane_ = std::make_unique<row_plane>(platform.runtime, device, rank_, world_size_, platform.links->name(),
-                                         std::move(links), wait);
-  }
-  if (rank_ == 0)
-    std::cerr << "gapm: data plane: " << (plane_ ? std::string(plane_->kind()) : std::string("tcp")) << ", "
-              << (plane_ ? "rows GPU to GPU, keys and flags over TCP" : "rows in the TCP frames") << " ("
-              << joined.data_plane_why << ")\n";
-}
-
 void cluster::start() {
   liveness_->start();
   receiver_ = std::thread([this] {
@@ -115,56 +88,6 @@ comm_result cluster::send_frame(int peer, std::vector<std::byte> frame) {
     traffic_.bytes_sent.fetch_add(frame.size(), std::memory_order_relaxed);
   }
   return result;
-}
-
-comm_result cluster::send_frame_with_rows(int peer, std::vector<std::byte> frame, device_buffer<std::byte> rows,
-                                          std::size_t bytes, device_event ready) {
-  GAPM_EXPECTS(plane_ != nullptr, "send_frame_with_rows without a data plane");
-  if (frame.size() < sizeof(wire::header)) return comm_result::failure("a frame shorter than its header");
-  if (departed_[static_cast<std::size_t>(peer)].load())  // nothing posted for a peer that is gone
-    return comm_result::failure("node " + std::to_string(peer) + " has left the cluster");
-  wire::add_plane_rows_note(frame, {.transfer = 0, .bytes = bytes});
-  comm_result result;
-  try {
-    // The frame leaves while no other transfer to `peer` can take a number: frames of the
-    // pipe's transfers reach the peer in the pipe's order.
-    (void)plane_->send(peer, std::move(rows), bytes, ready, [&](std::uint64_t transfer) {
-      wire::set_plane_transfer(frame, transfer);
-      result = send_frame(peer, std::move(frame));
-    });
-  } catch (const comm_error& e) {  // aborted: the cluster has failed
-    return comm_result::failure(e.what());
-  }
-  // A transfer whose frame did not leave can never be received: the pipe is broken for good
-  // (unless the peer has just left, which the peers' leave handles).
-  if (!result.ok() && !departed_[static_cast<std::size_t>(peer)].load())
-    fail(concat("data plane: the frame of a transfer to node ", peer, " could not be sent: ", result.error));
-  traffic_.plane_bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
-  return result;
-}
-
-void cluster::receive_plane_rows(wire::message& message) {
-  if (!(message.head.flags & wire::rows_on_plane)) return;
-  if (!plane_) throw wire::malformed_message("rows on a data plane this cluster does not have");
-  if (failed()) return;  // nothing is applied any more, and the plane is aborted
-  std::optional<wire::plane_rows_note> note;
-  try {
-    note = wire::take_plane_rows_note(message);
-  } catch (const wire::malformed_message& e) {
-    // Not a frame to drop and forget: its transfer is never received, so the pipe is broken.
-    throw std::runtime_error(concat("the pipe from node ", message.head.sender, " is broken: ", e.what()));
-  }
-  // Posted now, in the order the frames came: a pipe's transfers are received in its order.
-  message.plane_rows = std::make_shared<received_rows>(plane_->receive(message.head.sender, note->transfer, note->bytes));
-  traffic_.plane_bytes_received.fetch_add(note->bytes, std::memory_order_relaxed);
-}
-
-void cluster::check_data_plane() {
-  if (!plane_ || failed()) return;
-  const auto now = clock::now();
-  if (now - plane_checked_ < std::chrono::milliseconds{100}) return;
-  plane_checked_ = now;
-  if (const std::string why = plane_->failure(); !why.empty()) fail("data plane: " + why);
 }
 
 void cluster::throw_if_failed() const {
@@ -201,86 +124,6 @@ void cluster::count_malformed(const std::string& what) {
   if (count == logged)
     std::cerr << "gapm: node " << rank_ << ": further malformed messages are counted, not logged "
               << "(Stats::malformed_messages)\n";
-}
-
-std::uint64_t cluster::barrier(std::uint64_t contribution) { return run_barrier(contribution, false); }
-
-void cluster::shutdown_barrier() { (void)run_barrier(std::numeric_limits<std::uint64_t>::max(), true); }
-
-std::uint64_t cluster::run_barrier(std::uint64_t contribution, bool shutdown) {
-  std::uint64_t generation = 0;
-  {
-    std::lock_guard guard{state_mutex_};
-    if (!failure_.empty()) throw comm_error(failure_);
-    generation = ++barrier_generation_;
-    if (shutdown) shutdown_generation_ = generation;  // before anyone can pass it and say bye
-  }
-  if (rank_ == 0) {
-    enter_barrier(0, generation, contribution);
-  } else if (auto result = send(0, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_enter), .request = generation},
-                                std::span<const std::uint64_t>(&contribution, 1));
-             !result.ok()) {
-    fail("barrier: " + result.error);
-  }
-  const auto deadline = clock::now() + barrier_timeout_ + (rank_ == 0 ? clock::duration::zero() : barrier_grace);
-  std::unique_lock lock{state_mutex_};
-  const bool done = state_changed_.wait_until(
-      lock, deadline, [&] { return released_generation_ >= generation || !failure_.empty(); });
-  if (released_generation_ >= generation) return released_value_;
-  if (!done) {  // the deadline passed
-    std::string missing;
-    if (rank_ == 0) {
-      const auto arrived = barrier_arrivals_.find(generation);
-      for (int node = 0; node < world_size_; ++node)
-        if (arrived == barrier_arrivals_.end() || !arrived->second.nodes.contains(node))
-          missing += (missing.empty() ? "" : ", ") + std::to_string(node);
-    }
-    const auto seconds = std::chrono::duration<double>(barrier_timeout_).count();
-    lock.unlock();
-    fail(rank_ == 0 ? concat("barrier ", generation, " timed out after ", seconds, " s: node(s) ", missing,
-                             " did not arrive (option barrier_timeout_s; nodes must call barrier(), finalize(), "
-                             "save(), load() and shutdown() in the same order)")
-                    : concat("barrier ", generation, " was not released by node 0 within ", seconds,
-                             " s (option barrier_timeout_s)"));
-    lock.lock();
-  }
-  throw comm_error(failure_);
-}
-
-void cluster::enter_barrier(int node, std::uint64_t generation, std::uint64_t contribution) {
-  std::uint64_t result = 0;
-  {
-    std::lock_guard guard{state_mutex_};
-    auto& arrivals = barrier_arrivals_[generation];
-    arrivals.nodes.insert(node);  // a node counts once per generation, however often it says so
-    arrivals.minimum = std::min(arrivals.minimum, contribution);
-    if (static_cast<int>(arrivals.nodes.size()) < world_size_) return;
-    result = arrivals.minimum;
-    barrier_arrivals_.erase(generation);
-    // Released here before the peers hear of it: a peer that passes at once and enters the
-    // next barrier must find this one released (a barrier_enter is checked against it).
-    released_generation_ = generation;
-    released_value_ = result;
-  }
-  state_changed_.notify_all();
-  for (int peer = 1; peer < world_size_; ++peer)
-    if (auto result_of_send = send(peer, {.kind = static_cast<std::uint8_t>(wire::kind::barrier_release),
-                                          .request = generation},
-                                   std::span<const std::uint64_t>(&result, 1));
-        !result_of_send.ok()) {
-      fail("barrier: " + result_of_send.error);
-      return;
-    }
-}
-
-void cluster::release_barrier(std::uint64_t generation, std::uint64_t value) {
-  {
-    std::lock_guard guard{state_mutex_};
-    if (generation <= released_generation_) return;
-    released_generation_ = generation;
-    released_value_ = value;
-  }
-  state_changed_.notify_all();
 }
 
 void cluster::receive_loop() {

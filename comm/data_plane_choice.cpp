@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "comm/rendezvous.hpp"
+#include "comm/node_hello.hpp"
 #include "host/common/expects.hpp"
 
 namespace gapm::detail {
