@@ -139,6 +139,13 @@ class device_store final : public store_backend<T> {
           kernels_.extract_delta(r, k, n, rows, s);
         });
   }
+  void measure_delta(const key_type* keys, std::size_t n, delta_measure* out, stream_view stream) override {
+    expect_sync_state();
+    run(keys, n, out, n, direction::out, stream,
+        [&](const device_rows<T>& r, const key_type* k, delta_measure* measures, device_stream s) {
+          kernels_.measure_delta(r, k, n, measures, s);
+        });
+  }
   void refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view stream) override {
     expect_sync_state();
     run(keys, n, const_cast<T*>(main), n * this->row_length_, direction::in, stream,
@@ -204,17 +211,18 @@ class device_store final : public store_backend<T> {
 
   // Runs one row kernel on `view`'s stream. Host buffers are staged through device memory:
   // keys always, rows in (before) or out (after the kernel); with anything staged the call
-  // synchronises the stream before it returns, else it leaves the work enqueued.
-  template <class Launch>
-  void run(const key_type* keys, std::size_t n, T* rows, std::size_t values, direction dir, stream_view view,
+  // synchronises the stream before it returns, else it leaves the work enqueued. `rows` holds
+  // `values` elements (row values, or one measure per row).
+  template <class Row, class Launch>
+  void run(const key_type* keys, std::size_t n, Row* rows, std::size_t values, direction dir, stream_view view,
            Launch launch) {
     if (n == 0) return;
     device_scope on{rt_, device_};
     const device_stream s = view.handle();
     device_buffer<key_type> staged_keys;
-    device_buffer<T> staged_rows;
+    device_buffer<Row> staged_rows;
     const key_type* dkeys = keys;
-    T* drows = rows;
+    Row* drows = rows;
     if (rt_.space_of(keys) == memory_space::host) {
       staged_keys = device_buffer<key_type>(rt_, n, s);
       rt_.copy(staged_keys.data(), keys, n * sizeof(key_type), s);
@@ -222,8 +230,8 @@ class device_store final : public store_backend<T> {
     }
     const bool rows_on_host = rt_.space_of(rows) == memory_space::host;
     if (rows_on_host) {
-      staged_rows = device_buffer<T>(rt_, values, s);
-      if (dir == direction::in) rt_.copy(staged_rows.data(), rows, values * sizeof(T), s);
+      staged_rows = device_buffer<Row>(rt_, values, s);
+      if (dir == direction::in) rt_.copy(staged_rows.data(), rows, values * sizeof(Row), s);
       drows = staged_rows.data();
     }
     {
@@ -232,7 +240,7 @@ class device_store final : public store_backend<T> {
       launch(rows_view(), dkeys, drows, s);
       end_use(s);
     }
-    if (rows_on_host && dir == direction::out) rt_.copy(rows, drows, values * sizeof(T), s);
+    if (rows_on_host && dir == direction::out) rt_.copy(rows, drows, values * sizeof(Row), s);
     if (staged_keys.data() != nullptr || rows_on_host) rt_.synchronize(s);
   }
 

@@ -18,6 +18,7 @@
 
 #include <gapm/types.hpp>
 
+#include "host/common/delta_measure.hpp"
 #include "host/common/optimizer_math.hpp"
 #include "host/common/value_type.hpp"  // wrapping_add/sub: constexpr, so device code too (--expt-relaxed-constexpr)
 
@@ -153,6 +154,24 @@ struct extract_delta_rows {
     const T value = load(rows.values + at);
     store(deltas + i, wrapping_sub(value, load(rows.sync_state + at)));
     store(rows.sync_state + at, value);
+  }
+};
+
+/// out[row] = the measure of the row's value - sync_state; i runs over the rows (n). One thread
+/// per row: the measure decides which deltas travel and costs little beside their transfer.
+template <class T>
+struct measure_delta_rows {
+  device_rows<T> rows;
+  const key_type* keys;
+  delta_measure* out;
+  GAPM_HOST_DEVICE void operator()(std::size_t row) const {
+    const std::int64_t slot = slot_of(rows.index, rows.first_key, keys[row]);
+    if (slot < 0) return;
+    const std::size_t begin = static_cast<std::size_t>(slot) * rows.row_length;
+    delta_measure m;
+    for (std::size_t j = begin; j < begin + rows.row_length; ++j)
+      m.take(wrapping_sub(load(rows.values + j), load(rows.sync_state + j)));
+    out[row] = m;
   }
 };
 

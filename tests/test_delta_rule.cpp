@@ -11,38 +11,39 @@ namespace {
 using gapm::detail::classify_delta;
 using gapm::detail::delta_action;
 using gapm::detail::final_delta_travels;
+using gapm::detail::measure;
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 constexpr double inf = std::numeric_limits<double>::infinity();
 
 TEST(DeltaRule, TinyAndNanDeltasAreChanges) {
   const double tiny[2] = {1e-200, 0}, not_a_number[2] = {0, nan}, zero[2] = {0, 0}, negative_zero[1] = {-0.0};
-  EXPECT_EQ(classify_delta(tiny, 2, 0.0), delta_action::send);
-  EXPECT_EQ(classify_delta(not_a_number, 2, 0.0), delta_action::send);
-  EXPECT_EQ(classify_delta(zero, 2, 0.0), delta_action::none);
-  EXPECT_EQ(classify_delta(negative_zero, 1, 0.0), delta_action::none);
-  EXPECT_TRUE(final_delta_travels(tiny, 2, 0.0));
-  EXPECT_TRUE(final_delta_travels(not_a_number, 2, inf));
-  EXPECT_FALSE(final_delta_travels(zero, 2, 0.0));
+  EXPECT_EQ(classify_delta(measure(tiny, 2), 0.0), delta_action::send);
+  EXPECT_EQ(classify_delta(measure(not_a_number, 2), 0.0), delta_action::send);
+  EXPECT_EQ(classify_delta(measure(zero, 2), 0.0), delta_action::none);
+  EXPECT_EQ(classify_delta(measure(negative_zero, 1), 0.0), delta_action::none);
+  EXPECT_TRUE(final_delta_travels(measure(tiny, 2), 0.0));
+  EXPECT_TRUE(final_delta_travels(measure(not_a_number, 2), inf));
+  EXPECT_FALSE(final_delta_travels(measure(zero, 2), 0.0));
 }
 
 TEST(DeltaRule, APositiveThresholdHoldsSmallDeltasBackButNeverDropsThem) {
   const double small[2] = {0.3, 0.4}, large[2] = {3, 4}, tiny[1] = {1e-200}, not_a_number[1] = {nan};
-  EXPECT_EQ(classify_delta(small, 2, 1.0), delta_action::hold);   // norm 0.5
-  EXPECT_EQ(classify_delta(large, 2, 1.0), delta_action::send);   // norm 5
-  EXPECT_EQ(classify_delta(large, 2, 5.0), delta_action::send);   // at the threshold
-  EXPECT_EQ(classify_delta(tiny, 1, 1.0), delta_action::hold);    // norm underflows, still a change
-  EXPECT_EQ(classify_delta(not_a_number, 1, 1.0), delta_action::send);
-  EXPECT_EQ(classify_delta(large, 2, inf), delta_action::hold);
-  EXPECT_TRUE(final_delta_travels(small, 2, 1.0));
+  EXPECT_EQ(classify_delta(measure(small, 2), 1.0), delta_action::hold);   // norm 0.5
+  EXPECT_EQ(classify_delta(measure(large, 2), 1.0), delta_action::send);   // norm 5
+  EXPECT_EQ(classify_delta(measure(large, 2), 5.0), delta_action::send);   // at the threshold
+  EXPECT_EQ(classify_delta(measure(tiny, 1), 1.0), delta_action::hold);    // norm underflows, still a change
+  EXPECT_EQ(classify_delta(measure(not_a_number, 1), 1.0), delta_action::send);
+  EXPECT_EQ(classify_delta(measure(large, 2), inf), delta_action::hold);
+  EXPECT_TRUE(final_delta_travels(measure(small, 2), 1.0));
 }
 
 TEST(DeltaRule, MinusOneSendsEveryRound) {
   const std::int64_t zero[3] = {0, 0, 0};
-  EXPECT_EQ(classify_delta(zero, 3, -1.0), delta_action::send);
-  EXPECT_TRUE(final_delta_travels(zero, 3, -1.0));
+  EXPECT_EQ(classify_delta(measure(zero, 3), -1.0), delta_action::send);
+  EXPECT_TRUE(final_delta_travels(measure(zero, 3), -1.0));
   const std::int64_t one[1] = {1};
-  EXPECT_EQ(classify_delta(one, 1, 0.0), delta_action::send);
+  EXPECT_EQ(classify_delta(measure(one, 1), 0.0), delta_action::send);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // The same random inputs (seed printed) go through both stores: exact for int64 and for
 // double sums of small integers, a stated tolerance for float.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -106,6 +107,16 @@ TYPED_TEST(DeviceStoreVsOracle, RandomOperationsMatchExactly) {
         }
         case 2: {
           auto keys = pick(n, true);
+          std::vector<delta_measure> mc(keys.size()), md(keys.size());  // read first: it takes nothing
+          cpu.measure_delta(keys.data(), keys.size(), mc.data(), {});
+          device->measure_delta(keys.data(), keys.size(), md.data(), {});
+          for (std::size_t i = 0; i < keys.size(); ++i)
+            // Squares may round differently on a GPU (fused multiply-adds): compare closely.
+            if (mc[i].changed != md[i].changed ||
+                std::abs(mc[i].squares - md[i].squares) > 1e-12 * std::max(mc[i].squares, md[i].squares)) {
+              ADD_FAILURE() << "measure_delta of key " << keys[i] << " differs";
+              break;
+            }
           std::vector<T> dc(keys.size() * row), dd(keys.size() * row);
           cpu.extract_delta(keys.data(), keys.size(), dc.data(), {});
           device->extract_delta(keys.data(), keys.size(), dd.data(), {});

@@ -19,13 +19,25 @@ using gapm::testing::run_cluster;
 const std::string device_scenarios = GAPM_DEVICE_SCENARIOS_BINARY;
 const std::string scenarios = GAPM_SCENARIOS_BINARY;
 
-// The bytes node `rank`'s summary says the data plane carried ("data plane N B sent, M B received").
-std::pair<long long, long long> plane_bytes(const std::string& output) {
-  const auto at = output.rfind("data plane ");
-  if (at == std::string::npos) return {-1, -1};
-  long long sent = -1, received = -1;
-  (void)std::sscanf(output.c_str() + at, "data plane %lld B sent, %lld B received", &sent, &received);
-  return {sent, received};
+// What a node's summary says the data plane carried: "data plane N B sent (D B replica
+// deltas), M B received".
+struct plane_traffic {
+  long long sent = -1, deltas = -1, received = -1;
+};
+plane_traffic plane_bytes(const std::string& output) {
+  plane_traffic t;
+  if (const auto at = output.rfind("data plane "); at != std::string::npos)
+    (void)std::sscanf(output.c_str() + at, "data plane %lld B sent (%lld B replica deltas), %lld B received", &t.sent,
+                      &t.deltas, &t.received);
+  return t;
+}
+
+// The replica deltas a node's summary says it sent ("deltas sent N").
+long long deltas_sent(const std::string& output) {
+  long long sent = -1;
+  if (const auto at = output.rfind("deltas sent "); at != std::string::npos)
+    (void)std::sscanf(output.c_str() + at, "deltas sent %lld", &sent);
+  return sent;
 }
 
 TEST(DeviceBuffers, RemotePullsLandInTheCallersStreamOrderOnTheNodesOwnDevice) {
@@ -53,11 +65,38 @@ TEST(DataPlane, WithAGpuPerNodeRowsTravelOnTheNcclPlaneAndEveryKeyEndsExact) {
     expect_all_pass(results, "random");
     EXPECT_NE(results[0].output.find("gapm: data plane: emulated-nccl"), std::string::npos) << describe(results);
     for (const auto& r : results) {
-      const auto [sent, received] = plane_bytes(r.output);
-      EXPECT_GT(sent, 0) << describe(results);
-      EXPECT_GT(received, 0) << describe(results);
+      const auto traffic = plane_bytes(r.output);
+      EXPECT_GT(traffic.sent, 0) << describe(results);
+      EXPECT_GT(traffic.received, 0) << describe(results);
     }
   }
+}
+
+// Replica deltas travel on the plane too, taken on the GPU straight into the buffer they are
+// sent from and merged at the owner straight from the one they arrive in; a norm that
+// underflows or is NaN still sends (tests/scenarios/replica_deltas.cpp: node 1 pushes tiny
+// and NaN deltas; which node holds the replicas depends on the order the intents arrive in).
+// Every delta a node sends is on the plane (rows of two doubles); over TCP none is.
+TEST(DataPlane, ReplicaDeltasTravelOnThePlaneAndArriveExactly) {
+  constexpr long long row_bytes = 2 * sizeof(double);
+  const auto on_plane = run_cluster(scenarios, {"tiny_deltas"}, 2,
+                                    {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=2", "EMULATED_GPU_JITTER_US=50"});
+  expect_all_pass(on_plane, "tiny_deltas");
+  long long sent = 0;
+  for (const auto& r : on_plane) {
+    EXPECT_EQ(plane_bytes(r.output).deltas, deltas_sent(r.output) * row_bytes) << describe(on_plane);
+    sent += deltas_sent(r.output);
+  }
+  EXPECT_GE(sent, 1) << describe(on_plane);
+
+  const auto over_tcp = run_cluster(scenarios, {"tiny_deltas"}, 2, {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=1"});
+  expect_all_pass(over_tcp, "tiny_deltas");
+  sent = 0;
+  for (const auto& r : over_tcp) {
+    EXPECT_EQ(plane_bytes(r.output).deltas, 0) << describe(over_tcp);
+    sent += deltas_sent(r.output);
+  }
+  EXPECT_GE(sent, 1) << describe(over_tcp);
 }
 
 TEST(DataPlane, NodesSharingAGpuFallBackToTcpAndSayWhy) {
@@ -66,7 +105,7 @@ TEST(DataPlane, NodesSharingAGpuFallBackToTcpAndSayWhy) {
   EXPECT_NE(results[0].output.find("gapm: data plane: tcp, rows in the TCP frames (nodes 0 and 1 share GPU"),
             std::string::npos)
       << describe(results);
-  for (const auto& r : results) EXPECT_EQ(plane_bytes(r.output).first, 0) << describe(results);
+  for (const auto& r : results) EXPECT_EQ(plane_bytes(r.output).sent, 0) << describe(results);
 }
 
 TEST(DataPlane, AskingForNcclWhereItCannotBeHadFailsEveryNodeWithTheReason) {

@@ -99,6 +99,10 @@ TEST(MultiNode, ReplicaDeltasTooSmallForANormOrNanAreNeverLost) {
   expect_all_pass(run_cluster(scenarios, {"tiny_deltas"}, 2), "tiny_deltas");
 }
 
+TEST(MultiNode, DeltasBelowTheSyncThresholdAddUpInTheReplicaUntilTheyTravel) {
+  expect_all_pass(run_cluster(scenarios, {"held_deltas"}, 2), "held_deltas");
+}
+
 TEST(MultiNode, UpToDateReplicasCostTheirOwnerNoAnswerBytes) {
   expect_all_pass(run_cluster(scenarios, {"quiet_replicas"}, 2), "quiet_replicas");
 }

@@ -2,6 +2,8 @@
 // same entries, and every kind of malformed payload is refused before it is used.
 #include <gtest/gtest.h>
 
+#include <gapm/errors.hpp>
+
 #include "host/adaptive/intent_table.hpp"
 #include "host/adaptive/sync_messages.hpp"
 
@@ -44,6 +46,29 @@ TEST(SyncMessages, ARequestRoundTripsWithDeltasAndHints) {
   EXPECT_EQ(picked.keys, (std::vector<key_type>{mine.back(), mine[0]}));
 }
 
+// Deltas placed in a device buffer follow on the data plane: the frame leaves them out, and a
+// receiver that finds them neither in the frame nor on the plane refuses it. Entries without a
+// delta can still be picked (forwarded) while the deltas are on the device.
+TEST(SyncMessages, DeltasPlacedOnTheDeviceAreLeftOutOfTheFrame) {
+  const auto mine = keys_of_channel(1);
+  sync_request<float> placed;
+  placed.add_placed(mine[0], sync_ask::refresh, 2, 0);
+  placed.add_placed(mine[1], sync_ask::delta | sync_ask::refresh, 4, keys.row_length_of(mine[1]));
+  placed.add_placed(mine[2], sync_ask::delta, 0, keys.row_length_of(mine[2]));
+  EXPECT_FALSE(placed.deltas_on_host());
+  EXPECT_EQ(placed.delta_values(), keys.row_length_of(mine[1]) + keys.row_length_of(mine[2]));
+  const auto frame = placed.encode({.origin = 0, .worker = 1});
+  EXPECT_THROW((void)sync_request<float>::decode(as_message(frame), keys, 2, 1), wire::malformed_message);
+  EXPECT_EQ(placed.pick(std::vector<std::uint32_t>{0}).keys, (std::vector<key_type>{mine[0]}));
+  EXPECT_THROW((void)placed.pick(std::vector<std::uint32_t>{1}), gapm::logic_error);
+
+  placed.deltas.assign(placed.delta_values(), 0.25f);  // the same entries with their deltas here
+  ASSERT_TRUE(placed.deltas_on_host());
+  const auto decoded = sync_request<float>::decode(as_message(placed.encode({.origin = 0, .worker = 1})), keys, 2, 1);
+  EXPECT_EQ(decoded.deltas, placed.deltas);
+  EXPECT_EQ(decoded.delta(1).size(), keys.row_length_of(mine[1]));
+}
+
 TEST(SyncMessages, AResponseRoundTrips) {
   const auto mine = keys_of_channel(0);
   sync_response<double> response;
@@ -63,7 +88,7 @@ TEST(SyncMessages, AResponseRoundTrips) {
 
 TEST(SyncMessages, MalformedPayloadsAreRefused) {
   const auto mine = keys_of_channel(1), other = keys_of_channel(0);
-  auto refuses = [&](sync_request<float> request, const std::function<void(wire::message&)>& damage) {
+  auto refuses = [&](const sync_request<float>& request, const std::function<void(wire::message&)>& damage) {
     auto message = as_message(request.encode({.origin = 0, .worker = 1}));
     damage(message);
     EXPECT_THROW((void)sync_request<float>::decode(message, keys, 2, 1), wire::malformed_message);

@@ -24,7 +24,9 @@ struct channel_state {
   std::vector<clock_type> clocks;                       ///< the workers' clocks as of this round
   std::set<key_type> replicas;                          ///< pending and ready replicas, in key order
   std::unordered_set<key_type> wanted;                  ///< intended here, held elsewhere: ask next round
-  std::unordered_map<key_type, std::vector<T>> held_deltas;  ///< replica deltas below sync.threshold
+  /// Deltas taken from replicas dropped while their main copy is on its way here: they join it
+  /// when it arrives (or the replica, should the key be intended here again first).
+  std::unordered_map<key_type, std::vector<T>> held_deltas;
   /// Owner side: the keys each peer asked to refresh in its latest round (who else intends a key).
   std::vector<std::unordered_set<key_type>> refresh_asked;
   std::unordered_map<key_type, clock::time_point> arrived;  ///< main copies that arrived lately

@@ -1,4 +1,5 @@
-// delta_rule: which replica deltas travel in a sync round (option sync.threshold).
+// delta_rule: which replica deltas travel in a sync round (option sync.threshold), decided
+// from the delta's measure (host/common/delta_measure.hpp), taken where the row lives.
 //
 // "Changed" means some element is non-zero or NaN; never a norm, since the square of a tiny
 // double underflows to 0 and a NaN compares false. The L2 norm matters only for a positive
@@ -9,37 +10,37 @@
 #include <cmath>
 #include <cstddef>
 
+#include "host/common/delta_measure.hpp"
+
 namespace gapm::detail {
 
 enum class delta_action {
   none,  ///< nothing changed: nothing to send or keep
-  hold,  ///< below sync.threshold: keep it, add it to the next round's delta
+  hold,  ///< below sync.threshold: leave it in the replica, where it grows until it travels
   send,  ///< send it to the main copy now
 };
 
+/// The measure of a delta held in host memory.
 template <class T>
-[[nodiscard]] bool delta_changed(const T* delta, std::size_t n) noexcept {
-  for (std::size_t j = 0; j < n; ++j)
-    if (!(delta[j] == T{})) return true;  // true for NaN as well
-  return false;
+[[nodiscard]] delta_measure measure(const T* delta, std::size_t n) noexcept {
+  delta_measure m;
+  for (std::size_t j = 0; j < n; ++j) m.take(delta[j]);
+  return m;
 }
 
 /// What to do with the delta of a replica that stays (threshold: -1 send every round, 0 send
-/// what changed, > 0 hold back deltas whose L2 norm is below it, inf hold everything).
-template <class T>
-[[nodiscard]] delta_action classify_delta(const T* delta, std::size_t n, double threshold) noexcept {
+/// what changed, > 0 hold back deltas whose L2 norm is below it, inf hold everything). A delta
+/// held back stays in the replica (it is not taken) and grows until it passes the threshold.
+[[nodiscard]] inline delta_action classify_delta(const delta_measure& m, double threshold) noexcept {
   if (threshold < 0) return delta_action::send;
-  if (!delta_changed(delta, n)) return delta_action::none;
+  if (m.changed == 0) return delta_action::none;
   if (threshold == 0) return delta_action::send;
-  double sum = 0;
-  for (std::size_t j = 0; j < n; ++j) sum += static_cast<double>(delta[j]) * static_cast<double>(delta[j]);
-  return std::sqrt(sum) < threshold ? delta_action::hold : delta_action::send;  // NaN sends
+  return std::sqrt(m.squares) < threshold ? delta_action::hold : delta_action::send;  // NaN sends
 }
 
 /// The last delta of a replica being dropped travels whenever it changed anything.
-template <class T>
-[[nodiscard]] bool final_delta_travels(const T* delta, std::size_t n, double threshold) noexcept {
-  return threshold < 0 || delta_changed(delta, n);
+[[nodiscard]] inline bool final_delta_travels(const delta_measure& m, double threshold) noexcept {
+  return threshold < 0 || m.changed != 0;
 }
 
 }  // namespace gapm::detail

@@ -15,17 +15,22 @@ void owner_side<T>::serve(const wire::message& message) {
   const int origin = head.origin;
   if (origin < 0 || origin >= ctx_.world_size || (origin == ctx_.rank && head.first_delivery()))
     throw wire::malformed_message("sync request: bad origin " + std::to_string(origin));
-  const auto request = sync_request<T>::decode(message, ctx_.keys, ctx_.options.sync_channels, channel_);
+  auto request = sync_request<T>::decode(message, ctx_.keys, ctx_.options.sync_channels, channel_);
 
   if (head.first_delivery()) state_.refresh_asked[static_cast<std::size_t>(origin)].clear();  // its latest round
   state_.clocks = ctx_.worker_clocks();
   const plan p = classify(request, origin);
+  // Deltas that came on the data plane are merged straight from the device when all of them
+  // are merged here (the usual case); otherwise they come to the host first, as the entries
+  // that go on or wait carry theirs in their frames.
+  if (request.arrived && !merges_every_delta(request, p)) take_deltas_to_host(request);
 
   // With the data plane the answer's rows are gathered on the device and travel GPU to GPU;
   // the device buffer lives (and is freed) on this thread's stream of the node's device.
-  row_plane* plane = origin != ctx_.rank ? ctx_.net.plane() : nullptr;
+  row_plane* const node_plane = ctx_.net.plane();
   std::optional<device_scope> on_device;
-  if (plane) on_device.emplace(plane->runtime(), plane->device());
+  if (node_plane) on_device.emplace(node_plane->runtime(), node_plane->device());
+  row_plane* plane = origin != ctx_.rank ? node_plane : nullptr;
   sync_response<T> answer;
   answer.handled = p.handled;
   answer.acknowledges = head.first_delivery();
@@ -116,12 +121,16 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
   std::shared_lock shared{ctx_.structure};
   if (!p.merge.empty()) {
     std::vector<key_type> keys;
-    std::vector<T> rows;
-    for (std::uint32_t i : p.merge) {
-      keys.push_back(request.keys[i]);
-      rows.insert(rows.end(), request.delta(i).begin(), request.delta(i).end());
+    for (std::uint32_t i : p.merge) keys.push_back(request.keys[i]);
+    if (request.deltas_on_host()) {
+      std::vector<T> rows;
+      for (std::uint32_t i : p.merge) rows.insert(rows.end(), request.delta(i).begin(), request.delta(i).end());
+      ctx_.rows.add(keys.data(), keys.size(), rows.data());
+    } else {  // every delta of the request, in order, on the device (serve() made sure)
+      const auto* rows = reinterpret_cast<const T*>(request.arrived->use_on(nullptr));
+      ctx_.rows.add(keys.data(), keys.size(), rows);  // complete on return: the rows may go
+      ctx_.net.throw_if_failed();                     // an aborted transfer's rows are no rows
     }
-    ctx_.rows.add(keys.data(), keys.size(), rows.data());
     for (key_type k : keys) ctx_.states.advance_version(k);
   }
   std::vector<key_type> behind;
@@ -186,6 +195,21 @@ void owner_side<T>::relocate(const sync_request<T>& request, const plan& p, int 
   }
   for (std::size_t home = 0; home < to_home.size(); ++home)
     if (!to_home[home].keys.empty()) (void)ctx_.send(static_cast<int>(home), to_home[home].encode({.origin = ctx_.rank}));
+}
+
+template <class T>
+bool owner_side<T>::merges_every_delta(const sync_request<T>& request, const plan& p) {
+  std::size_t with_delta = 0;
+  for (std::size_t i = 0; i < request.size(); ++i) with_delta += request.has_delta(i) ? 1 : 0;
+  return p.merge.size() == with_delta;
+}
+
+template <class T>
+void owner_side<T>::take_deltas_to_host(sync_request<T>& request) {
+  request.deltas.resize(request.delta_values());
+  request.arrived->copy_to_host(reinterpret_cast<std::byte*>(request.deltas.data()), nullptr);
+  ctx_.net.throw_if_failed();
+  request.arrived.reset();
 }
 
 template <class T>

@@ -41,6 +41,10 @@ class owner_side {
   void merge_and_replicate(const sync_request<T>& request, const plan& p, sync_response<T>& answer);
   void relocate(const sync_request<T>& request, const plan& p, int origin, sync_response<T>& answer);
   bool just_arrived(key_type key);
+  // Whether every entry with a delta is merged here (none goes on or waits).
+  static bool merges_every_delta(const sync_request<T>& request, const plan& p);
+  // Copies deltas that came on the data plane into request.deltas (on the node's device).
+  void take_deltas_to_host(sync_request<T>& request);
 
   sync_context<T>& ctx_;
   channel_state<T>& state_;

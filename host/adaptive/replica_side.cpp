@@ -6,6 +6,7 @@
 #include <shared_mutex>
 
 #include "host/adaptive/delta_rule.hpp"
+#include "host/common/delta_measure.hpp"
 #include "host/common/value_type.hpp"
 
 namespace gapm::detail {
@@ -30,23 +31,63 @@ void replica_side<T>::ask_for_wanted_keys() {
   }
 }
 
+// The deltas one round sends to one node, taken straight into the buffer they travel in: the
+// request's `deltas`, or with the data plane a buffer on this node's GPU (sent GPU to GPU).
 template <class T>
-void replica_side<T>::add(std::vector<sync_request<T>>& to, key_type key, std::uint8_t ask, std::int64_t version,
-                          std::span<const T> delta) {
-  const int node = ctx_.first_hop(key);
-  if (node == ctx_.rank) {  // the directory points here: the main copy is on its way
-    if (ask & sync_ask::delta) state_.held_deltas[key].assign(delta.begin(), delta.end());
-    return;
+class replica_side<T>::delta_buffer {
+ public:
+  void reserve(std::size_t values) noexcept { capacity_ += values; }
+  // Call within a device_scope of the plane's device when there is a plane.
+  void allocate(row_plane* plane) {
+    if (capacity_ == 0) return;
+    if (plane != nullptr) {
+      device_ = device_buffer<std::byte>(plane->runtime(), capacity_ * sizeof(T), nullptr);
+    } else {
+      host_.resize(capacity_);
+    }
   }
-  to[static_cast<std::size_t>(node)].add(key, ask, version, delta);
+  // Room for the next `values` deltas.
+  [[nodiscard]] T* next(std::size_t values) noexcept {
+    T* at = (device_.bytes() > 0 ? reinterpret_cast<T*>(device_.data()) : host_.data()) + used_;
+    used_ += values;
+    return at;
+  }
+  void hand_to(sync_request<T>& request) {
+    if (device_.bytes() > 0) {
+      if (used_ > 0) request.device_deltas = std::move(device_);
+    } else {
+      host_.resize(used_);
+      request.deltas = std::move(host_);
+    }
+  }
+
+ private:
+  std::size_t capacity_ = 0, used_ = 0;
+  std::vector<T> host_;
+  device_buffer<std::byte> device_;
+};
+
+template <class T>
+void replica_side<T>::ask_refresh(std::vector<sync_request<T>>& to, key_type key) {
+  const int node = ctx_.first_hop(key);
+  if (node == ctx_.rank) return;  // the directory points here: the main copy is on its way
+  to[static_cast<std::size_t>(node)].add_placed(key, sync_ask::refresh, -1, 0);
 }
 
 template <class T>
-void replica_side<T>::add_held_delta(key_type key, std::span<T> delta) {
-  auto it = state_.held_deltas.find(key);
-  if (it == state_.held_deltas.end()) return;
-  for (std::size_t j = 0; j < delta.size(); ++j) delta[j] = wrapping_add(delta[j], it->second[j]);
-  state_.held_deltas.erase(it);
+void replica_side<T>::fold_held_deltas(const std::vector<key_type>& keys) {
+  if (state_.held_deltas.empty()) return;
+  std::vector<key_type> folded;
+  std::vector<T> rows;
+  for (key_type k : keys)
+    if (auto held = state_.held_deltas.find(k); held != state_.held_deltas.end()) {
+      folded.push_back(k);
+      rows.insert(rows.end(), held->second.begin(), held->second.end());
+      state_.held_deltas.erase(held);
+    }
+  if (folded.empty()) return;
+  std::shared_lock structure{ctx_.structure};
+  ctx_.rows.add(folded.data(), folded.size(), rows.data());  // a local push: the next delta carries it
 }
 
 template <class T>
@@ -75,66 +116,117 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   }
   ctx_.counters.replica_rounds.fetch_add(keep.size() + drop.size(), std::memory_order_relaxed);
 
-  // Deltas, exactly once: value - sync_state. A dropped replica's last delta is taken under
-  // the exclusive lock, so no push can land between it and the freeing of the slot.
-  auto values_of = [&](const std::vector<key_type>& keys) {
-    std::size_t values = 0;
-    for (key_type k : keys) values += ctx_.keys.row_length_of(k);
-    return values;
-  };
-  std::vector<T> keep_deltas(values_of(keep)), drop_deltas(values_of(drop));
-  std::vector<std::int64_t> keep_versions(keep.size());  // only this thread changes them
+  const auto world = static_cast<std::size_t>(ctx_.world_size);
+  std::vector<sync_request<T>> to(world);
+  for (key_type k : pending) ask_refresh(to, k);
+
+  // Which deltas travel (sync.threshold; a flush sends what was held back) is decided from
+  // their measures, taken where the rows are; a delta that does not travel is not taken: it
+  // stays in the replica and grows until it does.
+  fold_held_deltas(keep);
+  fold_held_deltas(drop);
+  const double threshold = flush && ctx_.options.sync_threshold > 0 ? 0.0 : ctx_.options.sync_threshold;
+  std::vector<delta_measure> measures(keep.size());
+  std::vector<std::int64_t> versions(keep.size());  // only this thread changes them
   {
     std::shared_lock structure{ctx_.structure};
-    ctx_.rows.extract_deltas(keep.data(), keep.size(), keep_deltas.data());
-    for (std::size_t i = 0; i < keep.size(); ++i) keep_versions[i] = states.replica_record(keep[i]).version();
+    ctx_.rows.measure_deltas(keep.data(), keep.size(), measures.data());
+    for (std::size_t i = 0; i < keep.size(); ++i) versions[i] = states.replica_record(keep[i]).version();
   }
-  if (!drop.empty()) {
-    std::unique_lock structure{ctx_.structure};
-    for (key_type k : drop) states.set_role(k, key_role::absent);
-    ctx_.rows.order_after_queued_writes();  // the last delta holds every write queued to the replica
-    ctx_.rows.extract_deltas(drop.data(), drop.size(), drop_deltas.data());
-    ctx_.rows.erase(drop.data(), drop.size());
-    for (key_type k : drop) {
-      state_.replicas.erase(k);
-      states.forget(k);
-    }
-    ctx_.counters.replicas_dropped.fetch_add(drop.size(), std::memory_order_relaxed);
-  }
-
-  // Which deltas travel (sync.threshold; a flush sends what was held back), by first hop.
-  const double threshold = flush && ctx_.options.sync_threshold > 0 ? 0.0 : ctx_.options.sync_threshold;
-  std::vector<sync_request<T>> to(static_cast<std::size_t>(ctx_.world_size));
-  for (key_type k : pending) add(to, k, sync_ask::refresh, -1, {});
-  std::span<T> delta(keep_deltas);
-  std::vector<key_type> sent;  // their deltas travel
+  std::vector<std::vector<key_type>> travelling(world);  // by first hop, in entry order
+  std::vector<delta_buffer> buffers(world);
   for (std::size_t i = 0; i < keep.size(); ++i) {
     const key_type k = keep[i];
-    const auto mine = delta.first(ctx_.keys.row_length_of(k));
-    delta = delta.subspan(mine.size());
-    add_held_delta(k, mine);
-    const delta_action action = classify_delta(mine.data(), mine.size(), threshold);
-    const std::int64_t version = keep_versions[i];
-    if (action == delta_action::send) {
-      add(to, k, sync_ask::delta | sync_ask::refresh, version, mine);
-      sent.push_back(k);
+    const int hop = ctx_.first_hop(k);  // once: the entry and its delta must go the same way
+    if (hop == ctx_.rank) continue;     // the main copy is on its way here: the delta joins it there
+    const auto node = static_cast<std::size_t>(hop);
+    const std::size_t length = ctx_.keys.row_length_of(k);
+    if (classify_delta(measures[i], threshold) == delta_action::send) {
+      to[node].add_placed(k, sync_ask::delta | sync_ask::refresh, versions[i], length);
+      travelling[node].push_back(k);
+      buffers[node].reserve(length);
     } else {
-      if (action == delta_action::hold) state_.held_deltas[k].assign(mine.begin(), mine.end());
-      add(to, k, sync_ask::refresh, version, {});
+      to[node].add_placed(k, sync_ask::refresh, versions[i], 0);
     }
   }
-  if (!sent.empty()) {  // the owner's merge will make it this: no needless refresh
+  std::vector<int> drop_hops(drop.size());
+  for (std::size_t i = 0; i < drop.size(); ++i) {
+    drop_hops[i] = ctx_.first_hop(drop[i]);
+    if (drop_hops[i] != ctx_.rank) buffers[static_cast<std::size_t>(drop_hops[i])].reserve(ctx_.keys.row_length_of(drop[i]));
+  }
+
+  row_plane* plane = ctx_.net.plane();
+  std::optional<device_scope> on_device;
+  if (plane != nullptr) on_device.emplace(plane->runtime(), plane->device());
+  for (auto& buffer : buffers) buffer.allocate(plane);
+  {  // Deltas, exactly once: value - sync_state, taken into the buffers they travel in.
     std::shared_lock structure{ctx_.structure};
-    for (key_type k : sent) states.replica_record(k).version().fetch_add(1, std::memory_order_acq_rel);
+    for (std::size_t node = 0; node < world; ++node) {
+      const auto& keys = travelling[node];
+      if (keys.empty()) continue;
+      ctx_.rows.extract_deltas(keys.data(), keys.size(), buffers[node].next(values_of(keys)));
+      ctx_.counters.deltas_sent.fetch_add(keys.size(), std::memory_order_relaxed);
+      // The owner's merge will make it this: no needless refresh.
+      for (key_type k : keys) states.replica_record(k).version().fetch_add(1, std::memory_order_acq_rel);
+    }
   }
-  delta = std::span<T>(drop_deltas);
-  for (key_type k : drop) {
-    const auto mine = delta.first(ctx_.keys.row_length_of(k));
-    delta = delta.subspan(mine.size());
-    add_held_delta(k, mine);
-    if (final_delta_travels(mine.data(), mine.size(), threshold)) add(to, k, sync_ask::delta, 0, mine);
-  }
+  if (!drop.empty()) take_last_deltas(drop, drop_hops, threshold, to, buffers);
+  for (std::size_t node = 0; node < world; ++node) buffers[node].hand_to(to[node]);
   return to;
+}
+
+template <class T>
+void replica_side<T>::take_last_deltas(const std::vector<key_type>& drop, const std::vector<int>& hops,
+                                       double threshold, std::vector<sync_request<T>>& to,
+                                       std::vector<delta_buffer>& buffers) {
+  // Under the exclusive lock, so no push can land between the last delta and the freeing of
+  // the slot; after every write queued to the replica.
+  auto& states = ctx_.states;
+  std::unique_lock structure{ctx_.structure};
+  for (key_type k : drop) states.set_role(k, key_role::absent);
+  ctx_.rows.order_after_queued_writes();
+  std::vector<delta_measure> measures(drop.size());
+  ctx_.rows.measure_deltas(drop.data(), drop.size(), measures.data());
+  std::vector<std::vector<key_type>> travelling(to.size());
+  std::vector<key_type> kept_here;  // their main copy is on its way here: the delta waits for it
+  for (std::size_t i = 0; i < drop.size(); ++i) {
+    if (!final_delta_travels(measures[i], threshold)) continue;
+    if (hops[i] == ctx_.rank) {
+      kept_here.push_back(drop[i]);
+    } else {
+      to[static_cast<std::size_t>(hops[i])].add_placed(drop[i], sync_ask::delta, 0, ctx_.keys.row_length_of(drop[i]));
+      travelling[static_cast<std::size_t>(hops[i])].push_back(drop[i]);
+    }
+  }
+  for (std::size_t node = 0; node < to.size(); ++node) {
+    const auto& keys = travelling[node];
+    if (keys.empty()) continue;
+    ctx_.rows.extract_deltas(keys.data(), keys.size(), buffers[node].next(values_of(keys)));
+    ctx_.counters.deltas_sent.fetch_add(keys.size(), std::memory_order_relaxed);
+  }
+  if (!kept_here.empty()) {
+    std::vector<T> deltas(values_of(kept_here));
+    ctx_.rows.extract_deltas(kept_here.data(), kept_here.size(), deltas.data());
+    std::span<const T> rest(deltas);
+    for (key_type k : kept_here) {
+      const auto mine = rest.first(ctx_.keys.row_length_of(k));
+      rest = rest.subspan(mine.size());
+      state_.held_deltas[k].assign(mine.begin(), mine.end());  // none left: fold_held_deltas took it
+    }
+  }
+  ctx_.rows.erase(drop.data(), drop.size());
+  for (key_type k : drop) {
+    state_.replicas.erase(k);
+    states.forget(k);
+  }
+  ctx_.counters.replicas_dropped.fetch_add(drop.size(), std::memory_order_relaxed);
+}
+
+template <class T>
+std::size_t replica_side<T>::values_of(const std::vector<key_type>& keys) const noexcept {
+  std::size_t values = 0;
+  for (key_type k : keys) values += ctx_.keys.row_length_of(k);
+  return values;
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "host/adaptive/sync_channel.hpp"
 
+#include <optional>
 #include <string>
 
 #include <gapm/errors.hpp>
@@ -166,17 +167,26 @@ void sync_channel<T>::start_round() {
   round_started_ = steady::now();
   entries_sent_ = entries_handled_ = acks_ = acks_expected_ = 0;
   acked_.assign(acked_.size(), true);  // peers this round asks nothing owe no answer
+  std::optional<device_scope> on_device;  // deltas on the device are freed there
+  if (row_plane* plane = ctx_.net.plane()) on_device.emplace(plane->runtime(), plane->device());
   for (int peer = 0; peer < ctx_.world_size; ++peer) {
     if (peer == ctx_.rank) continue;
     const auto p = static_cast<std::size_t>(peer);
-    const auto& request = requests[p];
+    auto& request = requests[p];
     const bool asked_last_round = asked_[p];
     asked_[p] = request.size() > 0;
     if (request.size() == 0 && !asked_last_round) continue;
     entries_sent_ += request.size();
     ++acks_expected_;
     acked_[p] = false;
-    send(peer, request.encode({.origin = ctx_.rank, .worker = channel_, .request = round_id_}));
+    auto frame = request.encode({.origin = ctx_.rank, .worker = channel_, .request = round_id_});
+    if (request.deltas_on_host()) {
+      send(peer, std::move(frame));
+    } else {  // the deltas follow on the data plane (taken on this thread's stream: already there)
+      const std::size_t bytes = request.delta_values() * sizeof(T);
+      if (ctx_.net.send_frame_with_rows(peer, std::move(frame), std::move(request.device_deltas), bytes, nullptr).ok())
+        ctx_.counters.plane_delta_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    }
   }
   idle_ = acks_expected_ == 0 && state_.replicas.empty() && state_.intents.size() == 0;
   complete_round_if_done();

@@ -21,6 +21,7 @@ namespace gapm::detail {
 /// What the sync channels count for Stats.
 struct sync_counters {
   std::atomic<std::uint64_t> replicas_created{0}, replicas_dropped{0}, relocations{0}, replica_rounds{0};
+  std::atomic<std::uint64_t> deltas_sent{0}, plane_delta_bytes{0};  // rows; bytes of them on the data plane
 };
 
 template <class T>

@@ -41,11 +41,22 @@ void sync_request<T>::add(key_type key, std::uint8_t ask, std::int64_t version, 
 }
 
 template <class T>
+void sync_request<T>::add_placed(key_type key, std::uint8_t ask, std::int64_t version, std::size_t delta_length) {
+  keys.push_back(key);
+  asks.push_back(ask);
+  versions.push_back(version);
+  hints.push_back(no_hint);
+  delta_at.push_back(delta_at.back() + ((ask & sync_ask::delta) ? delta_length : 0));
+}
+
+template <class T>
 sync_request<T> sync_request<T>::pick(std::span<const std::uint32_t> picks, std::span<const std::int64_t> new_hints) const {
   sync_request out;
   for (std::size_t p = 0; p < picks.size(); ++p) {
     const std::uint32_t i = picks[p];
-    out.add(keys[i], asks[i], versions[i], delta(i), new_hints.empty() ? hints[i] : new_hints[p]);
+    GAPM_EXPECTS(!has_delta(i) || deltas_on_host(), "sync request: picking a delta that is on the device");
+    out.add(keys[i], asks[i], versions[i], has_delta(i) ? delta(i) : std::span<const T>(),
+            new_hints.empty() ? hints[i] : new_hints[p]);
   }
   return out;
 }
@@ -56,8 +67,10 @@ std::vector<std::byte> sync_request<T>::encode(wire::header head) const {
   head.count = keys.size();
   const bool hinted = std::any_of(hints.begin(), hints.end(), [](std::int64_t h) { return h != no_hint; });
   head.flags = static_cast<std::uint8_t>(hinted ? head.flags | wire::has_hints : head.flags & ~wire::has_hints);
-  if (hinted) return wire::encode(head, keys, asks, versions, deltas, hints);
-  return wire::encode(head, keys, asks, versions, deltas);
+  // Deltas not on the host follow on the data plane (sent with the frame).
+  const std::span<const T> inline_deltas = deltas_on_host() ? std::span<const T>(deltas) : std::span<const T>();
+  if (hinted) return wire::encode(head, keys, asks, versions, inline_deltas, hints);
+  return wire::encode(head, keys, asks, versions, inline_deltas);
 }
 
 template <class T>
@@ -74,7 +87,14 @@ sync_request<T> sync_request<T>::decode(const wire::message& m, const key_space&
     if (r.asks[i] == 0 || r.asks[i] > (sync_ask::delta | sync_ask::refresh)) malformed(what, "an entry asks nothing known");
     r.delta_at[i + 1] = r.delta_at[i] + (r.has_delta(i) ? space.row_length_of(r.keys[i]) : 0);
   }
-  r.deltas = read<T>(in, r.delta_at.back(), what, "delta values");
+  if (m.plane_rows) {  // the deltas came on the data plane
+    if (m.plane_rows->bytes() != r.delta_values() * sizeof(T))
+      malformed(what, concat(m.plane_rows->bytes(), " bytes of deltas on the data plane for ", r.delta_values(),
+                             " values"));
+    r.arrived = m.plane_rows;
+  } else {
+    r.deltas = read<T>(in, r.delta_values(), what, "delta values");
+  }
   r.hints = m.head.carries_hints() ? read<std::int64_t>(in, m.head.count, what, "hints")
                                    : std::vector<std::int64_t>(m.head.count, no_hint);
   if (in.remaining() != 0) malformed(what, "payload longer than its entries");

@@ -43,6 +43,11 @@ struct sync_request {
   std::vector<T> deltas;               // the deltas of the entries that carry one, in order
   std::vector<std::int64_t> hints;     // routing hints: no_hint on a first hop
   std::vector<std::size_t> delta_at;   // (size + 1) where entry i's delta starts in `deltas`
+  // With the data plane (cuda/row_plane.hpp) the deltas travel GPU to GPU instead: the replica
+  // side takes them into `device_deltas` (in entry order), the owner finds them in `arrived`,
+  // and `deltas` stays empty until someone copies them there (deltas_on_host()).
+  device_buffer<std::byte> device_deltas;
+  std::shared_ptr<received_rows> arrived;
 
   sync_request() : delta_at{0} {}
   [[nodiscard]] std::size_t size() const noexcept { return keys.size(); }
@@ -51,17 +56,26 @@ struct sync_request {
   [[nodiscard]] std::span<const T> delta(std::size_t i) const noexcept {
     return std::span<const T>(deltas).subspan(delta_at[i], delta_at[i + 1] - delta_at[i]);
   }
+  /// The values of all deltas (entries in order).
+  [[nodiscard]] std::size_t delta_values() const noexcept { return delta_at.back(); }
+  /// Whether the deltas are in `deltas` (else on the device: device_deltas or arrived).
+  [[nodiscard]] bool deltas_on_host() const noexcept { return deltas.size() == delta_values(); }
 
   /// Appends an entry; `delta` is empty unless `ask` has sync_ask::delta.
   void add(key_type key, std::uint8_t ask, std::int64_t version, std::span<const T> delta,
            std::int64_t hint = no_hint);
+  /// Appends an entry whose delta, `delta_length` values, the caller puts in place of the
+  /// entries' deltas: `deltas`, or `device_deltas`.
+  void add_placed(key_type key, std::uint8_t ask, std::int64_t version, std::size_t delta_length);
   /// The entries at `picks`, with `new_hints` (one per pick) when given.
   [[nodiscard]] sync_request pick(std::span<const std::uint32_t> picks,
                                   std::span<const std::int64_t> new_hints = {}) const;
 
-  /// One frame: `head` (kind sync_request, count, hints flag set here) and the arrays.
+  /// One frame: `head` (kind sync_request, count, hints flag set here) and the arrays (the
+  /// deltas only when they are on the host: else they follow on the data plane).
   [[nodiscard]] std::vector<std::byte> encode(wire::header head) const;
-  /// Validates keys (range, channel), asks, delta sizes, hints and the exact payload length.
+  /// Validates keys (range, channel), asks, delta sizes (those on the data plane too), hints and
+  /// the exact payload length.
   [[nodiscard]] static sync_request decode(const wire::message& m, const key_space& keys, int channels, int channel);
 };
 

@@ -146,6 +146,8 @@ Stats node_impl<T>::stats() const {
   s.replicas_created = parts_.sync.replicas_created.load();
   s.replicas_dropped = parts_.sync.replicas_dropped.load();
   s.relocations = parts_.sync.relocations.load();
+  s.deltas_sent = parts_.sync.deltas_sent.load();
+  s.plane_delta_bytes_sent = parts_.sync.plane_delta_bytes.load();
   s.replica_rounds = parts_.sync.replica_rounds.load();
   for (const auto& channel : parts_.channels) {
     s.sync_rounds += channel->rounds();

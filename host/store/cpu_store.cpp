@@ -156,6 +156,16 @@ void cpu_store<T>::extract_delta(const key_type* keys, std::size_t n, T* deltas,
 }
 
 template <class T>
+void cpu_store<T>::measure_delta(const key_type* keys, std::size_t n, delta_measure* out, stream_view) {
+  const std::size_t len = this->row_length_;
+  for_each_row(keys, n, true, [&](T* row, T* sync, std::size_t i) {
+    delta_measure m;
+    for (std::size_t j = 0; j < len; ++j) m.take(wrapping_sub(row[j], sync[j]));
+    out[i] = m;
+  });
+}
+
+template <class T>
 void cpu_store<T>::refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view) {
   const std::size_t len = this->row_length_;
   for_each_row(keys, n, true, [&](T* row, T* sync, std::size_t i) {

@@ -82,6 +82,14 @@ void row_store<T>::extract_deltas(const key_type* keys, std::size_t n, T* deltas
 }
 
 template <class T>
+void row_store<T>::measure_deltas(const key_type* keys, std::size_t n, delta_measure* out) {
+  each_table_run(keys, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t) {
+    tables_[t]->measure_delta(keys + first, count, out + first, {});
+  });
+  synchronize({});
+}
+
+template <class T>
 void row_store<T>::refresh(const key_type* keys, std::size_t n, const T* main) {
   each_run(keys, n, [&](store_backend<T>& s, const key_type* run, std::size_t count, std::size_t offset) {
     s.refresh_merge(run, count, main + offset, {});

@@ -20,6 +20,7 @@ struct Stats {
   std::uint64_t replicas_dropped = 0;
   std::uint64_t replica_rounds = 0;  ///< sum over sync rounds of the replicas alive: replica memory x time
   std::uint64_t relocations = 0;   ///< main copies that moved to this node
+  std::uint64_t deltas_sent = 0;   ///< replica deltas sent to main copies (rows)
   std::uint64_t sync_rounds = 0;    ///< completed rounds, all channels
   double sync_rounds_per_sec = 0;   ///< per channel
   std::uint64_t messages_sent = 0;
@@ -28,6 +29,7 @@ struct Stats {
   std::uint64_t bytes_received = 0;
   std::uint64_t plane_bytes_sent = 0;      ///< row bytes sent GPU to GPU on the data plane (option data_plane)
   std::uint64_t plane_bytes_received = 0;  ///< row bytes received on the data plane
+  std::uint64_t plane_delta_bytes_sent = 0;  ///< of plane_bytes_sent: replica deltas
   std::uint64_t malformed_messages = 0;  ///< frames of peers dropped by validation
   std::uint64_t rejected_frames = 0;     ///< frames refused unread: their connection did not prove the job token
   std::uint64_t remote_answers = 0;    ///< answers received for this node's remote requests

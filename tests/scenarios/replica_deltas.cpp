@@ -1,4 +1,5 @@
-// Scenarios of replica deltas that a norm would miss: values whose square underflows, NaN.
+// Scenarios of replica deltas: values whose square underflows, NaN (a norm would miss them),
+// replicas nothing changes, and deltas held back by sync.threshold.
 #include "scenario.hpp"
 
 #include <cmath>
@@ -83,6 +84,52 @@ GAPM_SCENARIO(quiet_replicas) {
                                              std::to_string(per_replica_round) + " bytes each per round");
   }
   quiesce(w);
+  w.finalize();
+  node.shutdown();
+  return exit_code();
+}
+
+// sync.threshold > 0 holds small deltas back in the replica, where they add up until their
+// norm reaches the threshold (then they travel whole) or the replica is dropped (its last delta
+// carries them). int64 rows of one value, threshold 5: node 1 pushes 1 at a time into its
+// replica of key 2, whose main copy node 0 keeps (it intended the key first).
+GAPM_SCENARIO(held_deltas) {
+  gapm::Options o;
+  o.tables = {{8, 1}};
+  o.sync_threshold = 5;
+  gapm::Node<std::int64_t> node(gapm::Options::from_env(o));
+  gapm::Worker<std::int64_t> w(node, 0);
+  if (node.world_size() != 2) throw gapm::logic_error("the held_deltas scenario needs exactly 2 nodes");
+  const key_type key = 2;  // homed on node 0
+  constexpr gapm::clock_type replica_ends = 3;
+  if (node.rank() == 0) w.intent(&key, 1, 0, gapm::CLOCK_MAX);
+  quiesce(w);
+  if (node.rank() == 1) w.intent(&key, 1, 0, replica_ends);
+  quiesce(w);
+  expect_true(is_local(node, w, key), "key 2 is local on node " + std::to_string(node.rank()));
+  // Every node takes part; node 0 reads its main copy once the rounds have run.
+  auto main_copy_reads = [&](std::int64_t want, const std::string& when) {
+    quiesce(w);
+    if (node.rank() == 0) {
+      std::int64_t value = -1;
+      w.wait(w.pull(&key, 1, &value));
+      expect_equal(value, want, "the main copy " + when);
+    }
+    quiesce(w);
+  };
+  const std::int64_t one = 1;
+  for (int pushed = 1; pushed <= 4; ++pushed) {
+    if (node.rank() == 1) w.wait(w.push(&key, 1, &one));
+    main_copy_reads(0, "after " + std::to_string(pushed) + " pushes held back in the replica");
+  }
+  if (node.rank() == 1) w.wait(w.push(&key, 1, &one));
+  main_copy_reads(5, "once the held deltas reach the threshold");
+  if (node.rank() == 1)
+    for (int i = 0; i < 2; ++i) w.wait(w.push(&key, 1, &one));
+  main_copy_reads(5, "while 2 more are held back");
+  while (w.clock() < replica_ends) w.advance_clock();  // node 1's replica goes, with its last delta
+  main_copy_reads(7, "after the replica was dropped");
+  if (node.rank() == 1) expect_equal<std::uint64_t>(node.stats().replicas_dropped, 1, "replicas dropped on node 1");
   w.finalize();
   node.shutdown();
   return exit_code();
