@@ -158,7 +158,8 @@ struct extract_delta_rows {
 };
 
 /// out[row] = the measure of the row's value - sync_state; i runs over the rows (n). One thread
-/// per row: the measure decides which deltas travel and costs little beside their transfer.
+/// per row, its reads strided across a warp (not yet measured on a GPU): a round measures only
+/// its replicas, and the measure spares moving the deltas that do not travel.
 template <class T>
 struct measure_delta_rows {
   device_rows<T> rows;
@@ -166,9 +167,12 @@ struct measure_delta_rows {
   delta_measure* out;
   GAPM_HOST_DEVICE void operator()(std::size_t row) const {
     const std::int64_t slot = slot_of(rows.index, rows.first_key, keys[row]);
-    if (slot < 0) return;
+    delta_measure m;  // a key without a row has nothing to send
+    if (slot < 0) {
+      out[row] = m;
+      return;
+    }
     const std::size_t begin = static_cast<std::size_t>(slot) * rows.row_length;
-    delta_measure m;
     for (std::size_t j = begin; j < begin + rows.row_length; ++j)
       m.take(wrapping_sub(load(rows.values + j), load(rows.sync_state + j)));
     out[row] = m;
