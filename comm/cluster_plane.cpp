@@ -55,7 +55,7 @@ comm_result cluster::send_frame_with_rows(int peer, std::vector<std::byte> frame
   // (unless the peer has just left, which the peers' leave handles).
   if (!result.ok() && !departed_[static_cast<std::size_t>(peer)].load())
     fail(concat("data plane: the frame of a transfer to node ", peer, " could not be sent: ", result.error));
-  traffic_.plane_bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
+  if (result.ok()) traffic_.plane_bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
   return result;
 }
 

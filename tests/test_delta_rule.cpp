@@ -11,7 +11,14 @@ namespace {
 using gapm::detail::classify_delta;
 using gapm::detail::delta_action;
 using gapm::detail::final_delta_travels;
-using gapm::detail::measure;
+
+// The measure of a delta of n values (the stores take it from value - sync_state).
+template <class T>
+gapm::detail::delta_measure measure(const T* delta, std::size_t n) {
+  gapm::detail::delta_measure m;
+  for (std::size_t j = 0; j < n; ++j) m.take(delta[j]);
+  return m;
+}
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 constexpr double inf = std::numeric_limits<double>::infinity();

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cmath>
-#include <cstddef>
 
 #include "host/common/delta_measure.hpp"
 
@@ -19,14 +18,6 @@ enum class delta_action {
   hold,  ///< below sync.threshold: leave it in the replica, where it grows until it travels
   send,  ///< send it to the main copy now
 };
-
-/// The measure of a delta held in host memory.
-template <class T>
-[[nodiscard]] delta_measure measure(const T* delta, std::size_t n) noexcept {
-  delta_measure m;
-  for (std::size_t j = 0; j < n; ++j) m.take(delta[j]);
-  return m;
-}
 
 /// What to do with the delta of a replica that stays (threshold: -1 send every round, 0 send
 /// what changed, > 0 hold back deltas whose L2 norm is below it, inf hold everything). A delta

@@ -17,6 +17,12 @@ void owner_side<T>::serve(const wire::message& message) {
     throw wire::malformed_message("sync request: bad origin " + std::to_string(origin));
   auto request = sync_request<T>::decode(message, ctx_.keys, ctx_.options.sync_channels, channel_);
 
+  // With the data plane, rows (deltas arrived, the answer's gathered) are device buffers of the
+  // node's device, used and freed on this thread's stream there: everything below runs in its scope.
+  row_plane* const node_plane = ctx_.net.plane();
+  std::optional<device_scope> on_device;
+  if (node_plane) on_device.emplace(node_plane->runtime(), node_plane->device());
+
   if (head.first_delivery()) state_.refresh_asked[static_cast<std::size_t>(origin)].clear();  // its latest round
   state_.clocks = ctx_.worker_clocks();
   const plan p = classify(request, origin);
@@ -25,11 +31,7 @@ void owner_side<T>::serve(const wire::message& message) {
   // that go on or wait carry theirs in their frames.
   if (request.arrived && !merges_every_delta(request, p)) take_deltas_to_host(request);
 
-  // With the data plane the answer's rows are gathered on the device and travel GPU to GPU;
-  // the device buffer lives (and is freed) on this thread's stream of the node's device.
-  row_plane* const node_plane = ctx_.net.plane();
-  std::optional<device_scope> on_device;
-  if (node_plane) on_device.emplace(node_plane->runtime(), node_plane->device());
+  // The answer's rows travel GPU to GPU too, gathered into a device buffer.
   row_plane* plane = origin != ctx_.rank ? node_plane : nullptr;
   sync_response<T> answer;
   answer.handled = p.handled;

@@ -43,7 +43,7 @@ class owner_side {
   bool just_arrived(key_type key);
   // Whether every entry with a delta is merged here (none goes on or waits).
   static bool merges_every_delta(const sync_request<T>& request, const plan& p);
-  // Copies deltas that came on the data plane into request.deltas (on the node's device).
+  // Copies deltas that came on the data plane into request.deltas (call in the node's device scope).
   void take_deltas_to_host(sync_request<T>& request);
 
   sync_context<T>& ctx_;

@@ -7,7 +7,6 @@
 
 #include "host/adaptive/delta_rule.hpp"
 #include "host/common/delta_measure.hpp"
-#include "host/common/value_type.hpp"
 
 namespace gapm::detail {
 
@@ -116,6 +115,11 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   }
   ctx_.counters.replica_rounds.fetch_add(keep.size() + drop.size(), std::memory_order_relaxed);
 
+  // With the data plane the deltas are taken into device buffers, made and freed (should one
+  // go unsent) in the scope of the node's device: it outlives them.
+  row_plane* const plane = ctx_.net.plane();
+  std::optional<device_scope> on_device;
+  if (plane != nullptr) on_device.emplace(plane->runtime(), plane->device());
   const auto world = static_cast<std::size_t>(ctx_.world_size);
   std::vector<sync_request<T>> to(world);
   for (key_type k : pending) ask_refresh(to, k);
@@ -155,9 +159,6 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
     if (drop_hops[i] != ctx_.rank) buffers[static_cast<std::size_t>(drop_hops[i])].reserve(ctx_.keys.row_length_of(drop[i]));
   }
 
-  row_plane* plane = ctx_.net.plane();
-  std::optional<device_scope> on_device;
-  if (plane != nullptr) on_device.emplace(plane->runtime(), plane->device());
   for (auto& buffer : buffers) buffer.allocate(plane);
   {  // Deltas, exactly once: value - sync_state, taken into the buffers they travel in.
     std::shared_lock structure{ctx_.structure};
@@ -257,7 +258,8 @@ template <class T>
 void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   auto& states = ctx_.states;
   // Sort the answers: replicas to refresh (one batched merge) and main copies moving here (one
-  // batched merge of their rows, and one of the deltas held back below sync.threshold).
+  // batched merge of their rows, and one of the deltas of replicas dropped while they were on
+  // their way here).
   std::vector<std::size_t> refreshed, moved;
   std::vector<key_type> merge_keys, moved_keys, held_keys;
   std::vector<std::size_t> merge_at, moved_at;  // where their rows start among the answer's values
@@ -342,7 +344,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   if (!moved.empty()) {
     std::unique_lock exclusive{ctx_.structure};
     ctx_.rows.refresh(moved_keys.data(), moved_keys.size(), moved_rows);  // main + unsent local pushes
-    ctx_.rows.add(held_keys.data(), held_keys.size(), held_rows.data());  // extracted below sync.threshold, never sent
+    ctx_.rows.add(held_keys.data(), held_keys.size(), held_rows.data());  // taken from dropped replicas, never sent
     merged();
     for (std::size_t i : moved) {
       const key_type k = answer.keys[i];

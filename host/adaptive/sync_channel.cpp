@@ -155,6 +155,8 @@ void sync_channel<T>::run() {
 
 template <class T>
 void sync_channel<T>::start_round() {
+  std::optional<device_scope> on_device;  // deltas on the device are made and freed there
+  if (row_plane* plane = ctx_.net.plane()) on_device.emplace(plane->runtime(), plane->device());
   auto requests = replicas_.build_round(flush_.exchange(false, std::memory_order_acq_rel));
   intent_entries_.store(state_.intents.size(), std::memory_order_relaxed);
   intent_bytes_.store(state_.intents.memory_bytes(), std::memory_order_relaxed);
@@ -167,8 +169,6 @@ void sync_channel<T>::start_round() {
   round_started_ = steady::now();
   entries_sent_ = entries_handled_ = acks_ = acks_expected_ = 0;
   acked_.assign(acked_.size(), true);  // peers this round asks nothing owe no answer
-  std::optional<device_scope> on_device;  // deltas on the device are freed there
-  if (row_plane* plane = ctx_.net.plane()) on_device.emplace(plane->runtime(), plane->device());
   for (int peer = 0; peer < ctx_.world_size; ++peer) {
     if (peer == ctx_.rank) continue;
     const auto p = static_cast<std::size_t>(peer);
