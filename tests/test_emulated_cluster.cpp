@@ -43,7 +43,7 @@ long long deltas_sent(const std::string& output) {
 TEST(DeviceBuffers, RemotePullsLandInTheCallersStreamOrderOnTheNodesOwnDevice) {
   for (int nodes : {2, 3})
     expect_all_pass(run_cluster(device_scenarios, {"device_remote_pull"}, nodes,
-                                {"EMULATED_GPU_COUNT=2", "EMULATED_GPU_JITTER_US=100", "GAPM_STORE=cuda"}),
+                                {"EMULATED_GPU_COUNT=2", "EMULATED_GPU_STRICT=1", "EMULATED_GPU_JITTER_US=100", "GAPM_STORE=cuda"}),
                     "device_remote_pull");
 }
 
@@ -51,7 +51,7 @@ TEST(DeviceBuffers, WritesQueuedOnAUsersStreamLandExactlyOnceWhileKeysMove) {
   for (const char* techniques : {"GAPM_TECHNIQUES=all", "GAPM_TECHNIQUES=relocation_only"})
     for (int nodes : {2, 3})
       expect_all_pass(run_cluster(device_scenarios, {"device_async_writes"}, nodes,
-                                  {"EMULATED_GPU_COUNT=2", "EMULATED_GPU_JITTER_US=100", techniques}),
+                                  {"EMULATED_GPU_COUNT=2", "EMULATED_GPU_STRICT=1", "EMULATED_GPU_JITTER_US=100", techniques}),
                       "device_async_writes");
 }
 
@@ -60,7 +60,7 @@ TEST(DeviceBuffers, WritesQueuedOnAUsersStreamLandExactlyOnceWhileKeysMove) {
 TEST(DataPlane, WithAGpuPerNodeRowsTravelOnTheNcclPlaneAndEveryKeyEndsExact) {
   for (const char* techniques : {"GAPM_TECHNIQUES=all", "GAPM_TECHNIQUES=relocation_only"}) {
     const auto results = run_cluster(scenarios, {"random"}, 3,
-                                     {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=4", "EMULATED_GPU_JITTER_US=50",
+                                     {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=4", "EMULATED_GPU_STRICT=1", "EMULATED_GPU_JITTER_US=50",
                                       "SCENARIO_OPS=10000", techniques});
     expect_all_pass(results, "random");
     EXPECT_NE(results[0].output.find("gapm: data plane: emulated-nccl"), std::string::npos) << describe(results);
@@ -80,7 +80,7 @@ TEST(DataPlane, WithAGpuPerNodeRowsTravelOnTheNcclPlaneAndEveryKeyEndsExact) {
 TEST(DataPlane, ReplicaDeltasTravelOnThePlaneAndArriveExactly) {
   constexpr long long row_bytes = 2 * sizeof(double);
   const auto on_plane = run_cluster(scenarios, {"tiny_deltas"}, 2,
-                                    {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=2", "EMULATED_GPU_JITTER_US=50"});
+                                    {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=2", "EMULATED_GPU_STRICT=1", "EMULATED_GPU_JITTER_US=50"});
   expect_all_pass(on_plane, "tiny_deltas");
   long long sent = 0;
   for (const auto& r : on_plane) {
@@ -110,7 +110,7 @@ TEST(DataPlane, NodesSharingAGpuFallBackToTcpAndSayWhy) {
 
 TEST(DataPlane, AskingForNcclWhereItCannotBeHadFailsEveryNodeWithTheReason) {
   const auto results =
-      run_cluster(scenarios, {"sum"}, 2, {"GAPM_STORE=cpu", "EMULATED_GPU_COUNT=4", "GAPM_DATA_PLANE=nccl"});
+      run_cluster(scenarios, {"sum"}, 2, {"GAPM_STORE=cpu", "EMULATED_GPU_COUNT=4", "EMULATED_GPU_STRICT=1", "GAPM_DATA_PLANE=nccl"});
   for (const auto& r : results) {
     EXPECT_NE(r.exit_code, 0) << describe(results);
     EXPECT_NE(r.output.find("option data_plane=nccl, but node 0 keeps its rows in host memory"), std::string::npos)

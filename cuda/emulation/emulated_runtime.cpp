@@ -113,6 +113,7 @@ emulated_runtime::settings emulated_runtime::settings_from_env() {
   s.memory_bytes = env_number("EMULATED_GPU_MEMORY", s.memory_bytes);
   s.jitter = std::chrono::microseconds(env_number("EMULATED_GPU_JITTER_US", 0));
   s.seed = env_number("EMULATED_GPU_SEED", std::random_device{}());
+  s.strict = env_number("EMULATED_GPU_STRICT", 0) != 0;
   if (s.jitter.count() > 0)
     std::cerr << "gapm: emulated device, " << s.jitter.count() << " us jitter, seed " << s.seed << "\n";
   return s;
@@ -162,6 +163,13 @@ void emulated_runtime::memory_info(std::size_t& free_bytes, std::size_t& total_b
 }
 
 void emulated_runtime::note_use() {
+  if (settings_.strict && thread_device_ < 0 && settings_.devices > 1) {
+    // Found in CI rather than as a stray context on a user's GPU 0; the core dump or the
+    // debugger shows the call.
+    std::cerr << "gapm: emulated device (EMULATED_GPU_STRICT): a thread that chose no device called the "
+                 "runtime; on a GPU this work would run on GPU 0\n";
+    std::abort();
+  }
   std::lock_guard guard{memory_mutex_};
   devices_used_.insert(current_device());  // work without a chosen device lands on device 0
 }

@@ -8,7 +8,9 @@
 //
 // Settings come from the environment (test processes started by the scenario tests inherit
 // them): EMULATED_GPU_COUNT (1), EMULATED_GPU_MEMORY in bytes (8 GiB per device),
-// EMULATED_GPU_JITTER_US (0: none), EMULATED_GPU_SEED (random; printed when jitter is on).
+// EMULATED_GPU_JITTER_US (0: none), EMULATED_GPU_SEED (random; printed when jitter is on),
+// EMULATED_GPU_STRICT (0; 1: with several devices, a call from a thread that chose none aborts
+// the process: real CUDA would run it on GPU 0, in a context of its own).
 #pragma once
 
 #include <atomic>
@@ -31,6 +33,7 @@ class emulated_runtime final : public device_runtime {
     std::size_t memory_bytes = std::size_t{8} << 30;  // per device
     std::chrono::microseconds jitter{0};
     std::uint64_t seed = 0;
+    bool strict = false;
   };
   [[nodiscard]] static settings settings_from_env();
 

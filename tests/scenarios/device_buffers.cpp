@@ -91,7 +91,8 @@ GAPM_SCENARIO(device_remote_pull) {
 // knows what all of them pushed.
 GAPM_SCENARIO(device_async_writes) {
   auto& rt = gapm::detail::emulated_device();
-  rt.set_device(env_int("LOCAL_RANK", 0) % rt.device_count());
+  const int device = env_int("LOCAL_RANK", 0) % rt.device_count();
+  rt.set_device(device);
   constexpr key_type hot_keys = 64;
   constexpr std::size_t per_push = 8;
   constexpr std::uint32_t row = 4;
@@ -113,10 +114,10 @@ GAPM_SCENARIO(device_async_writes) {
   std::vector<void*> buffers;  // device buffers of queued work: freed once the stream is done
   auto device_copy = [&](const auto& host) {
     using V = typename std::decay_t<decltype(host)>::value_type;
-    auto* device = static_cast<V*>(rt.allocate_now(host.size() * sizeof(V)));
-    std::copy(host.begin(), host.end(), device);
-    buffers.push_back(device);
-    return device;
+    auto* on_device = static_cast<V*>(rt.allocate_now(host.size() * sizeof(V)));
+    std::copy(host.begin(), host.end(), on_device);
+    buffers.push_back(on_device);
+    return on_device;
   };
   for (int i = 0; i < iterations; ++i) {
     const auto keys = schedule(node.rank(), i);
@@ -147,12 +148,18 @@ GAPM_SCENARIO(device_async_writes) {
     expect_equal(got[k * row], expected[k * row], "key " + std::to_string(k));
   const auto stats = node.stats();
   expect_true(world == 1 || stats.replicas_created + stats.relocations > 0, "keys were replicated or relocated");
-  std::cout << "replicas " << stats.replicas_created << " relocations " << stats.relocations << "\n";
+  std::cout << "replicas " << stats.replicas_created << " relocations " << stats.relocations << ", deltas sent "
+            << stats.deltas_sent << " (" << stats.plane_delta_bytes_sent << " B on the data plane)\n";
 
   rt.destroy_stream(user);
   for (void* b : buffers) rt.free_now(b);
   w.finalize();
   node.shutdown();
+  // Sync threads too (deltas taken into device buffers, answers gathered, rows received).
+  const std::set<int> used = rt.devices_used();
+  expect_true(used == std::set<int>{device}, "every thread of node " + std::to_string(node.rank()) +
+                                                 " kept to device " + std::to_string(device) + " (used " +
+                                                 std::to_string(used.size()) + " devices)");
   return exit_code();
 }
 
