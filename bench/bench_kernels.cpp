@@ -1,11 +1,13 @@
-// Gather (pull), scatter-add (push) and the fused AdaGrad step throughput of the store
-// backends over row lengths of 8..512 values and two batch sizes, against a plain copy of the
-// same bytes in the same run (memcpy on the CPU, a device-to-device copy on the GPU).
+// Gather (pull), scatter-add (push), the fused AdaGrad step and the replica sync's two row
+// ops (measure_delta, which decides what travels, and extract_delta, which takes it) of the
+// store backends over row lengths of 8..512 values and two batch sizes, against a plain copy
+// of the same bytes in the same run (memcpy on the CPU, a device-to-device copy on the GPU).
 //
 //   ./bench_kernels [--benchmark_filter=cpu] [--benchmark_min_time=0.2]
 //
 // Keys are drawn uniformly from a table four times larger than the batch (at most 256 MiB of
-// rows), so rows are scattered as in embedding lookups. Bytes counted: the rows moved.
+// rows), so rows are scattered as in embedding lookups. Bytes counted: the rows moved (one row
+// per key; the replica ops read a row and its sync_state).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -71,9 +73,12 @@ void cpu_copy(benchmark::State& state, std::uint32_t row, std::size_t batch) {
   set_bytes(state, batch, row);
 }
 
-enum class kernel { gather, scatter_add, adagrad };
+// measure_delta: whether each delta changed (sync.threshold 0), over unchanged rows (read
+// whole: the slowest case); measure_norm: with the squares (a positive threshold), over rows
+// that all changed.
+enum class kernel { gather, scatter_add, adagrad, measure_delta, measure_norm, extract_delta };
 
-// The AdaGrad step on rows [param | sum of g²]: distinct keys (a step's precondition).
+// Distinct keys: the precondition of a step and of the replica ops.
 std::vector<key_type> distinct(std::vector<key_type> keys) {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -82,6 +87,8 @@ std::vector<key_type> distinct(std::vector<key_type> keys) {
 
 const auto adagrad = gapm::detail::step_constants<value>::make({.kind = gapm::optimizer::adagrad, .lr = 0.01});
 
+bool takes_distinct_keys(kernel op) { return op != kernel::gather && op != kernel::scatter_add; }
+
 void cpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, kernel op) {
   auto w = make_workload(row, batch);
   gapm::detail::cpu_store<value> store(0, w.table_keys, row, w.table_keys);
@@ -89,14 +96,29 @@ void cpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, k
   store.insert(keys.data(), keys.size());
   const auto step_keys = distinct(w.keys);
   std::vector<value> rows(batch * row, 0.5f);
+  std::vector<gapm::detail::delta_measure> measures(batch);
+  if (op != kernel::gather && op != kernel::scatter_add && op != kernel::adagrad)  // the replicas' sync_state exists
+    store.extract_delta(step_keys.data(), step_keys.size(), rows.data(), {});
+  if (op == kernel::measure_norm) {  // every row changes (the extraction above wrote zeros into `rows`)
+    std::fill(rows.begin(), rows.end(), 0.5f);
+    store.scatter_add(step_keys.data(), step_keys.size(), rows.data(), {});
+  }
   for (auto _ : state) {
-    if (op == kernel::gather) store.gather(w.keys.data(), batch, rows.data(), {});
-    else if (op == kernel::scatter_add) store.scatter_add(w.keys.data(), batch, rows.data(), {});
-    else store.apply_step(step_keys.data(), step_keys.size(), rows.data(), adagrad, {});
+    switch (op) {
+      case kernel::gather: store.gather(w.keys.data(), batch, rows.data(), {}); break;
+      case kernel::scatter_add: store.scatter_add(w.keys.data(), batch, rows.data(), {}); break;
+      case kernel::adagrad: store.apply_step(step_keys.data(), step_keys.size(), rows.data(), adagrad, {}); break;
+      case kernel::measure_delta:
+      case kernel::measure_norm:
+        store.measure_delta(step_keys.data(), step_keys.size(), measures.data(), op == kernel::measure_norm, {});
+        break;
+      case kernel::extract_delta: store.extract_delta(step_keys.data(), step_keys.size(), rows.data(), {}); break;
+    }
     benchmark::DoNotOptimize(rows.data());
+    benchmark::DoNotOptimize(measures.data());
     benchmark::ClobberMemory();
   }
-  set_bytes(state, op == kernel::adagrad ? step_keys.size() : batch, row);
+  set_bytes(state, takes_distinct_keys(op) ? step_keys.size() : batch, row);
 }
 
 #if GAPM_WITH_CUDA
@@ -139,24 +161,40 @@ void gpu_copy(benchmark::State& state, std::uint32_t row, std::size_t batch) {
 void gpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, kernel op) {
   const auto& platform = *gapm::detail::active_device_platform();
   auto w = make_workload(row, batch);
-  auto store = gapm::detail::make_device_store<value>(platform, 0, 0, w.table_keys, row, w.table_keys, 0.5, false);
+  const bool replica_op = op != kernel::gather && op != kernel::scatter_add && op != kernel::adagrad;
+  auto store =
+      gapm::detail::make_device_store<value>(platform, 0, 0, w.table_keys, row, w.table_keys, 0.5, replica_op);
   auto keys = all_keys(w.table_keys);
   store->insert(keys.data(), keys.size());
   const auto step_keys = distinct(w.keys);
-  const std::size_t n = op == kernel::adagrad ? step_keys.size() : batch;
+  const std::size_t n = takes_distinct_keys(op) ? step_keys.size() : batch;
   cudaStream_t stream;
   cudaStreamCreate(&stream);
   {
     gapm::detail::device_buffer<key_type> dkeys(platform.runtime, n, stream);
     gapm::detail::device_buffer<value> rows(platform.runtime, n * row, stream);
-    cudaMemcpyAsync(dkeys.data(), (op == kernel::adagrad ? step_keys : w.keys).data(), n * sizeof(key_type),
+    gapm::detail::device_buffer<gapm::detail::delta_measure> measures(platform.runtime, n, stream);
+    cudaMemcpyAsync(dkeys.data(), (takes_distinct_keys(op) ? step_keys : w.keys).data(), n * sizeof(key_type),
                     cudaMemcpyHostToDevice, stream);
-    cudaMemsetAsync(rows.data(), 0, n * row * sizeof(value), stream);
+    const std::vector<value> halves(n * row, 0.5f);
+    cudaMemcpyAsync(rows.data(), halves.data(), n * row * sizeof(value), cudaMemcpyHostToDevice, stream);
     const gapm::stream_view view{static_cast<void*>(stream)};
+    if (replica_op) {  // as on the CPU: unchanged rows, or (measure_norm) rows that all changed
+      gapm::detail::device_buffer<value> scratch(platform.runtime, n * row, stream);
+      store->extract_delta(dkeys.data(), n, scratch.data(), view);
+      if (op == kernel::measure_norm) store->scatter_add(dkeys.data(), n, rows.data(), view);
+    }
     time_on_gpu(state, stream, [&] {
-      if (op == kernel::gather) store->gather(dkeys.data(), n, rows.data(), view);
-      else if (op == kernel::scatter_add) store->scatter_add(dkeys.data(), n, rows.data(), view);
-      else store->apply_step(dkeys.data(), n, rows.data(), adagrad, view);
+      switch (op) {
+        case kernel::gather: store->gather(dkeys.data(), n, rows.data(), view); break;
+        case kernel::scatter_add: store->scatter_add(dkeys.data(), n, rows.data(), view); break;
+        case kernel::adagrad: store->apply_step(dkeys.data(), n, rows.data(), adagrad, view); break;
+        case kernel::measure_delta:
+        case kernel::measure_norm:
+          store->measure_delta(dkeys.data(), n, measures.data(), op == kernel::measure_norm, view);
+          break;
+        case kernel::extract_delta: store->extract_delta(dkeys.data(), n, rows.data(), view); break;
+      }
     });
   }
   cudaStreamSynchronize(stream);
@@ -173,11 +211,19 @@ void register_all() {
       benchmark::RegisterBenchmark(("gather/cpu" + suffix).c_str(), cpu_kernel, row, batch, kernel::gather);
       benchmark::RegisterBenchmark(("scatter_add/cpu" + suffix).c_str(), cpu_kernel, row, batch, kernel::scatter_add);
       benchmark::RegisterBenchmark(("adagrad/cpu" + suffix).c_str(), cpu_kernel, row, batch, kernel::adagrad);
+      benchmark::RegisterBenchmark(("measure_delta/cpu" + suffix).c_str(), cpu_kernel, row, batch,
+                                   kernel::measure_delta);
+      benchmark::RegisterBenchmark(("measure_norm/cpu" + suffix).c_str(), cpu_kernel, row, batch,
+                                   kernel::measure_norm);
+      benchmark::RegisterBenchmark(("extract_delta/cpu" + suffix).c_str(), cpu_kernel, row, batch,
+                                   kernel::extract_delta);
 #if GAPM_WITH_CUDA
       if (gapm::detail::active_device_platform() != nullptr) {
         benchmark::RegisterBenchmark(("copy/gpu" + suffix).c_str(), gpu_copy, row, batch)->UseManualTime();
         for (auto [name, op] : {std::pair{"gather", kernel::gather}, std::pair{"scatter_add", kernel::scatter_add},
-                                std::pair{"adagrad", kernel::adagrad}})
+                                std::pair{"adagrad", kernel::adagrad}, std::pair{"measure_delta", kernel::measure_delta},
+                                std::pair{"measure_norm", kernel::measure_norm},
+                                std::pair{"extract_delta", kernel::extract_delta}})
           benchmark::RegisterBenchmark((std::string(name) + "/gpu" + suffix).c_str(), gpu_kernel, row, batch, op)
               ->UseManualTime();
       }

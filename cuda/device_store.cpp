@@ -139,11 +139,12 @@ class device_store final : public store_backend<T> {
           kernels_.extract_delta(r, k, n, rows, s);
         });
   }
-  void measure_delta(const key_type* keys, std::size_t n, delta_measure* out, stream_view stream) override {
+  void measure_delta(const key_type* keys, std::size_t n, delta_measure* out, bool with_norm,
+                     stream_view stream) override {
     expect_sync_state();
     run(keys, n, out, n, direction::out, stream,
         [&](const device_rows<T>& r, const key_type* k, delta_measure* measures, device_stream s) {
-          kernels_.measure_delta(r, k, n, measures, s);
+          kernels_.measure_delta(r, k, n, measures, with_norm, s);
         });
   }
   void refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view stream) override {

@@ -33,9 +33,9 @@ class row_launcher {
   /// deltas[i] = value - sync_state; sync_state = value (distinct keys)
   virtual void extract_delta(const device_rows<T>& rows, const key_type* keys, std::size_t n, T* deltas,
                              device_stream stream) = 0;
-  /// out[i] = the measure of keys[i]'s value - sync_state
+  /// out[i] = the measure of keys[i]'s value - sync_state (the squares only `with_norm`)
   virtual void measure_delta(const device_rows<T>& rows, const key_type* keys, std::size_t n, delta_measure* out,
-                             device_stream stream) = 0;
+                             bool with_norm, device_stream stream) = 0;
   /// value = main + (value - sync_state); sync_state = main (distinct keys)
   virtual void refresh_merge(const device_rows<T>& rows, const key_type* keys, std::size_t n, const T* main,
                              device_stream stream) = 0;
@@ -73,8 +73,8 @@ class generic_row_launcher final : public row_launcher<T> {
     run_(n * rows.row_length, row_ops::extract_delta_rows<T>{rows, keys, deltas}, stream);
   }
   void measure_delta(const device_rows<T>& rows, const key_type* keys, std::size_t n, delta_measure* out,
-                     device_stream stream) override {
-    run_(n, row_ops::measure_delta_rows<T>{rows, keys, out}, stream);
+                     bool with_norm, device_stream stream) override {
+    run_(n, row_ops::measure_delta_rows<T>{rows, keys, out, with_norm}, stream);
   }
   void refresh_merge(const device_rows<T>& rows, const key_type* keys, std::size_t n, const T* main,
                      device_stream stream) override {

@@ -165,16 +165,21 @@ struct measure_delta_rows {
   device_rows<T> rows;
   const key_type* keys;
   delta_measure* out;
+  bool with_norm;
   GAPM_HOST_DEVICE void operator()(std::size_t row) const {
     const std::int64_t slot = slot_of(rows.index, rows.first_key, keys[row]);
-    delta_measure m;  // a key without a row has nothing to send
-    if (slot < 0) {
-      out[row] = m;
+    if (slot < 0) {  // a key without a row has nothing to send
+      out[row] = delta_measure{};
       return;
     }
-    const std::size_t begin = static_cast<std::size_t>(slot) * rows.row_length;
-    for (std::size_t j = begin; j < begin + rows.row_length; ++j)
-      m.take(wrapping_sub(load(rows.values + j), load(rows.sync_state + j)));
+    const T* values = rows.values + static_cast<std::size_t>(slot) * rows.row_length;
+    const T* sync = rows.sync_state + static_cast<std::size_t>(slot) * rows.row_length;
+    delta_measure m;
+    for (std::size_t j = 0; j < rows.row_length && m.changed == 0; ++j)
+      m.changed = differ_in_bits(load(values + j), load(sync + j)) ? 1u : 0u;
+    if (with_norm && m.changed != 0)
+      m.squares = delta_measure::squares_of(rows.row_length,
+                                            [&](std::size_t j) { return wrapping_sub(load(values + j), load(sync + j)); });
     out[row] = m;
   }
 };

@@ -100,6 +100,43 @@ TEST(CpuStore, ExtractDeltaAndRefreshMergeFollowTheReplicaArithmetic) {
   EXPECT_EQ(delta, push);
 }
 
+// A replica changed when a value differs in its bits from its sync_state: a tiny push is a
+// change (its square underflows), a NaN is one once (then value and sync_state are the same
+// NaN: no NaN delta every round), and the squares are measured only when asked for.
+TEST(CpuStore, AReplicaChangedWhenAValueDiffersInItsBitsFromItsSyncState) {
+  gapm::detail::cpu_store<double> s(0, 16, 2, 16);
+  key_type k = 3;
+  ASSERT_TRUE(s.insert(&k, 1));
+  const double main[2] = {0.0, 2.0};  // 1e-200 added to 0 is a change; added to 1 it is lost
+  s.refresh_merge(&k, 1, main, {});
+  auto measured = [&](bool with_norm) {
+    gapm::detail::delta_measure m;
+    s.measure_delta(&k, 1, &m, with_norm, {});
+    return m;
+  };
+  auto push_and_take = [&](double a, double b) {
+    const double push[2] = {a, b};
+    s.scatter_add(&k, 1, push, {});
+    const auto before = measured(true);
+    double delta[2];
+    s.extract_delta(&k, 1, delta, {});
+    return before;
+  };
+  EXPECT_EQ(measured(false).changed, 0u);
+  const auto tiny = push_and_take(1e-200, 0);
+  EXPECT_EQ(tiny.changed, 1u);
+  EXPECT_EQ(tiny.squares, 0.0);  // underflows: "changed" never comes from the norm
+  EXPECT_EQ(measured(true).changed, 0u);  // taken
+  const auto norm = push_and_take(3, 4);
+  EXPECT_DOUBLE_EQ(norm.squares, 25.0);
+  EXPECT_EQ(push_and_take(std::numeric_limits<double>::quiet_NaN(), 0).changed, 1u);
+  EXPECT_EQ(measured(false).changed, 0u);  // the same NaN in value and sync_state
+  const double more[2] = {0, 1};
+  s.scatter_add(&k, 1, more, {});
+  EXPECT_EQ(measured(false).changed, 1u);
+  EXPECT_EQ(measured(false).squares, 0.0);  // not asked for
+}
+
 // int64 sums past the range wrap around (defined, two's complement) instead of overflowing
 // (undefined; UBSan caught it in a test that doubles its values), and the replica arithmetic
 // still gives back exactly what was pushed.

@@ -108,8 +108,9 @@ TYPED_TEST(DeviceStoreVsOracle, RandomOperationsMatchExactly) {
         case 2: {
           auto keys = pick(n, true);
           std::vector<delta_measure> mc(keys.size()), md(keys.size());  // read first: it takes nothing
-          cpu.measure_delta(keys.data(), keys.size(), mc.data(), {});
-          device->measure_delta(keys.data(), keys.size(), md.data(), {});
+          const bool with_norm = rng() % 2 == 0;
+          cpu.measure_delta(keys.data(), keys.size(), mc.data(), with_norm, {});
+          device->measure_delta(keys.data(), keys.size(), md.data(), with_norm, {});
           for (std::size_t i = 0; i < keys.size(); ++i)
             // Squares may round differently on a GPU (fused multiply-adds): compare closely.
             if (mc[i].changed != md[i].changed ||

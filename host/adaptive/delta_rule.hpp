@@ -1,10 +1,10 @@
 // delta_rule: which replica deltas travel in a sync round (option sync.threshold), decided
 // from the delta's measure (host/common/delta_measure.hpp), taken where the row lives.
 //
-// "Changed" means some element is non-zero or NaN; never a norm, since the square of a tiny
-// double underflows to 0 and a NaN compares false. The L2 norm matters only for a positive
-// threshold, which holds small deltas back (they accumulate until they pass it or the
-// replica is dropped).
+// "Changed" means some value differs in its bits from its sync_state (delta_measure.hpp);
+// never a norm, since the square of a tiny double underflows to 0 and a NaN compares false.
+// The L2 norm matters only for a positive threshold, which holds small deltas back (they
+// accumulate in the replica until they pass it or the replica is dropped).
 #pragma once
 
 #include <cmath>

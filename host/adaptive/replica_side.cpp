@@ -134,7 +134,8 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   std::vector<std::int64_t> versions(keep.size());  // only this thread changes them
   {
     std::shared_lock structure{ctx_.structure};
-    ctx_.rows.measure_deltas(keep.data(), keep.size(), measures.data());
+    // The norm only for a positive threshold; a negative one sends every delta unmeasured.
+    if (threshold >= 0) ctx_.rows.measure_deltas(keep.data(), keep.size(), measures.data(), threshold > 0);
     for (std::size_t i = 0; i < keep.size(); ++i) versions[i] = states.replica_record(keep[i]).version();
   }
   std::vector<std::vector<key_type>> travelling(world);  // by first hop, in entry order
@@ -187,7 +188,7 @@ void replica_side<T>::take_last_deltas(const std::vector<key_type>& drop, const 
   for (key_type k : drop) states.set_role(k, key_role::absent);
   ctx_.rows.order_after_queued_writes();
   std::vector<delta_measure> measures(drop.size());
-  ctx_.rows.measure_deltas(drop.data(), drop.size(), measures.data());
+  if (threshold >= 0) ctx_.rows.measure_deltas(drop.data(), drop.size(), measures.data(), false);
   std::vector<std::vector<key_type>> travelling(to.size());
   std::vector<key_type> kept_here;  // their main copy is on its way here: the delta waits for it
   for (std::size_t i = 0; i < drop.size(); ++i) {

@@ -156,11 +156,14 @@ void cpu_store<T>::extract_delta(const key_type* keys, std::size_t n, T* deltas,
 }
 
 template <class T>
-void cpu_store<T>::measure_delta(const key_type* keys, std::size_t n, delta_measure* out, stream_view) {
+void cpu_store<T>::measure_delta(const key_type* keys, std::size_t n, delta_measure* out, bool with_norm,
+                                 stream_view) {
   const std::size_t len = this->row_length_;
   for_each_row(keys, n, true, [&](T* row, T* sync, std::size_t i) {
-    delta_measure m;
-    for (std::size_t j = 0; j < len; ++j) m.take(wrapping_sub(row[j], sync[j]));
+    delta_measure m;  // the row is ours while we look (its stripe's lock): compare its bytes
+    m.changed = std::memcmp(row, sync, len * sizeof(T)) != 0 ? 1 : 0;
+    if (with_norm && m.changed != 0)
+      m.squares = delta_measure::squares_of(len, [&](std::size_t j) { return wrapping_sub(row[j], sync[j]); });
     out[i] = m;
   });
 }

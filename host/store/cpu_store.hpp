@@ -28,7 +28,8 @@ class cpu_store final : public store_backend<T> {
   void scatter_add(const key_type* keys, std::size_t n, const T* deltas, stream_view stream) override;
   void assign(const key_type* keys, std::size_t n, const T* values, stream_view stream) override;
   void extract_delta(const key_type* keys, std::size_t n, T* deltas, stream_view stream) override;
-  void measure_delta(const key_type* keys, std::size_t n, delta_measure* out, stream_view stream) override;
+  void measure_delta(const key_type* keys, std::size_t n, delta_measure* out, bool with_norm,
+                     stream_view stream) override;
   void refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view stream) override;
   void apply_step(const key_type* keys, std::size_t n, const T* grads, const step_constants<T>& step,
                   stream_view stream) override;

@@ -82,9 +82,9 @@ void row_store<T>::extract_deltas(const key_type* keys, std::size_t n, T* deltas
 }
 
 template <class T>
-void row_store<T>::measure_deltas(const key_type* keys, std::size_t n, delta_measure* out) {
+void row_store<T>::measure_deltas(const key_type* keys, std::size_t n, delta_measure* out, bool with_norm) {
   each_table_run(keys, n, [&](std::size_t t, std::size_t first, std::size_t count, std::size_t) {
-    tables_[t]->measure_delta(keys + first, count, out + first, {});
+    tables_[t]->measure_delta(keys + first, count, out + first, with_norm, {});
   });
   synchronize({});
 }

@@ -53,8 +53,9 @@ class row_store {
   void assign(const key_type* keys, std::size_t n, const T* values);
   /// Replica sync: deltas = value - sync_state; sync_state = value.
   void extract_deltas(const key_type* keys, std::size_t n, T* deltas);
-  /// Replica sync: out[i] = the measure of keys[i]'s delta, which stays where it is.
-  void measure_deltas(const key_type* keys, std::size_t n, delta_measure* out);
+  /// Replica sync: out[i] = the measure of keys[i]'s delta (the squares only `with_norm`),
+  /// which stays where it is.
+  void measure_deltas(const key_type* keys, std::size_t n, delta_measure* out, bool with_norm);
   /// Replica sync: value = main + (value - sync_state); sync_state = main.
   void refresh(const key_type* keys, std::size_t n, const T* main);
 

@@ -56,9 +56,11 @@ class store_backend {
   /// Exact under concurrent scatter_add: an add that misses this read is sent next round.
   virtual void extract_delta(const key_type* keys, std::size_t n, T* deltas, stream_view stream) = 0;
   /// Replica sync, the decision whether a delta travels: out[i] = the measure of value -
-  /// sync_state of keys[i]'s row (n measures; in the CUDA backend `out` may be device memory).
-  /// Changes nothing: a delta that does not travel stays in the replica.
-  virtual void measure_delta(const key_type* keys, std::size_t n, delta_measure* out, stream_view stream) = 0;
+  /// sync_state of keys[i]'s row (n measures, with the squares only `with_norm`; in the CUDA
+  /// backend `out` may be device memory). Changes nothing: a delta that does not travel stays
+  /// in the replica.
+  virtual void measure_delta(const key_type* keys, std::size_t n, delta_measure* out, bool with_norm,
+                             stream_view stream) = 0;
   /// Replica sync, refresh side: value = main + (value - sync_state); sync_state = main.
   virtual void refresh_merge(const key_type* keys, std::size_t n, const T* main, stream_view stream) = 0;
 
