@@ -88,6 +88,7 @@ std::vector<key_type> distinct(std::vector<key_type> keys) {
 const auto adagrad = gapm::detail::step_constants<value>::make({.kind = gapm::optimizer::adagrad, .lr = 0.01});
 
 bool takes_distinct_keys(kernel op) { return op != kernel::gather && op != kernel::scatter_add; }
+bool is_replica_op(kernel op) { return takes_distinct_keys(op) && op != kernel::adagrad; }  // needs sync_state
 
 void cpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, kernel op) {
   auto w = make_workload(row, batch);
@@ -97,7 +98,7 @@ void cpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, k
   const auto step_keys = distinct(w.keys);
   std::vector<value> rows(batch * row, 0.5f);
   std::vector<gapm::detail::delta_measure> measures(batch);
-  if (op != kernel::gather && op != kernel::scatter_add && op != kernel::adagrad)  // the replicas' sync_state exists
+  if (is_replica_op(op))  // the replicas' sync_state exists, equal to their values
     store.extract_delta(step_keys.data(), step_keys.size(), rows.data(), {});
   if (op == kernel::measure_norm) {  // every row changes (the extraction above wrote zeros into `rows`)
     std::fill(rows.begin(), rows.end(), 0.5f);
@@ -161,7 +162,7 @@ void gpu_copy(benchmark::State& state, std::uint32_t row, std::size_t batch) {
 void gpu_kernel(benchmark::State& state, std::uint32_t row, std::size_t batch, kernel op) {
   const auto& platform = *gapm::detail::active_device_platform();
   auto w = make_workload(row, batch);
-  const bool replica_op = op != kernel::gather && op != kernel::scatter_add && op != kernel::adagrad;
+  const bool replica_op = is_replica_op(op);
   auto store =
       gapm::detail::make_device_store<value>(platform, 0, 0, w.table_keys, row, w.table_keys, 0.5, replica_op);
   auto keys = all_keys(w.table_keys);
