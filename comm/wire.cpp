@@ -3,6 +3,9 @@
 #include <cstddef>
 #include <iterator>
 
+#include "cuda/row_plane.hpp"  // received_rows
+#include "host/common/expects.hpp"
+
 namespace gapm::detail::wire {
 
 const char* kind_name(std::uint8_t k) noexcept {
@@ -66,6 +69,13 @@ std::optional<plane_rows_note> take_plane_rows_note(message& m) {
   // parked) carries them in its frame.
   m.head.flags = static_cast<std::uint8_t>(m.head.flags & ~rows_on_plane);
   return note;
+}
+
+std::shared_ptr<received_rows> plane_rows_of(const message& m, std::size_t bytes) {
+  if (m.plane_rows && m.plane_rows->bytes() != bytes)
+    throw malformed_message(concat(kind_name(m.head.kind), ": ", m.plane_rows->bytes(),
+                                   " bytes of rows on the data plane where its entries make ", bytes));
+  return m.plane_rows;
 }
 
 std::optional<message> decode(const void* data, std::size_t size, int world_size, std::string& error) {

@@ -129,6 +129,9 @@ void set_plane_transfer(std::vector<std::byte>& frame, std::uint64_t transfer);
 /// Removes the note (and the flag) from a message flagged rows_on_plane and returns it (nullopt
 /// when the message is not flagged); throws malformed_message when the payload is too short.
 [[nodiscard]] std::optional<plane_rows_note> take_plane_rows_note(message& m);
+/// The rows that came on the data plane with `m`, checked to be `bytes` long (what its entries
+/// say); null when its rows are in its payload. Throws malformed_message on a wrong size.
+[[nodiscard]] std::shared_ptr<received_rows> plane_rows_of(const message& m, std::size_t bytes);
 
 /// "<kind> from node S (origin O, count C, hops H, B payload bytes)", for error messages.
 [[nodiscard]] std::string describe(const message& m);

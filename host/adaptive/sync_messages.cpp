@@ -87,14 +87,8 @@ sync_request<T> sync_request<T>::decode(const wire::message& m, const key_space&
     if (r.asks[i] == 0 || r.asks[i] > (sync_ask::delta | sync_ask::refresh)) malformed(what, "an entry asks nothing known");
     r.delta_at[i + 1] = r.delta_at[i] + (r.has_delta(i) ? space.row_length_of(r.keys[i]) : 0);
   }
-  if (m.plane_rows) {  // the deltas came on the data plane
-    if (m.plane_rows->bytes() != r.delta_values() * sizeof(T))
-      malformed(what, concat(m.plane_rows->bytes(), " bytes of deltas on the data plane for ", r.delta_values(),
-                             " values"));
-    r.arrived = m.plane_rows;
-  } else {
-    r.deltas = read<T>(in, r.delta_values(), what, "delta values");
-  }
+  r.arrived = wire::plane_rows_of(m, r.delta_values() * sizeof(T));  // null: the deltas are in the payload
+  if (!r.arrived) r.deltas = read<T>(in, r.delta_values(), what, "delta values");
   r.hints = m.head.carries_hints() ? read<std::int64_t>(in, m.head.count, what, "hints")
                                    : std::vector<std::int64_t>(m.head.count, no_hint);
   if (in.remaining() != 0) malformed(what, "payload longer than its entries");
@@ -148,13 +142,8 @@ sync_response<T> sync_response<T>::decode(const wire::message& m, const key_spac
     if (r.answers[i] != sync_answer::current) values += space.row_length_of(r.keys[i]);
   }
   if (r.keys.size() > r.handled) malformed(what, "more answers than handled entries");
-  if (m.plane_rows) {  // the rows came on the data plane
-    if (m.plane_rows->bytes() != values * sizeof(T))
-      malformed(what, concat(m.plane_rows->bytes(), " bytes of rows on the data plane for ", values, " values"));
-    r.arrived = m.plane_rows;
-  } else {
-    r.values = read<T>(in, values, what, "values");
-  }
+  r.arrived = wire::plane_rows_of(m, values * sizeof(T));  // null: the rows are in the payload
+  if (!r.arrived) r.values = read<T>(in, values, what, "values");
   if (in.remaining() != 0) malformed(what, "payload longer than its answers");
   return r;
 }

@@ -66,7 +66,7 @@ void outgoing_rows<T>::ready() {
 template <class T>
 incoming_rows<T>::incoming_rows(const wire::message& m, wire::payload_reader& in, std::size_t values,
                                 const cluster& net)
-    : arrived_{m.plane_rows}, values_{values} {
+    : arrived_{wire::plane_rows_of(m, values * sizeof(T))}, values_{values} {
   if (!arrived_) {
     auto rows = in.read<T>(values);
     if (!rows) throw wire::malformed_message(concat(wire::kind_name(m.head.kind), ": the rows do not match the keys"));
@@ -74,9 +74,6 @@ incoming_rows<T>::incoming_rows(const wire::message& m, wire::payload_reader& in
     have_host_ = true;
     return;
   }
-  if (arrived_->bytes() != values * sizeof(T))
-    throw wire::malformed_message(concat(wire::kind_name(m.head.kind), ": ", arrived_->bytes(),
-                                         " bytes of rows on the data plane for ", values, " values"));
   row_plane& plane = *net.plane();
   on_device_.emplace(plane.runtime(), plane.device());
   device_ = reinterpret_cast<const T*>(arrived_->use_on(nullptr));

@@ -286,12 +286,21 @@ void request_server<T>::stage_on_device(pending_pull& pull, std::span<const std:
   device_scope on_device{plane.runtime(), plane.device()};
   if (!pull.device_staging)
     pull.device_staging = std::make_shared<pull_staging>(plane.runtime(), plane.device(), pull.offsets.back() * sizeof(T));
-  const auto* row = reinterpret_cast<const std::byte*>(rows);
+  // One copy per run of positions that lie one after another in the pull as in the answer.
+  const auto* run = reinterpret_cast<const std::byte*>(rows);
+  std::size_t run_at = 0, run_bytes = 0;
   for (std::uint32_t p : positions) {
-    const std::size_t bytes = (pull.offsets[p + 1] - pull.offsets[p]) * sizeof(T);
-    pull.device_staging->stage(pull.offsets[p] * sizeof(T), row, bytes);
-    row += bytes;
+    const std::size_t at = pull.offsets[p] * sizeof(T), bytes = (pull.offsets[p + 1] - pull.offsets[p]) * sizeof(T);
+    if (run_bytes > 0 && run_at + run_bytes == at) {
+      run_bytes += bytes;
+      continue;
+    }
+    if (run_bytes > 0) pull.device_staging->stage(run_at, run, run_bytes);
+    run += run_bytes;
+    run_at = at;
+    run_bytes = bytes;
   }
+  if (run_bytes > 0) pull.device_staging->stage(run_at, run, run_bytes);
   plane.runtime().synchronize(nullptr);  // staged before the arrived rows go (and before delivery)
 }
 
