@@ -177,11 +177,12 @@ class payload_reader {
  public:
   explicit payload_reader(std::span<const std::byte> payload) : rest_{payload} {}
 
-  /// `n` values of type V, or nullopt when fewer bytes remain.
-  template <class V>
-  [[nodiscard]] std::optional<std::vector<V>> read(std::size_t n) {
+  /// `n` values of type V (in a `Vector`, e.g. one in pinned memory for rows), or nullopt when
+  /// fewer bytes remain.
+  template <class V, class Vector = std::vector<V>>
+  [[nodiscard]] std::optional<Vector> read(std::size_t n) {
     if (n > rest_.size() / sizeof(V)) return std::nullopt;
-    std::vector<V> values(n);
+    Vector values(n);
     if (n > 0) std::memcpy(values.data(), rest_.data(), n * sizeof(V));
     rest_ = rest_.subspan(n * sizeof(V));
     return values;

@@ -102,27 +102,9 @@ class cuda_runtime final : public device_runtime {
   }
 
   [[nodiscard]] memory_space space_of(const void* ptr) const noexcept override {
-    if (ptr == nullptr) return memory_space::host;
-    if (pointer_attributes_ != nullptr) {
-      CUpointer_attribute asked[] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_IS_MANAGED};
-      unsigned int type = 0;
-      std::uint64_t managed = 0;  // "a boolean": wide enough whatever its width, read as non-zero
-      void* answers[] = {&type, &managed};
-      if (pointer_attributes_(2, asked, answers, reinterpret_cast<CUdeviceptr>(ptr)) == CUDA_SUCCESS)
-        return type == CU_MEMORYTYPE_DEVICE || managed != 0 ? memory_space::device : memory_space::host;
-    }
-    // No driver entry point, or the driver refused (no context on this thread): ask the
-    // runtime. A failure here is cleared unless the caller had an error pending, which the
-    // runtime then reports as ours (it keeps only the last one): a rare path, never a crash.
-    const bool caller_error_pending = cudaPeekAtLastError() != cudaSuccess;
-    cudaPointerAttributes attributes{};
-    if (cudaPointerGetAttributes(&attributes, ptr) != cudaSuccess) {
-      if (!caller_error_pending) (void)cudaGetLastError();
-      return memory_space::host;
-    }
-    return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged ? memory_space::device
-                                                                                               : memory_space::host;
+    return kind_of(ptr) == pointer_kind::device ? memory_space::device : memory_space::host;
   }
+  [[nodiscard]] bool is_pinned(const void* ptr) const noexcept override { return kind_of(ptr) == pointer_kind::pinned; }
 
   void memory_info(std::size_t& free_bytes, std::size_t& total_bytes) override {
     GAPM_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
@@ -134,6 +116,13 @@ class cuda_runtime final : public device_runtime {
     return ptr;
   }
   void deallocate(void* ptr, device_stream stream) noexcept override { (void)cudaFreeAsync(ptr, to_cuda(stream)); }
+
+  [[nodiscard]] void* allocate_pinned(std::size_t bytes) override {
+    void* ptr = nullptr;
+    GAPM_CUDA_TRY(cudaHostAlloc(&ptr, bytes, cudaHostAllocPortable));
+    return ptr;
+  }
+  void free_pinned(void* ptr) noexcept override { (void)cudaFreeHost(ptr); }
 
   void copy(void* dst, const void* src, std::size_t bytes, device_stream stream) override {
     GAPM_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, to_cuda(stream)));
@@ -174,6 +163,37 @@ class cuda_runtime final : public device_runtime {
   void synchronize(device_stream stream) override { GAPM_CUDA_TRY(cudaStreamSynchronize(to_cuda(stream))); }
 
  private:
+  enum class pointer_kind { pageable, pinned, device };
+  // What `ptr` points into, without changing the caller's pending runtime error.
+  [[nodiscard]] pointer_kind kind_of(const void* ptr) const noexcept {
+    if (ptr == nullptr) return pointer_kind::pageable;
+    if (pointer_attributes_ != nullptr) {
+      CUpointer_attribute asked[] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_IS_MANAGED};
+      unsigned int type = 0;  // 0 for memory CUDA does not know (pageable): no error
+      std::uint64_t managed = 0;  // "a boolean": wide enough whatever its width, read as non-zero
+      void* answers[] = {&type, &managed};
+      if (pointer_attributes_(2, asked, answers, reinterpret_cast<CUdeviceptr>(ptr)) == CUDA_SUCCESS) {
+        if (type == CU_MEMORYTYPE_DEVICE || managed != 0) return pointer_kind::device;
+        return type == CU_MEMORYTYPE_HOST ? pointer_kind::pinned : pointer_kind::pageable;
+      }
+    }
+    // No driver entry point, or the driver refused (no context on this thread): ask the
+    // runtime. A failure here is cleared unless the caller had an error pending, which the
+    // runtime then reports as ours (it keeps only the last one): a rare path, never a crash.
+    const bool caller_error_pending = cudaPeekAtLastError() != cudaSuccess;
+    cudaPointerAttributes attributes{};
+    if (cudaPointerGetAttributes(&attributes, ptr) != cudaSuccess) {
+      if (!caller_error_pending) (void)cudaGetLastError();
+      return pointer_kind::pageable;
+    }
+    switch (attributes.type) {
+      case cudaMemoryTypeDevice:
+      case cudaMemoryTypeManaged: return pointer_kind::device;
+      case cudaMemoryTypeHost: return pointer_kind::pinned;
+      default: return pointer_kind::pageable;
+    }
+  }
+
   // gapm's own stream-ordered pool on the current device, made on first use. It keeps freed
   // memory instead of returning it to the driver at every synchronisation (release threshold
   // 0, the default, would re-map it every call); being gapm's own, the user's allocations from

@@ -44,6 +44,9 @@ class device_runtime {
   [[nodiscard]] virtual bool is_thread_default(device_stream stream) const noexcept = 0;
   /// Where `ptr` points. Never changes the caller's pending runtime error.
   [[nodiscard]] virtual memory_space space_of(const void* ptr) const noexcept = 0;
+  /// Whether `ptr` points into page-locked host memory, which device copies reach by DMA,
+  /// asynchronously (pageable memory goes through a bounce of the driver's, synchronously).
+  [[nodiscard]] virtual bool is_pinned(const void* ptr) const noexcept = 0;
   /// What names `device` among all the job's GPUs: two processes that report the same one share
   /// a GPU (which NCCL refuses). CUDA: the GPU's UUID.
   [[nodiscard]] virtual std::string device_identity(int device) const = 0;
@@ -55,8 +58,13 @@ class device_runtime {
   [[nodiscard]] virtual void* allocate(std::size_t bytes, device_stream stream) = 0;
   virtual void deallocate(void* ptr, device_stream stream) noexcept = 0;
 
+  /// Page-locked host memory (usable from every device), and its release. Slow calls: gapm
+  /// caches what it allocates (host/store/pinned_memory.hpp).
+  [[nodiscard]] virtual void* allocate_pinned(std::size_t bytes) = 0;
+  virtual void free_pinned(void* ptr) noexcept = 0;
+
   /// Enqueues a copy between any two buffers (host or device). The host side must stay
-  /// valid until the stream has run the copy.
+  /// valid until the stream has run the copy; gapm's host sides are pinned (pinned_memory.hpp).
   virtual void copy(void* dst, const void* src, std::size_t bytes, device_stream stream) = 0;
   /// Enqueues setting `bytes` bytes at `dst` (device memory) to `byte`.
   virtual void fill(void* dst, unsigned char byte, std::size_t bytes, device_stream stream) = 0;

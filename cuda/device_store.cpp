@@ -30,6 +30,7 @@
 #include "cuda/device_buffer.hpp"
 #include "host/common/expects.hpp"
 #include "host/common/memory_plan.hpp"
+#include "host/store/pinned_bounce.hpp"
 
 namespace gapm::detail {
 namespace {
@@ -78,7 +79,7 @@ class device_store final : public store_backend<T> {
     std::vector<slot_type> added_slots;
     if (!this->index_.insert(keys, n, added_keys, added_slots)) return false;
     if (!added_keys.empty())
-      change_structure(std::move(added_keys), std::vector<std::int32_t>(added_slots.begin(), added_slots.end()), true);
+      change_structure(added_keys, std::vector<std::int32_t>(added_slots.begin(), added_slots.end()), true);
     return true;
   }
 
@@ -210,10 +211,10 @@ class device_store final : public store_backend<T> {
                                           "(a node that may hold replicas allocates it with its pool)");
   }
 
-  // Runs one row kernel on `view`'s stream. Host buffers are staged through device memory:
-  // keys always, rows in (before) or out (after the kernel); with anything staged the call
-  // synchronises the stream before it returns, else it leaves the work enqueued. `rows` holds
-  // `values` elements (row values, or one measure per row).
+  // Runs one row kernel on `view`'s stream. Host buffers are staged through device memory,
+  // from pinned memory (theirs, or a bounce): keys always, rows in (before) or out (after the
+  // kernel); with anything staged the call synchronises the stream before it returns, else it
+  // leaves the work enqueued. `rows` holds `values` elements (row values, or one measure per row).
   template <class Row, class Launch>
   void run(const key_type* keys, std::size_t n, Row* rows, std::size_t values, direction dir, stream_view view,
            Launch launch) {
@@ -222,17 +223,24 @@ class device_store final : public store_backend<T> {
     const device_stream s = view.handle();
     device_buffer<key_type> staged_keys;
     device_buffer<Row> staged_rows;
+    pinned_bounce host_keys, host_rows;
     const key_type* dkeys = keys;
     Row* drows = rows;
     if (rt_.space_of(keys) == memory_space::host) {
       staged_keys = device_buffer<key_type>(rt_, n, s);
-      rt_.copy(staged_keys.data(), keys, n * sizeof(key_type), s);
+      host_keys = pinned_bounce::to_device(rt_, keys, n * sizeof(key_type));
+      rt_.copy(staged_keys.data(), host_keys.data(), n * sizeof(key_type), s);
       dkeys = staged_keys.data();
     }
     const bool rows_on_host = rt_.space_of(rows) == memory_space::host;
     if (rows_on_host) {
       staged_rows = device_buffer<Row>(rt_, values, s);
-      if (dir == direction::in) rt_.copy(staged_rows.data(), rows, values * sizeof(Row), s);
+      if (dir == direction::in) {
+        host_rows = pinned_bounce::to_device(rt_, rows, values * sizeof(Row));
+        rt_.copy(staged_rows.data(), host_rows.data(), values * sizeof(Row), s);
+      } else {
+        host_rows = pinned_bounce::from_device(rt_, rows, values * sizeof(Row));
+      }
       drows = staged_rows.data();
     }
     {
@@ -241,8 +249,9 @@ class device_store final : public store_backend<T> {
       launch(rows_view(), dkeys, drows, s);
       end_use(s);
     }
-    if (rows_on_host && dir == direction::out) rt_.copy(rows, drows, values * sizeof(Row), s);
+    if (rows_on_host && dir == direction::out) rt_.copy(host_rows.data(), drows, values * sizeof(Row), s);
     if (staged_keys.data() != nullptr || rows_on_host) rt_.synchronize(s);
+    if (rows_on_host && dir == direction::out) host_rows.land();
   }
 
   // Before a kernel: the stream waits for the admin stream's last change unless it is done.
@@ -261,12 +270,12 @@ class device_store final : public store_backend<T> {
 
   // Under the exclusive lock: mirrors (key, slot) pairs into the device index (slot -1 removes
   // the key) and zeroes newly given rows, on the admin stream, which waits for no user stream.
-  void change_structure(std::vector<key_type>&& keys, std::vector<std::int32_t>&& slots, bool zero_rows) {
+  void change_structure(const std::vector<key_type>& keys, const std::vector<std::int32_t>& slots, bool zero_rows) {
     device_scope on{rt_, device_};
     const std::size_t n = keys.size();
-    // The host copies live until the admin stream has read them (a host task after the copies).
-    auto host = std::make_shared<std::pair<std::vector<key_type>, std::vector<std::int32_t>>>(std::move(keys),
-                                                                                             std::move(slots));
+    // Pinned copies, kept until the admin stream has read them (a host task after the copies).
+    auto host = std::make_shared<std::pair<pinned_vector<key_type>, pinned_vector<std::int32_t>>>(
+        pinned_vector<key_type>(keys.begin(), keys.end()), pinned_vector<std::int32_t>(slots.begin(), slots.end()));
     device_buffer<key_type> dkeys(rt_, n, admin_);
     device_buffer<std::int32_t> dslots(rt_, n, admin_);
     rt_.copy(dkeys.data(), host->first.data(), n * sizeof(key_type), admin_);
@@ -296,7 +305,7 @@ class device_store final : public store_backend<T> {
       keys.insert(keys.end(), batch.keys.begin(), batch.keys.end());
       return true;
     });
-    if (!keys.empty()) change_structure(std::move(keys), std::vector<std::int32_t>(keys.size(), -1), false);
+    if (!keys.empty()) change_structure(keys, std::vector<std::int32_t>(keys.size(), -1), false);
   }
 
   // Frees everything once the work that may touch it is done (destructor, failed constructor):
@@ -357,6 +366,7 @@ std::unique_ptr<store_backend<T>> make_device_store(const device_platform& platf
                                                     bool with_sync_state, home_keys home) {
   const std::size_t row_bytes = std::size_t{row_length} * sizeof(T);
   device_scope on{platform.runtime, device};
+  pin_host_memory_on(platform.runtime, device);  // rows to and from this store wait in pinned memory
   if (capacity == 0) {
     std::size_t free_bytes = 0, total_bytes = 0;
     platform.runtime.memory_info(free_bytes, total_bytes);

@@ -10,6 +10,7 @@
 
 #include "cuda/pipe_schedule.hpp"
 #include "host/common/expects.hpp"
+#include "host/store/pinned_bounce.hpp"
 
 namespace gapm::detail {
 
@@ -20,8 +21,10 @@ const std::byte* received_rows::use_on(device_stream stream) {
 
 void received_rows::copy_to_host(std::byte* out, device_stream stream) {
   if (rows_.bytes() == 0) return;
-  runtime_->copy(out, use_on(stream), rows_.bytes(), stream);
+  const pinned_bounce host = pinned_bounce::from_device(*runtime_, out, rows_.bytes());
+  runtime_->copy(host.data(), use_on(stream), rows_.bytes(), stream);
   runtime_->synchronize(stream);
+  host.land();
 }
 
 row_plane::row_plane(device_runtime& runtime, int device, int rank, int world_size, std::string_view kind,

@@ -62,4 +62,25 @@ TEST(CudaRuntime, TheDevicesDefaultPoolKeepsTheUsersSettings) {
   EXPECT_EQ(after, before);
 }
 
+// The runtime tells pinned host memory (gapm's host side of device copies, and the user's
+// cudaHostAlloc'd buffers) from pageable and device memory, as the device store's bounces need.
+TEST(CudaRuntime, PinnedPageableAndDeviceMemoryAreToldApart) {
+  const gapm::detail::device_platform* platform = gapm::detail::active_device_platform();
+  if (platform == nullptr) GTEST_SKIP() << "no CUDA device is visible";
+  gapm::detail::device_runtime& rt = platform->runtime;
+  std::vector<float> pageable(16);
+  void* pinned = rt.allocate_pinned(4096);
+  float* on_device = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&on_device), 64), cudaSuccess);
+  EXPECT_FALSE(rt.is_pinned(pageable.data()));
+  EXPECT_TRUE(rt.is_pinned(pinned));
+  EXPECT_TRUE(rt.is_pinned(static_cast<char*>(pinned) + 4095));
+  EXPECT_FALSE(rt.is_pinned(on_device));
+  EXPECT_EQ(rt.space_of(pinned), gapm::detail::memory_space::host);
+  EXPECT_EQ(rt.space_of(on_device), gapm::detail::memory_space::device);
+  EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess) << "asking left an error behind";
+  rt.free_pinned(pinned);
+  cudaFree(on_device);
+}
+
 }  // namespace

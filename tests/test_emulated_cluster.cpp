@@ -100,6 +100,18 @@ TEST(DataPlane, ReplicaDeltasTravelOnThePlaneAndArriveExactly) {
   for (const auto& r : over_tcp) EXPECT_EQ(plane_bytes(r.output).deltas, 0) << describe(over_tcp);
 }
 
+// Over TCP, every row a device store copies to or from the host waits in pinned memory
+// (host/store/pinned_memory.hpp): the strict emulation aborts a node whose copy touches pageable
+// memory, here on a run with replicas, relocations, pulls and pushes of every kind.
+TEST(DataPlane, OverTcpTheRowsADeviceCopiesWaitInPinnedHostMemory) {
+  const auto results = run_cluster(scenarios, {"random"}, 3,
+                                   {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=4", "EMULATED_GPU_STRICT=1",
+                                    "EMULATED_GPU_JITTER_US=50", "GAPM_DATA_PLANE=tcp", "SCENARIO_OPS=10000"});
+  expect_all_pass(results, "random");
+  EXPECT_NE(results[0].output.find("gapm: data plane: tcp"), std::string::npos) << describe(results);
+  for (const auto& r : results) EXPECT_EQ(plane_bytes(r.output).sent, 0) << describe(results);
+}
+
 TEST(DataPlane, NodesSharingAGpuFallBackToTcpAndSayWhy) {
   const auto results = run_cluster(scenarios, {"sum"}, 2, {"GAPM_STORE=cuda", "EMULATED_GPU_COUNT=1"});
   expect_all_pass(results, "sum");

@@ -147,13 +147,29 @@ void emulated_runtime::restore_context(context saved) noexcept {
   thread_device_ = static_cast<int>(reinterpret_cast<std::intptr_t>(saved) - 1);
 }
 
-memory_space emulated_runtime::space_of(const void* ptr) const noexcept {
-  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
-  std::lock_guard guard{memory_mutex_};
-  auto it = allocations_.upper_bound(address);
-  if (it == allocations_.begin()) return memory_space::host;
+namespace {
+
+// Whether `address` lies in one of `ranges` (start → length).
+template <class Ranges, class Length>
+bool within(const Ranges& ranges, std::uintptr_t address, Length length) {
+  auto it = ranges.upper_bound(address);
+  if (it == ranges.begin()) return false;
   --it;
-  return address < it->first + it->second.bytes ? memory_space::device : memory_space::host;
+  return address < it->first + length(it->second);
+}
+
+}  // namespace
+
+memory_space emulated_runtime::space_of(const void* ptr) const noexcept {
+  std::lock_guard guard{memory_mutex_};
+  return within(allocations_, reinterpret_cast<std::uintptr_t>(ptr), [](const allocation& a) { return a.bytes; })
+             ? memory_space::device
+             : memory_space::host;
+}
+
+bool emulated_runtime::is_pinned(const void* ptr) const noexcept {
+  std::lock_guard guard{memory_mutex_};
+  return within(pinned_, reinterpret_cast<std::uintptr_t>(ptr), [](std::size_t bytes) { return bytes; });
 }
 
 void emulated_runtime::memory_info(std::size_t& free_bytes, std::size_t& total_bytes) {
@@ -224,7 +240,42 @@ void emulated_runtime::deallocate(void* ptr, device_stream s) noexcept {
   }
 }
 
+void* emulated_runtime::allocate_pinned(std::size_t bytes) {
+  constexpr std::size_t alignment = 64;
+  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + alignment - 1) / alignment * alignment;
+  void* ptr = std::aligned_alloc(alignment, rounded);
+  if (ptr == nullptr) throw cuda_error("gapm: emulated device: pinned host allocation failed");
+  std::lock_guard guard{memory_mutex_};
+  pinned_.emplace(reinterpret_cast<std::uintptr_t>(ptr), rounded);
+  return ptr;
+}
+
+void emulated_runtime::free_pinned(void* ptr) noexcept {
+  {
+    std::lock_guard guard{memory_mutex_};
+    if (pinned_.erase(reinterpret_cast<std::uintptr_t>(ptr)) == 0) return;
+  }
+  std::free(ptr);
+}
+
+void emulated_runtime::check_host_side(const void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  const bool dst_on_device = space_of(dst) == memory_space::device;
+  const bool src_on_device = space_of(src) == memory_space::device;
+  if (dst_on_device == src_on_device) return;  // device to device, or host to host
+  if (is_pinned(dst_on_device ? src : dst)) return;
+  pageable_copies_.fetch_add(1);
+  if (!settings_.strict) return;
+  std::cerr << "gapm: emulated device (EMULATED_GPU_STRICT): a copy of " << bytes << " bytes "
+            << (dst_on_device ? "from" : "to") << " pageable host memory; gapm's host side of a device copy is "
+            << "pinned (host/store/pinned_memory.hpp)\n";
+  std::abort();
+}
+
+std::uint64_t emulated_runtime::pageable_copies() const noexcept { return pageable_copies_.load(); }
+
 void emulated_runtime::copy(void* dst, const void* src, std::size_t bytes, device_stream s) {
+  check_host_side(dst, src, bytes);
   // As in CUDA, an empty copy is fine with any pointers (memcpy's may not be null).
   stream_of(s).enqueue([dst, src, bytes] {
     if (bytes > 0) std::memcpy(dst, src, bytes);

@@ -10,7 +10,9 @@
 // them): EMULATED_GPU_COUNT (1), EMULATED_GPU_MEMORY in bytes (8 GiB per device),
 // EMULATED_GPU_JITTER_US (0: none), EMULATED_GPU_SEED (random; printed when jitter is on),
 // EMULATED_GPU_STRICT (0; 1: with several devices, a call from a thread that chose none aborts
-// the process: real CUDA would run it on GPU 0, in a context of its own).
+// the process: real CUDA would run it on GPU 0, in a context of its own; and so does a copy
+// between device memory and pageable host memory: gapm keeps its host sides pinned). Pinned host
+// memory is host memory the runtime keeps track of, as device memory is.
 #pragma once
 
 #include <atomic>
@@ -56,10 +58,13 @@ class emulated_runtime final : public device_runtime {
   /// The handle that names the calling thread's default stream, like cudaStreamPerThread.
   static inline const device_stream per_thread = reinterpret_cast<device_stream>(std::uintptr_t{0x2});
   [[nodiscard]] memory_space space_of(const void* ptr) const noexcept override;
+  [[nodiscard]] bool is_pinned(const void* ptr) const noexcept override;
   void memory_info(std::size_t& free_bytes, std::size_t& total_bytes) override;
 
   [[nodiscard]] void* allocate(std::size_t bytes, device_stream stream) override;
   void deallocate(void* ptr, device_stream stream) noexcept override;
+  [[nodiscard]] void* allocate_pinned(std::size_t bytes) override;
+  void free_pinned(void* ptr) noexcept override;
   void copy(void* dst, const void* src, std::size_t bytes, device_stream stream) override;
   void fill(void* dst, unsigned char byte, std::size_t bytes, device_stream stream) override;
   void host_task(device_stream stream, std::function<void()> task) override;
@@ -81,6 +86,8 @@ class emulated_runtime final : public device_runtime {
   /// The devices some thread has made current or done work on (as either creates a CUDA
   /// context there): a node's threads must keep to the node's device.
   [[nodiscard]] std::set<int> devices_used() const;
+  /// Copies so far between device memory and pageable (not pinned) host memory.
+  [[nodiscard]] std::uint64_t pageable_copies() const noexcept;
 
  private:
   class stream;
@@ -89,6 +96,7 @@ class emulated_runtime final : public device_runtime {
   static thread_local int thread_device_;  // -1: the thread never chose a device (no context)
   void release(void* ptr) noexcept;
   void note_use();  // the calling thread works on its current device
+  void check_host_side(const void* dst, const void* src, std::size_t bytes);  // counts (strict: refuses) pageable
 
   const settings settings_;
   std::atomic<std::uint64_t> streams_made_{0};
@@ -99,6 +107,8 @@ class emulated_runtime final : public device_runtime {
   };
   std::map<std::uintptr_t, allocation> allocations_;  // by start address
   std::vector<std::size_t> used_;                     // bytes per device
+  std::map<std::uintptr_t, std::size_t> pinned_;      // pinned host memory: start → bytes
+  std::atomic<std::uint64_t> pageable_copies_{0};
   std::set<int> devices_used_;
 };
 

@@ -50,11 +50,12 @@ template <class V>
   return out;
 }
 
-/// The rows at `picks` of rows laid out by `offsets` (offsets[i]..offsets[i + 1] is row i).
-template <class V>
-[[nodiscard]] std::vector<V> pick_rows(std::span<const V> rows, std::span<const std::size_t> offsets,
-                                       std::span<const std::uint32_t> picks) {
-  std::vector<V> out;
+/// The rows at `picks` of rows laid out by `offsets` (offsets[i]..offsets[i + 1] is row i), in
+/// a `Vector` (e.g. one in pinned memory, for a device store).
+template <class V, class Vector = std::vector<V>>
+[[nodiscard]] Vector pick_rows(std::span<const V> rows, std::span<const std::size_t> offsets,
+                               std::span<const std::uint32_t> picks) {
+  Vector out;
   for (std::uint32_t i : picks) out.insert(out.end(), rows.begin() + offsets[i], rows.begin() + offsets[i + 1]);
   return out;
 }

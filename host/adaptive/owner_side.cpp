@@ -125,7 +125,7 @@ void owner_side<T>::merge_and_replicate(const sync_request<T>& request, const pl
     std::vector<key_type> keys;
     for (std::uint32_t i : p.merge) keys.push_back(request.keys[i]);
     if (request.deltas_on_host()) {
-      std::vector<T> rows;
+      pinned_vector<T> rows;
       for (std::uint32_t i : p.merge) rows.insert(rows.end(), request.delta(i).begin(), request.delta(i).end());
       ctx_.rows.add(keys.data(), keys.size(), rows.data());
     } else {  // every delta of the request, in order, on the device (serve() made sure)

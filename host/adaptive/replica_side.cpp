@@ -62,7 +62,7 @@ class replica_side<T>::delta_buffer {
 
  private:
   std::size_t capacity_ = 0, used_ = 0;
-  std::vector<T> host_;
+  pinned_vector<T> host_;
   device_buffer<std::byte> device_;
 };
 
@@ -77,7 +77,7 @@ template <class T>
 void replica_side<T>::fold_held_deltas(const std::vector<key_type>& keys) {
   if (state_.held_deltas.empty()) return;
   std::vector<key_type> folded;
-  std::vector<T> rows;
+  pinned_vector<T> rows;
   for (key_type k : keys)
     if (auto held = state_.held_deltas.find(k); held != state_.held_deltas.end()) {
       folded.push_back(k);
@@ -207,7 +207,7 @@ void replica_side<T>::take_last_deltas(const std::vector<key_type>& drop, const 
     ctx_.counters.deltas_sent.fetch_add(keys.size(), std::memory_order_relaxed);
   }
   if (!kept_here.empty()) {
-    std::vector<T> deltas(values_of(kept_here));
+    pinned_vector<T> deltas(values_of(kept_here));
     ctx_.rows.extract_deltas(kept_here.data(), kept_here.size(), deltas.data());
     std::span<const T> rest(deltas);
     for (key_type k : kept_here) {
@@ -245,7 +245,7 @@ bool lie_in_a_row(const key_space& keys, const std::vector<key_type>& picked, co
 // else copied to `scratch`.
 template <class T>
 const T* picked_rows(const T* values, const key_space& keys, const std::vector<key_type>& picked,
-                     const std::vector<std::size_t>& at, std::vector<T>& scratch) {
+                     const std::vector<std::size_t>& at, pinned_vector<T>& scratch) {
   if (picked.empty()) return values;
   if (lie_in_a_row(keys, picked, at)) return values + at.front();
   for (std::size_t j = 0; j < picked.size(); ++j)
@@ -264,7 +264,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   std::vector<std::size_t> refreshed, moved;
   std::vector<key_type> merge_keys, moved_keys, held_keys;
   std::vector<std::size_t> merge_at, moved_at;  // where their rows start among the answer's values
-  std::vector<T> held_rows;
+  pinned_vector<T> held_rows;
   std::size_t offset = 0;
   for (std::size_t i = 0; i < answer.keys.size(); ++i) {
     const key_type k = answer.keys[i];
@@ -293,7 +293,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
   // Rows that came on the data plane are merged from the device where they lie one after
   // another as the merges take them (the owner gathers them so); otherwise they come here first.
   const T* values = answer.values.data();
-  std::vector<T> arrived_here;
+  pinned_vector<T> arrived_here;
   std::optional<device_scope> on_device;
   bool on_the_device = false;
   if (answer.arrived) {
@@ -311,7 +311,7 @@ void replica_side<T>::apply(const sync_response<T>& answer, int sender) {
       values = arrived_here.data();
     }
   }
-  std::vector<T> merge_scratch, moved_scratch;
+  pinned_vector<T> merge_scratch, moved_scratch;
   const T* merge_rows = picked_rows(values, ctx_.keys, merge_keys, merge_at, merge_scratch);
   const T* moved_rows = picked_rows(values, ctx_.keys, moved_keys, moved_at, moved_scratch);
   // Merges from device rows are not complete when they return: a replica is ready, and a main

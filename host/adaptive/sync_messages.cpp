@@ -13,9 +13,9 @@ namespace {
   throw wire::malformed_message(std::string(message) + ": " + what);
 }
 
-template <class V>
-std::vector<V> read(wire::payload_reader& in, std::size_t n, const char* message, const char* what) {
-  auto values = in.read<V>(n);
+template <class V, class Vector = std::vector<V>>
+Vector read(wire::payload_reader& in, std::size_t n, const char* message, const char* what) {
+  auto values = in.read<V, Vector>(n);
   if (!values) malformed(message, concat("payload too short for ", n, " ", what));
   return std::move(*values);
 }
@@ -88,7 +88,7 @@ sync_request<T> sync_request<T>::decode(const wire::message& m, const key_space&
     r.delta_at[i + 1] = r.delta_at[i] + (r.has_delta(i) ? space.row_length_of(r.keys[i]) : 0);
   }
   r.arrived = wire::plane_rows_of(m, r.delta_values() * sizeof(T));  // null: the deltas are in the payload
-  if (!r.arrived) r.deltas = read<T>(in, r.delta_values(), what, "delta values");
+  if (!r.arrived) r.deltas = read<T, pinned_vector<T>>(in, r.delta_values(), what, "delta values");
   r.hints = m.head.carries_hints() ? read<std::int64_t>(in, m.head.count, what, "hints")
                                    : std::vector<std::int64_t>(m.head.count, no_hint);
   if (in.remaining() != 0) malformed(what, "payload longer than its entries");
@@ -143,7 +143,7 @@ sync_response<T> sync_response<T>::decode(const wire::message& m, const key_spac
   }
   if (r.keys.size() > r.handled) malformed(what, "more answers than handled entries");
   r.arrived = wire::plane_rows_of(m, values * sizeof(T));  // null: the rows are in the payload
-  if (!r.arrived) r.values = read<T>(in, values, what, "values");
+  if (!r.arrived) r.values = read<T, pinned_vector<T>>(in, values, what, "values");
   if (in.remaining() != 0) malformed(what, "payload longer than its answers");
   return r;
 }

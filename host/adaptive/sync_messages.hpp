@@ -1,6 +1,7 @@
 // sync_messages: the typed messages of the adaptive layer — a replica holder's sync request,
 // the owner's sync response, the owner's note to a key's home — with their encoding and their
 // validation in one place. decode() throws wire::malformed_message before anything is used.
+// Rows wait in pinned memory (host/store/pinned_memory.hpp): a device store copies them by DMA.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include "cuda/row_plane.hpp"
 #include "host/adaptive/routing.hpp"
 #include "host/common/key_space.hpp"
+#include "host/store/pinned_memory.hpp"
 
 namespace gapm::detail {
 
@@ -40,7 +42,7 @@ struct sync_request {
   std::vector<key_type> keys;
   std::vector<std::uint8_t> asks;      // sync_ask bits
   std::vector<std::int64_t> versions;  // the main version the replica has seen (refresh entries)
-  std::vector<T> deltas;               // the deltas of the entries that carry one, in order
+  pinned_vector<T> deltas;             // the deltas of the entries that carry one, in order
   std::vector<std::int64_t> hints;     // routing hints: no_hint on a first hop
   std::vector<std::size_t> delta_at;   // (size + 1) where entry i's delta starts in `deltas`
   // With the data plane (cuda/row_plane.hpp) the deltas travel GPU to GPU instead: the replica
@@ -90,7 +92,7 @@ struct sync_response {
   std::vector<sync_answer> answers;
   std::vector<std::int64_t> versions;  // the main copy's version
   std::vector<std::int64_t> counters;  // relocated: the relocation's counter
-  std::vector<T> values;               // the rows of value and relocated answers, in order
+  pinned_vector<T> values;             // the rows of value and relocated answers, in order
   // With the data plane (cuda/row_plane.hpp) those rows travel GPU to GPU instead: the owner
   // gathers them into `device_values` (`device_size` values of it used), and the requester
   // finds them in `arrived` (`values` stays empty then).

@@ -25,8 +25,8 @@ outgoing_rows<T>::outgoing_rows(const T* rows, std::span<const std::size_t> offs
 }
 
 template <class T>
-std::vector<T> outgoing_rows<T>::host_rows(std::span<const std::uint32_t> picks) {
-  std::vector<T> out;
+pinned_vector<T> outgoing_rows<T>::host_rows(std::span<const std::uint32_t> picks) {
+  pinned_vector<T> out;
   if (plane_ != nullptr) {  // device rows that stay off the plane (a request to this node itself)
     const auto rows = device_rows(picks);
     out.resize(rows.bytes() / sizeof(T));
@@ -68,7 +68,7 @@ incoming_rows<T>::incoming_rows(const wire::message& m, wire::payload_reader& in
                                 const cluster& net)
     : arrived_{wire::plane_rows_of(m, values * sizeof(T))}, values_{values} {
   if (!arrived_) {
-    auto rows = in.read<T>(values);
+    auto rows = in.read<T, pinned_vector<T>>(values);
     if (!rows) throw wire::malformed_message(concat(wire::kind_name(m.head.kind), ": the rows do not match the keys"));
     host_ = std::move(*rows);
     have_host_ = true;

@@ -5,6 +5,7 @@
 //                   caller's buffer (host rows, or device buffers copied in the caller's stream
 //                   order, a copy per run of consecutive entries)
 //   incoming_rows   the owner's side: a request's rows from its frame, or arrived on the plane
+// Rows in host memory wait in pinned memory (host/store/pinned_memory.hpp).
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,7 @@
 #include "comm/wire.hpp"
 #include "cuda/device_buffer.hpp"
 #include "cuda/row_plane.hpp"
+#include "host/store/pinned_memory.hpp"
 
 namespace gapm::detail {
 
@@ -32,7 +34,7 @@ class outgoing_rows {
   /// Whether the picked entries' rows go as device buffers (device_rows) rather than host rows.
   [[nodiscard]] bool on_plane() const noexcept { return plane_ != nullptr; }
   /// The rows of the picked entries, one after another, in host memory (complete on return).
-  [[nodiscard]] std::vector<T> host_rows(std::span<const std::uint32_t> picks);
+  [[nodiscard]] pinned_vector<T> host_rows(std::span<const std::uint32_t> picks);
   /// The same in a device buffer (on_plane() only); complete once ready() has returned.
   [[nodiscard]] device_buffer<std::byte> device_rows(std::span<const std::uint32_t> picks);
   /// Waits until every device buffer handed out holds its rows.
@@ -45,7 +47,7 @@ class outgoing_rows {
   stream_view stream_;
   row_plane* plane_;  // null: host rows
   std::optional<device_scope> on_device_;  // device buffers are made and freed on the node's device
-  std::vector<T> host_copy_;  // device rows without the plane: read once
+  pinned_vector<T> host_copy_;  // device rows without the plane: read once
 };
 
 template <class T>
@@ -67,7 +69,7 @@ class incoming_rows {
   std::optional<device_scope> on_device_;
   const T* device_ = nullptr;
   std::size_t values_;
-  std::vector<T> host_;
+  pinned_vector<T> host_;
   bool have_host_ = false;
 };
 

@@ -139,7 +139,7 @@ void request_server<T>::serve_pull(const wire::message& message) {
       (void)node_.net->send_frame_with_rows(head.origin, wire::encode(answer, positions_here), std::move(rows),
                                             values * sizeof(T), gathered_.get());
     } else {
-      std::vector<T> rows(values);
+      pinned_vector<T> rows(values);
       node_.rows.gather(held.data(), held.size(), rows.data());
       (void)node_.send(head.origin, wire::encode(answer, positions_here, rows));
     }
@@ -178,8 +178,8 @@ void request_server<T>::serve_write(const wire::message& message) {
     const auto here = pick<key_type>(*keys, routes.here);
     // Rows that came on the data plane are written from the device when all are for here.
     const bool from_device = rows.device() != nullptr && routes.here.size() == keys->size();
-    std::vector<T> here_rows;
-    if (!from_device) here_rows = pick_rows<T>(rows.host(), offsets, routes.here);
+    pinned_vector<T> here_rows;
+    if (!from_device) here_rows = pick_rows<T, pinned_vector<T>>(rows.host(), offsets, routes.here);
     const T* values = from_device ? rows.device() : here_rows.data();
     if (kind == write_kind::add) node_.rows.add(here.data(), here.size(), values);
     else node_.rows.assign(here.data(), here.size(), values);
@@ -240,8 +240,8 @@ void request_server<T>::serve_step(const wire::message& message) {
   if (!routes.here.empty()) {
     const auto here = pick<key_type>(*keys, routes.here);
     const bool from_device = grads.device() != nullptr && routes.here.size() == keys->size();
-    std::vector<T> here_grads;
-    if (!from_device) here_grads = pick_rows<T>(grads.host(), offsets, routes.here);
+    pinned_vector<T> here_grads;
+    if (!from_device) here_grads = pick_rows<T, pinned_vector<T>>(grads.host(), offsets, routes.here);
     node_.rows.apply_step(here.data(), here.size(), from_device ? grads.device() : here_grads.data(),
                           step_constants<T>::make(step));
     if (from_device) node_.rows.synchronize({});  // in the main copy before it is acknowledged

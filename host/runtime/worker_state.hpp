@@ -13,6 +13,7 @@
 
 #include "host/runtime/request_tracker.hpp"
 #include "host/runtime/sampler.hpp"
+#include "host/store/pinned_memory.hpp"
 
 namespace gapm::detail {
 
@@ -38,11 +39,11 @@ struct pending_pull {
   std::vector<std::uint64_t> offsets;   // (n + 1) value offset of each position
   std::vector<key_type> keys;           // (n) to check the answers against
   std::uint64_t remaining = 0;          // positions still unanswered
-  // When the caller's buffer is device memory: rows arrive in host staging, and the worker's
+  // When the caller's buffer is device memory: rows arrive in pinned host staging, and the worker's
   // own thread copies them to the device in the pull's stream order once all have arrived
   // (worker_ops::deliver_arrived_pulls), never the receive thread. Rows that came on the data
   // plane are staged on the device instead (host/runtime/pull_staging.hpp).
-  std::vector<std::byte> staging;
+  pinned_vector<std::byte> staging;
   std::shared_ptr<pull_staging> device_staging;
   void* device_out = nullptr;
   stream_view stream{};

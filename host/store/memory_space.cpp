@@ -4,15 +4,24 @@
 #include <memory>
 
 #include "cuda/device_platform.hpp"
+#include "host/store/pinned_bounce.hpp"
 
 namespace gapm::detail {
 namespace {
 
-// Copies through the device runtime in stream order and waits for the copy.
+// Copies through the device runtime in stream order, from or to pinned memory, and waits.
 void ordered_copy(void* dst, const void* src, std::size_t bytes, int device, stream_view stream) {
   device_runtime& runtime = active_device_platform()->runtime;
   device_scope on{runtime, device};
-  runtime.copy(dst, src, bytes, stream.handle());
+  if (runtime.space_of(dst) == memory_space::host) {
+    const pinned_bounce host = pinned_bounce::from_device(runtime, dst, bytes);
+    runtime.copy(host.data(), src, bytes, stream.handle());
+    runtime.synchronize(stream.handle());
+    host.land();
+    return;
+  }
+  const pinned_bounce host = pinned_bounce::to_device(runtime, src, bytes);
+  runtime.copy(dst, host.data(), bytes, stream.handle());
   runtime.synchronize(stream.handle());
 }
 
@@ -39,14 +48,14 @@ void copy_from_host(void* dst, const void* src, std::size_t bytes, int device, s
   ordered_copy(dst, src, bytes, device, stream);
 }
 
-void copy_from_host_async(void* dst, std::vector<std::byte>&& staging, int device, stream_view stream) {
+void copy_from_host_async(void* dst, pinned_vector<std::byte>&& staging, int device, stream_view stream) {
   if (space_of(dst) == memory_space::host) {
     std::memcpy(dst, staging.data(), staging.size());
     return;
   }
   device_runtime& runtime = active_device_platform()->runtime;
   device_scope on{runtime, device};
-  auto kept = std::make_shared<std::vector<std::byte>>(std::move(staging));
+  auto kept = std::make_shared<pinned_vector<std::byte>>(std::move(staging));
   runtime.copy(dst, kept->data(), kept->size(), stream.handle());
   runtime.host_task(stream.handle(), [kept] {});  // frees the staging once the copy has run
 }

@@ -8,6 +8,8 @@
 
 #include <gapm/types.hpp>
 
+#include "host/store/pinned_memory.hpp"
+
 namespace gapm::detail {
 
 enum class memory_space { host, device };
@@ -25,8 +27,8 @@ void copy_to_host(void* dst, const void* src, std::size_t bytes, int device, str
 /// order on `device`. Complete on return.
 void copy_from_host(void* dst, const void* src, std::size_t bytes, int device, stream_view stream);
 
-/// Copies `staging` (host memory) to `dst` (host or device memory) in `stream`'s order on
+/// Copies `staging` (pinned host memory) to `dst` (host or device memory) in `stream`'s order on
 /// `device`, without waiting for a device copy: `staging` is kept until the stream has read it.
-void copy_from_host_async(void* dst, std::vector<std::byte>&& staging, int device, stream_view stream);
+void copy_from_host_async(void* dst, pinned_vector<std::byte>&& staging, int device, stream_view stream);
 
 }  // namespace gapm::detail
