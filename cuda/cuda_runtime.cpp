@@ -118,8 +118,14 @@ class cuda_runtime final : public device_runtime {
   void deallocate(void* ptr, device_stream stream) noexcept override { (void)cudaFreeAsync(ptr, to_cuda(stream)); }
 
   [[nodiscard]] void* allocate_pinned(std::size_t bytes) override {
+    // Running out of pinned memory is handled (host/store/pinned_memory.cpp): the failure must
+    // not stay behind as the runtime's last error, unless the caller had one pending.
+    const bool caller_error_pending = cudaPeekAtLastError() != cudaSuccess;
     void* ptr = nullptr;
-    GAPM_CUDA_TRY(cudaHostAlloc(&ptr, bytes, cudaHostAllocPortable));
+    if (const cudaError_t status = cudaHostAlloc(&ptr, bytes, cudaHostAllocPortable); status != cudaSuccess) {
+      if (!caller_error_pending) (void)cudaGetLastError();
+      throw_cuda_error(status, "cudaHostAlloc", __FILE__, __LINE__);
+    }
     return ptr;
   }
   void free_pinned(void* ptr) noexcept override { (void)cudaFreeHost(ptr); }

@@ -86,6 +86,15 @@ class device_runtime {
   virtual void synchronize(device_stream stream) = 0;
 };
 
+/// After a failure that may have left copies of host buffers queued on `stream`: waits for them
+/// (as far as the stream still runs) before the caller lets the buffers go. Never throws.
+inline void drain_after_failure(device_runtime& runtime, device_stream stream) noexcept {
+  try {
+    runtime.synchronize(stream);
+  } catch (...) {  // the stream is broken: its copies will not run either
+  }
+}
+
 /// Makes `device` current on the calling thread for a scope and puts back what was current
 /// before (a context, or none): gapm never leaves the user's thread on another device, and its
 /// own threads never touch a device other than their node's.

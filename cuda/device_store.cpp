@@ -226,31 +226,36 @@ class device_store final : public store_backend<T> {
     pinned_bounce host_keys, host_rows;
     const key_type* dkeys = keys;
     Row* drows = rows;
-    if (rt_.space_of(keys) == memory_space::host) {
-      staged_keys = device_buffer<key_type>(rt_, n, s);
-      host_keys = pinned_bounce::to_device(rt_, keys, n * sizeof(key_type));
-      rt_.copy(staged_keys.data(), host_keys.data(), n * sizeof(key_type), s);
-      dkeys = staged_keys.data();
-    }
     const bool rows_on_host = rt_.space_of(rows) == memory_space::host;
-    if (rows_on_host) {
-      staged_rows = device_buffer<Row>(rt_, values, s);
-      if (dir == direction::in) {
-        host_rows = pinned_bounce::to_device(rt_, rows, values * sizeof(Row));
-        rt_.copy(staged_rows.data(), host_rows.data(), values * sizeof(Row), s);
-      } else {
-        host_rows = pinned_bounce::from_device(rt_, rows, values * sizeof(Row));
+    try {
+      if (rt_.space_of(keys) == memory_space::host) {
+        staged_keys = device_buffer<key_type>(rt_, n, s);
+        host_keys = pinned_bounce::to_device(rt_, keys, n * sizeof(key_type));
+        rt_.copy(staged_keys.data(), host_keys.data(), n * sizeof(key_type), s);
+        dkeys = staged_keys.data();
       }
-      drows = staged_rows.data();
+      if (rows_on_host) {
+        staged_rows = device_buffer<Row>(rt_, values, s);
+        if (dir == direction::in) {
+          host_rows = pinned_bounce::to_device(rt_, rows, values * sizeof(Row));
+          rt_.copy(staged_rows.data(), host_rows.data(), values * sizeof(Row), s);
+        } else {
+          host_rows = pinned_bounce::from_device(rt_, rows, values * sizeof(Row));
+        }
+        drows = staged_rows.data();
+      }
+      {
+        std::shared_lock structure{structure_mutex_};
+        begin_use(s);
+        launch(rows_view(), dkeys, drows, s);
+        end_use(s);
+      }
+      if (rows_on_host && dir == direction::out) rt_.copy(host_rows.data(), drows, values * sizeof(Row), s);
+      if (staged_keys.data() != nullptr || rows_on_host) rt_.synchronize(s);
+    } catch (...) {
+      drain_after_failure(rt_, s);  // no queued copy may outlive its host buffer
+      throw;
     }
-    {
-      std::shared_lock structure{structure_mutex_};
-      begin_use(s);
-      launch(rows_view(), dkeys, drows, s);
-      end_use(s);
-    }
-    if (rows_on_host && dir == direction::out) rt_.copy(host_rows.data(), drows, values * sizeof(Row), s);
-    if (staged_keys.data() != nullptr || rows_on_host) rt_.synchronize(s);
     if (rows_on_host && dir == direction::out) host_rows.land();
   }
 
@@ -278,9 +283,14 @@ class device_store final : public store_backend<T> {
         pinned_vector<key_type>(keys.begin(), keys.end()), pinned_vector<std::int32_t>(slots.begin(), slots.end()));
     device_buffer<key_type> dkeys(rt_, n, admin_);
     device_buffer<std::int32_t> dslots(rt_, n, admin_);
-    rt_.copy(dkeys.data(), host->first.data(), n * sizeof(key_type), admin_);
-    rt_.copy(dslots.data(), host->second.data(), n * sizeof(std::int32_t), admin_);
-    rt_.host_task(admin_, [host] {});
+    try {
+      rt_.copy(dkeys.data(), host->first.data(), n * sizeof(key_type), admin_);
+      rt_.copy(dslots.data(), host->second.data(), n * sizeof(std::int32_t), admin_);
+      rt_.host_task(admin_, [host] {});
+    } catch (...) {
+      drain_after_failure(rt_, admin_);
+      throw;
+    }
     if (zero_rows) {
       kernels_.zero(values_.data(), this->row_length_, dslots.data(), n, admin_);
       if (sync_.data() != nullptr) kernels_.zero(sync_.data(), this->row_length_, dslots.data(), n, admin_);

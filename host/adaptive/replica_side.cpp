@@ -130,7 +130,7 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   fold_held_deltas(keep);
   fold_held_deltas(drop);
   const double threshold = flush && ctx_.options.sync_threshold > 0 ? 0.0 : ctx_.options.sync_threshold;
-  std::vector<delta_measure> measures(keep.size());
+  pinned_vector<delta_measure> measures(keep.size());
   std::vector<std::int64_t> versions(keep.size());  // only this thread changes them
   {
     std::shared_lock structure{ctx_.structure};
@@ -187,7 +187,7 @@ void replica_side<T>::take_last_deltas(const std::vector<key_type>& drop, const 
   std::unique_lock structure{ctx_.structure};
   for (key_type k : drop) states.set_role(k, key_role::absent);
   ctx_.rows.order_after_queued_writes();
-  std::vector<delta_measure> measures(drop.size());
+  pinned_vector<delta_measure> measures(drop.size());
   if (threshold >= 0) ctx_.rows.measure_deltas(drop.data(), drop.size(), measures.data(), false);
   std::vector<std::vector<key_type>> travelling(to.size());
   std::vector<key_type> kept_here;  // their main copy is on its way here: the delta waits for it

@@ -80,7 +80,7 @@ Ticket worker_ops<T>::pull_remote(worker_state& worker, const key_type* keys, st
   const std::size_t remote = n - local_keys.size();
   pending.remaining = remote;
   if (!local_keys.empty()) {
-    std::vector<T> local_rows(node_.keys.check_keys(local_keys.data(), local_keys.size(), "pull"));
+    pinned_vector<T> local_rows(node_.keys.check_keys(local_keys.data(), local_keys.size(), "pull"));
     // In the caller's stream order, as an all-local pull: after writes queued on it before.
     node_.rows.gather(local_keys.data(), local_keys.size(), local_rows.data(), mode.stream);
     const T* row = local_rows.data();

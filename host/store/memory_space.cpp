@@ -54,10 +54,19 @@ void copy_from_host_async(void* dst, pinned_vector<std::byte>&& staging, int dev
     return;
   }
   device_runtime& runtime = active_device_platform()->runtime;
+  if (!runtime.is_pinned(staging.data())) {  // no device store pinned the pool: a node of host rows
+    ordered_copy(dst, staging.data(), staging.size(), device, stream);
+    return;
+  }
   device_scope on{runtime, device};
   auto kept = std::make_shared<pinned_vector<std::byte>>(std::move(staging));
-  runtime.copy(dst, kept->data(), kept->size(), stream.handle());
-  runtime.host_task(stream.handle(), [kept] {});  // frees the staging once the copy has run
+  try {
+    runtime.copy(dst, kept->data(), kept->size(), stream.handle());
+    runtime.host_task(stream.handle(), [kept] {});  // frees the staging once the copy has run
+  } catch (...) {
+    drain_after_failure(runtime, stream.handle());
+    throw;
+  }
 }
 
 }  // namespace gapm::detail

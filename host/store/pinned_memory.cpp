@@ -1,13 +1,21 @@
 #include "host/store/pinned_memory.hpp"
 
+#include <algorithm>
 #include <array>
-#include <atomic>
 #include <bit>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
+#define GAPM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GAPM_ASAN 1
+#endif
+#endif
+#if defined(GAPM_ASAN)
 #include <sanitizer/asan_interface.h>
 #define GAPM_POISON(ptr, bytes) ASAN_POISON_MEMORY_REGION(ptr, bytes)
 #define GAPM_UNPOISON(ptr, bytes) ASAN_UNPOISON_MEMORY_REGION(ptr, bytes)
@@ -29,12 +37,15 @@ struct alignas(64) block_header {
 };
 constexpr std::size_t header_bytes = sizeof(block_header);
 
-// Pinned blocks come in power-of-two sizes from 4 KiB to 1 GiB and are kept for reuse, up to
-// cache_limit bytes in all; larger ones are pinned and unpinned each time.
+// Pinned blocks come in power-of-two sizes from 4 KiB up, and a freed one is kept for reuse,
+// never unpinned while the process runs (as PyTorch's caching host allocator does): unpinning
+// (cudaFreeHost) may wait for the whole device, users' streams included, which no gapm thread
+// may do, and is a runtime call, which a block freed by a stream's host task may not make. So
+// the pinned memory a process holds is its peak use, rounded up to powers of two; when pinning
+// fails, the cache is unpinned (by the thread that asked, outside any host task) and pinning
+// tried once more.
 constexpr std::size_t smallest_block = std::size_t{4} << 10;
-constexpr int block_classes = 19;
-constexpr std::size_t largest_block = smallest_block << (block_classes - 1);
-constexpr std::size_t cache_limit = std::size_t{256} << 20;
+constexpr int block_classes = 64 - std::countr_zero(smallest_block);
 
 class pinned_pool {
  public:
@@ -48,46 +59,47 @@ class pinned_pool {
   }
 
   void* allocate(std::size_t bytes) {
+    if (bytes > (std::size_t{1} << 62)) throw std::bad_alloc();
     const std::size_t total = bytes + header_bytes;
+    const int c = class_of(total);
     device_runtime* runtime = nullptr;
     {
       std::lock_guard guard{mutex_};
       runtime = runtime_;
-      if (runtime != nullptr && total <= largest_block) {
-        const int c = class_of(total);
-        if (!free_[c].empty()) {
-          auto* header = static_cast<block_header*>(free_[c].back());
-          free_[c].pop_back();
+      if (runtime != nullptr) {
+        auto& blocks = free_[c];
+        if (!blocks.empty()) {
+          auto* header = static_cast<block_header*>(blocks.back());
+          blocks.pop_back();
           cached_ -= header->bytes;
           return body_of(header);
         }
+        blocks.reserve(made_[c] + 1);  // free() must find room without allocating
+        ++made_[c];
       }
     }
     if (runtime == nullptr) return body_of(new (ordinary_memory(total)) block_header{total, false});
-    const std::size_t block = total <= largest_block ? smallest_block << class_of(total) : total;
-    return body_of(new (pin(*runtime, block)) block_header{block, true});
+    const std::size_t block = smallest_block << c;
+    try {
+      return body_of(new (pin(*runtime, block)) block_header{block, true});
+    } catch (...) {
+      std::lock_guard guard{mutex_};
+      --made_[c];
+      throw;
+    }
   }
 
+  // Makes no runtime call: it may run in a stream's host task (a copy's host side let go).
   void free(void* body) noexcept {
     auto* header = reinterpret_cast<block_header*>(static_cast<std::byte*>(body) - header_bytes);
     if (!header->pinned) {
       ::operator delete(header, std::align_val_t{alignof(block_header)});
       return;
     }
-    {
-      std::lock_guard guard{mutex_};
-      if (header->bytes <= largest_block && cached_ + header->bytes <= cache_limit) {
-        try {
-          GAPM_POISON(body, header->bytes - header_bytes);
-          free_[class_of(header->bytes)].push_back(header);
-          cached_ += header->bytes;
-          return;
-        } catch (...) {  // no room in the list: unpin it instead
-          GAPM_UNPOISON(body, header->bytes - header_bytes);
-        }
-      }
-    }
-    unpin(header);
+    GAPM_POISON(body, header->bytes - header_bytes);
+    std::lock_guard guard{mutex_};
+    free_[class_of(header->bytes)].push_back(header);  // within capacity: cannot throw
+    cached_ += header->bytes;
   }
 
   std::size_t cached() {
@@ -124,16 +136,18 @@ class pinned_pool {
     try {
       device_scope on{*runtime_, device_};
       runtime_->free_pinned(header);
-    } catch (...) {  // the runtime is gone (the process ends): the system takes the memory back
+    } catch (...) {  // nothing to do about it: the memory stays pinned
     }
   }
+  // Unpins every cached block (a thread that may wait for the device, never a host task).
   bool unpin_cached() {
     std::vector<void*> blocks;
     {
       std::lock_guard guard{mutex_};
-      for (auto& list : free_) {
-        blocks.insert(blocks.end(), list.begin(), list.end());
-        list.clear();
+      for (std::size_t c = 0; c < free_.size(); ++c) {
+        blocks.insert(blocks.end(), free_[c].begin(), free_[c].end());
+        made_[c] -= free_[c].size();
+        free_[c].clear();
       }
       cached_ = 0;
     }
@@ -148,7 +162,8 @@ class pinned_pool {
   std::mutex mutex_;
   device_runtime* runtime_ = nullptr;  // null: nothing pinned yet (no device store)
   int device_ = 0;
-  std::array<std::vector<void*>, block_classes> free_;
+  std::array<std::vector<void*>, block_classes> free_;  // cached blocks by size class, each list with
+  std::array<std::size_t, block_classes> made_{};       // room for all the pinned blocks of its class
   std::size_t cached_ = 0;
 };
 

@@ -4,9 +4,11 @@
 // full bandwidth, instead of through a bounce buffer of the driver's. A caller's own host
 // buffer that is not pinned goes through a pinned bounce (host/store/pinned_bounce.hpp).
 //
-// Once a device store exists, the memory is its platform runtime's pinned memory, cached by
-// size class because pinning is slow (a system call and a page-table walk per allocation);
-// before, and in processes without one, ordinary memory. Each block remembers which it is.
+// Once a device store exists, the memory is its platform runtime's pinned memory, in
+// power-of-two blocks that are cached when freed and never unpinned while the process runs
+// (pinning is slow; unpinning may wait for the device, and a block may be freed in a stream's
+// host task, where no runtime call is allowed); before, and in processes without a device
+// store, ordinary memory. Each block remembers which it is.
 #pragma once
 
 #include <cstddef>
