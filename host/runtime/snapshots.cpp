@@ -90,7 +90,7 @@ void snapshots<T>::write_part(const std::string& file, std::uint64_t id, const s
   node_.rows.order_after_queued_writes();  // writes queued on the workers' streams are saved
   snapshot::part_writer part(file, layout, id, node_.rank(), node_.world_size(), keys.size());
   constexpr std::size_t batch = 4096;
-  std::vector<T> rows;
+  pinned_vector<T> rows;  // gathered from a device store by DMA
   for (std::size_t begin = 0; begin < keys.size(); begin += batch) {
     const std::size_t n = std::min(batch, keys.size() - begin);
     rows.resize(node_.keys.check_keys(keys.data() + begin, n, "save"));
@@ -160,7 +160,7 @@ void snapshots<T>::save(const std::string& path) {
 }
 
 template <class T>
-void snapshots<T>::read_mine(const std::string& path, std::vector<key_type>& keys, std::vector<T>& rows) {
+void snapshots<T>::read_mine(const std::string& path, std::vector<key_type>& keys, pinned_vector<T>& rows) {
   const snapshot::manifest m = snapshot::read_manifest(path);
   if (!(m.shape == shape()))
     throw error(concat("gapm: load: '", path, "' holds ", m.shape.tables.size(), " table(s) of ",
@@ -194,7 +194,7 @@ void snapshots<T>::load(const std::string& path) {
   freeze_structure();
   const scope_exit thaw{[this]() noexcept { thaw_structure(); }};
   std::vector<key_type> keys;
-  std::vector<T> rows;
+  pinned_vector<T> rows;  // written into a device store by DMA
   std::string failure;
   try {
     read_mine(path, keys, rows);

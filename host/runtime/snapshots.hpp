@@ -17,6 +17,7 @@
 
 #include "host/runtime/node_parts.hpp"
 #include "host/runtime/snapshot_files.hpp"
+#include "host/store/pinned_memory.hpp"
 
 namespace gapm::detail {
 
@@ -41,7 +42,7 @@ class snapshots {
   void write_part(const std::string& file, std::uint64_t id, const snapshot::layout& shape);
   void publish(const std::string& path, std::uint64_t id, const snapshot::layout& shape);
   // The records of the main copies held here, verified; throws gapm::error otherwise.
-  void read_mine(const std::string& path, std::vector<key_type>& keys, std::vector<T>& rows);
+  void read_mine(const std::string& path, std::vector<key_type>& keys, pinned_vector<T>& rows);
   [[nodiscard]] snapshot::layout shape() const;
 
   node_parts<T>& node_;
