@@ -82,10 +82,11 @@ comm_result cluster::send_frame(int peer, std::vector<std::byte> frame) {
   std::memcpy(frame.data() + offsetof(wire::header, sender), &rank_, sizeof rank_);
   if (departed_[static_cast<std::size_t>(peer)].load())
     return comm_result::failure("node " + std::to_string(peer) + " has left the cluster");
-  auto result = transport_->send(peer, frame);
+  const std::size_t bytes = frame.size();
+  auto result = transport_->send(peer, std::move(frame));
   if (result.ok()) {
     traffic_.messages_sent.fetch_add(1, std::memory_order_relaxed);
-    traffic_.bytes_sent.fetch_add(frame.size(), std::memory_order_relaxed);
+    traffic_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
   }
   return result;
 }
@@ -136,7 +137,7 @@ void cluster::receive_loop() {
       traffic_.messages_received.fetch_add(1, std::memory_order_relaxed);
       traffic_.bytes_received.fetch_add(frame->bytes.size(), std::memory_order_relaxed);
       std::string error;
-      auto message = wire::decode(frame->bytes.data(), frame->bytes.size(), world_size_, error);
+      auto message = wire::decode(std::move(frame->bytes), world_size_, error);
       // The connection proved its rank (never this node's own): the header must say the same.
       if (message && message->head.sender != frame->sender)
         error = concat("a frame on node ", frame->sender, "'s connection claims to come from node ",

@@ -111,7 +111,7 @@ class cluster {
                                                  std::size_t bytes, device_event ready);
   /// Sends `bytes` to `peer` exactly as they are, over this node's proven connection: no
   /// sender stamp, no size check. Only tests use it, to send broken frames (fuzzing).
-  [[nodiscard]] comm_result send_raw(int peer, const std::vector<std::byte>& bytes) { return transport_->send(peer, bytes); }
+  [[nodiscard]] comm_result send_raw(int peer, std::vector<std::byte> bytes) { return transport_->send(peer, std::move(bytes)); }
 
   /// Waits until every node has entered the same barrier and returns the smallest
   /// `contribution` of all nodes: a vote (1 = yes) or rank 0's word to all (the others give

@@ -48,11 +48,12 @@ shaped_transport::shaped_transport(std::unique_ptr<transport> inner, int world_s
   });
 }
 
-comm_result shaped_transport::send(int peer, const std::vector<std::byte>& frame) {
+comm_result shaped_transport::send(int peer, std::vector<std::byte> frame) {
   if (peer < 0 || peer >= static_cast<int>(links_.size()))
     return comm_result::failure("no node " + std::to_string(peer) + " in this cluster");
   const auto now = clock::now();
-  pending_frame pending{now, now, frame};  // the copy is made outside the lock
+  const std::size_t bytes = frame.size();
+  pending_frame pending{now, now, std::move(frame)};
   bool wake = false;
   {
     std::lock_guard guard{mutex_};
@@ -61,7 +62,7 @@ comm_result shaped_transport::send(int peer, const std::vector<std::byte>& frame
     if (!link_errors_[index].empty()) return comm_result::failure(link_errors_[index]);
     link& to = links_[index];
     const auto start = std::max(now, to.free_at);
-    to.free_at = start + model_.transmission_time(frame.size());
+    to.free_at = start + model_.transmission_time(bytes);
     pending.due = to.free_at + model_.latency;
     // Wake the release thread only if this frame is due before its planned wake-up (a
     // wasted wake-up costs a context switch, which on a busy machine delays other frames).
@@ -91,12 +92,13 @@ std::vector<std::pair<int, shaped_transport::pending_frame>> shaped_transport::t
 void shaped_transport::release(std::vector<std::pair<int, pending_frame>>& frames, bool at_close) {
   for (auto& [peer, frame] : frames) {
     const auto now = clock::now();
-    auto result = inner_->send(peer, frame.bytes);
+    const std::size_t bytes = frame.bytes.size();
+    auto result = inner_->send(peer, std::move(frame.bytes));
     std::lock_guard guard{mutex_};
     if (!result.ok() && link_errors_[static_cast<std::size_t>(peer)].empty())
       link_errors_[static_cast<std::size_t>(peer)] = result.error;
     ++stats_.frames;
-    stats_.bytes += frame.bytes.size();
+    stats_.bytes += bytes;
     stats_.modelled_delay_s += std::chrono::duration<double>(frame.due - frame.sent).count();
     if (now < frame.due) {
       if (at_close) ++stats_.flushed_at_close;

@@ -76,7 +76,7 @@ class shaped_transport final : public transport {
   }
   /// Queues a copy of `frame` for release when the model says it arrives. Fails once the
   /// transport is closed, and for a peer to which releasing an earlier frame failed.
-  [[nodiscard]] comm_result send(int peer, const std::vector<std::byte>& frame) override;
+  [[nodiscard]] comm_result send(int peer, std::vector<std::byte> frame) override;
   void interrupt_receive() noexcept override { inner_->interrupt_receive(); }
   [[nodiscard]] std::optional<received_frame> receive(std::chrono::milliseconds timeout) override {
     return inner_->receive(timeout);

@@ -63,7 +63,7 @@ std::optional<plane_rows_note> take_plane_rows_note(message& m) {
   plane_rows_note note;
   if (m.payload.size() < sizeof note) throw malformed_message("a frame with rows on the data plane has no note of them");
   std::memcpy(&note, m.payload.data() + m.payload.size() - sizeof note, sizeof note);
-  m.payload.resize(m.payload.size() - sizeof note);
+  m.payload.shrink_to(m.payload.size() - sizeof note);
   m.head.payload_bytes = m.payload.size();
   // The rows are the message's own now (plane_rows): a message made from this one (forwarded,
   // parked) carries them in its frame.
@@ -79,12 +79,18 @@ std::shared_ptr<received_rows> plane_rows_of(const message& m, std::size_t bytes
 }
 
 std::optional<message> decode(const void* data, std::size_t size, int world_size, std::string& error) {
+  const auto* bytes = static_cast<const std::byte*>(data);
+  return decode(std::vector<std::byte>(bytes, bytes + size), world_size, error);
+}
+
+std::optional<message> decode(std::vector<std::byte> frame, int world_size, std::string& error) {
+  const std::size_t size = frame.size();
   if (size < sizeof(header)) {
     error = "frame of " + std::to_string(size) + " bytes is shorter than the 48-byte header";
     return std::nullopt;
   }
   message msg;
-  std::memcpy(&msg.head, data, sizeof(header));
+  std::memcpy(&msg.head, frame.data(), sizeof(header));
   const header& h = msg.head;
   if (h.magic != magic) {
     error = "bad magic number (not a gapm frame)";
@@ -98,9 +104,7 @@ std::optional<message> decode(const void* data, std::size_t size, int world_size
     error = "header announces " + std::to_string(h.payload_bytes) + " payload bytes, frame has " +
             std::to_string(size - sizeof(header));
   } else {
-    msg.payload.resize(h.payload_bytes);
-    if (h.payload_bytes > 0)
-      std::memcpy(msg.payload.data(), static_cast<const std::byte*>(data) + sizeof(header), h.payload_bytes);
+    msg.payload = payload_bytes(std::move(frame), sizeof(header));
     return msg;
   }
   return std::nullopt;

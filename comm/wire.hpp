@@ -112,9 +112,34 @@ struct plane_rows_note {
   std::uint64_t bytes = 0;
 };
 
+/// A message's payload: the bytes after the header of the frame it came in, which it keeps
+/// (a frame of rows is not copied again on its way to the handlers).
+class payload_bytes {
+ public:
+  payload_bytes() = default;
+  /// The bytes of `frame` from `offset` on.
+  payload_bytes(std::vector<std::byte> frame, std::size_t offset) noexcept
+      : frame_{std::move(frame)}, offset_{offset} {}
+
+  [[nodiscard]] const std::byte* data() const noexcept { return frame_.data() + offset_; }
+  [[nodiscard]] std::byte* data() noexcept { return frame_.data() + offset_; }
+  [[nodiscard]] std::size_t size() const noexcept { return frame_.size() - offset_; }
+  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+  std::byte& operator[](std::size_t i) noexcept { return data()[i]; }
+  /// Keeps the first `n` bytes (n <= size()).
+  void shrink_to(std::size_t n) { frame_.resize(offset_ + n); }
+  void push_back(std::byte b) { frame_.push_back(b); }
+  void pop_back() { frame_.pop_back(); }
+  operator std::span<const std::byte>() const noexcept { return {data(), size()}; }  // NOLINT: a view
+
+ private:
+  std::vector<std::byte> frame_;
+  std::size_t offset_ = 0;
+};
+
 struct message {
   header head;
-  std::vector<std::byte> payload;
+  payload_bytes payload;
   /// The rows of a message flagged rows_on_plane, received on the data plane (the receive
   /// loop posts the receive); null otherwise.
   std::shared_ptr<received_rows> plane_rows;
@@ -156,10 +181,10 @@ template <class... Arrays>
 }
 
 /// The message a frame built on this node holds (for delivery to this very node: no checks).
-[[nodiscard]] inline message local_message(const std::vector<std::byte>& frame) {
+[[nodiscard]] inline message local_message(std::vector<std::byte> frame) {
   message msg;
   std::memcpy(&msg.head, frame.data(), sizeof(header));
-  msg.payload.assign(frame.begin() + static_cast<std::ptrdiff_t>(sizeof(header)), frame.end());
+  msg.payload = payload_bytes(std::move(frame), sizeof(header));
   return msg;
 }
 
@@ -170,6 +195,9 @@ template <class... Arrays>
 }
 
 /// Checks magic, version, kind, sender range and the payload size; the error says what is wrong.
+/// The message keeps the frame (its payload is not copied).
+[[nodiscard]] std::optional<message> decode(std::vector<std::byte> frame, int world_size, std::string& error);
+/// The same for a frame in someone else's memory (copied).
 [[nodiscard]] std::optional<message> decode(const void* data, std::size_t size, int world_size, std::string& error);
 
 /// Reads typed arrays off a payload, refusing to read past its end.

@@ -32,7 +32,7 @@ class zmq_transport final : public transport {
   [[nodiscard]] std::string endpoint() const override { return endpoint_; }
   void authenticate(const job_credentials& credentials) override;
   [[nodiscard]] comm_result connect(int peer, const std::string& endpoint) override;
-  [[nodiscard]] comm_result send(int peer, const std::vector<std::byte>& frame) override;
+  [[nodiscard]] comm_result send(int peer, std::vector<std::byte> frame) override;
   [[nodiscard]] std::optional<received_frame> receive(std::chrono::milliseconds timeout) override;
   void interrupt_receive() noexcept override { interrupt_.raise(); }
   void close() noexcept override;

@@ -44,10 +44,10 @@ class recording_transport final : public transport {
   [[nodiscard]] std::string endpoint() const override { return "recording://"; }
   void authenticate(const job_credentials&) override {}
   [[nodiscard]] comm_result connect(int, const std::string&) override { return comm_result::success(); }
-  [[nodiscard]] comm_result send(int peer, const std::vector<std::byte>& frame) override {
+  [[nodiscard]] comm_result send(int peer, std::vector<std::byte> frame) override {
     const auto now = steady::now();
     std::lock_guard guard{mutex_};
-    deliveries_.push_back({peer, frame, now});
+    deliveries_.push_back({peer, std::move(frame), now});
     changed_.notify_all();
     if (peer == failing_peer) return comm_result::failure("peer " + std::to_string(peer) + " is unreachable");
     return comm_result::success();

@@ -102,8 +102,8 @@ void node_parts<T>::bump_versions(const key_type* keys_changed, std::size_t n) {
 
 template <class T>
 comm_result node_parts<T>::send(int node, std::vector<std::byte>&& frame) {
-  if (node != env.rank) return net->send_frame(node, frame);
-  wire::message message = wire::local_message(frame);
+  if (node != env.rank) return net->send_frame(node, std::move(frame));
+  wire::message message = wire::local_message(std::move(frame));
   message.head.sender = env.rank;
   deliver_here(std::move(message));
   return comm_result::success();
