@@ -33,6 +33,23 @@ TEST(Wire, EncodeDecodeRoundTrip) {
   EXPECT_FALSE(in.read<std::uint64_t>(1));  // never past the end
 }
 
+// A received frame of rows is not copied again on its way to the handlers: the message keeps
+// it, and so does a message a node delivers to itself.
+TEST(Wire, AMessageKeepsTheFrameItCameIn) {
+  std::vector<std::uint64_t> keys(1000, 5);
+  auto frame = wire::encode(pull_header(), keys);
+  const std::byte* payload_at = frame.data() + sizeof(wire::header);
+  std::string error;
+  auto message = wire::decode(std::move(frame), 3, error);
+  ASSERT_TRUE(message) << error;
+  EXPECT_EQ(message->payload.data(), payload_at);
+  EXPECT_EQ(message->payload.size(), keys.size() * sizeof(std::uint64_t));
+
+  auto local = wire::encode(pull_header(), keys);
+  const std::byte* local_at = local.data() + sizeof(wire::header);
+  EXPECT_EQ(wire::local_message(std::move(local)).payload.data(), local_at);
+}
+
 TEST(Wire, MalformedFramesAreRefusedWithAReason) {
   std::vector<std::uint64_t> keys{7, 9};
   auto good = wire::encode(pull_header(), keys);
