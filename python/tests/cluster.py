@@ -2,6 +2,7 @@
 the torchrun-style environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)."""
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -13,10 +14,18 @@ SOURCE_DIR = Path(__file__).resolve().parents[2]
 
 
 def free_port():
-    """A TCP port that was free a moment ago (the rendezvous port of rank 0)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free a moment ago (the rendezvous port of rank 0), below the kernel's
+    ephemeral range (32768 and up on Linux) as in tools/free_port.hpp: one the kernel picked
+    from that range could be taken by a node's outgoing connection before rank 0 binds it."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in [20000, 32000) after 200 tries")
 
 
 def build_dir():
