@@ -40,7 +40,7 @@ class transport {
   /// Opens the path to `peer` (asynchronously: frames sent before it is up are queued).
   [[nodiscard]] virtual comm_result connect(int peer, const std::string& endpoint) = 0;
   /// Queues `frame` for `peer` and returns without waiting for the network. Thread-safe. The
-  /// transport owns the frame from here (a frame of rows may be megabytes: it is not copied).
+  /// transport owns the frame from here (a decorator queues it without a copy).
   [[nodiscard]] virtual comm_result send(int peer, std::vector<std::byte> frame) = 0;
   /// Waits up to `timeout` for the next frame of a proven peer (it may return earlier, with
   /// nothing). Only one thread may receive.

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <memory>
-#include <vector>
 
 #include <gapm/errors.hpp>
 
@@ -11,20 +9,6 @@ namespace gapm::detail {
 namespace {
 
 constexpr int linger_ms = 2000;  // how long close() may spend flushing queued frames
-
-// A frame as a message. A large one without a copy: ZeroMQ sends from the frame's own memory
-// and frees it (on its I/O thread) once sent, or when the message is dropped unsent; a small one
-// ZeroMQ copies into the message itself anyway.
-zmq::message_t message_of(std::vector<std::byte> frame) {
-  constexpr std::size_t copied_below = 256;
-  if (frame.size() < copied_below) return zmq::message_t(frame.data(), frame.size());
-  auto owned = std::make_unique<std::vector<std::byte>>(std::move(frame));
-  zmq::message_t message(
-      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::vector<std::byte>*>(hint); },
-      owned.get());
-  (void)owned.release();  // the message owns the frame now
-  return message;
-}
 
 }  // namespace
 
@@ -104,7 +88,7 @@ comm_result zmq_transport::send(int peer, std::vector<std::byte> frame) {
   std::lock_guard guard{slot.mutex};
   if (!slot.socket) return comm_result::failure("no connection to node " + std::to_string(peer));
   try {
-    zmq::message_t message = message_of(std::move(frame));
+    zmq::message_t message(frame.data(), frame.size());
     if (!slot.socket->send(message, zmq::send_flags::dontwait))
       return comm_result::failure("the send queue to node " + std::to_string(peer) + " is full");
   } catch (const zmq::error_t& e) {
