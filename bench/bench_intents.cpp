@@ -44,7 +44,7 @@ void intent_pipeline(benchmark::State& state) {
     // Sync managers: a round per clock; the intents become due and are looked up.
     clocks[0] = clock++;
     for (auto& table : tables)
-      table.register_due(clocks, [&](key_type k) { registered += table.has_intent(k, clocks); });
+      table.register_due([&] { return clocks; }, [&](key_type k) { registered += table.has_intent(k, clocks); });
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
   state.counters["registered"] = static_cast<double>(registered);

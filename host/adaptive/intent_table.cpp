@@ -26,17 +26,20 @@ void intent_table::expire(const std::vector<clock_type>& clocks) {
   intents_.shrink_if_sparse();
 }
 
-void intent_table::register_due(const std::vector<clock_type>& clocks,
-                                const std::function<void(key_type)>& on_registered) {
+std::vector<clock_type> intent_table::register_due(const std::function<std::vector<clock_type>()>& read_clocks,
+                                                   const std::function<void(key_type)>& on_registered) {
+  for (std::size_t w = 0; w < inboxes_.size(); ++w) {
+    drained_.clear();
+    inboxes_[w].drain(drained_);
+    for (auto& intent : drained_)
+      if (intent.keys && !intent.keys->empty()) schedules_[w].push(std::move(intent));
+  }
+  std::vector<clock_type> clocks = read_clocks();
   expire(clocks);
   const auto& windows = timer_.update(clocks);
   for (std::size_t w = 0; w < inboxes_.size(); ++w) {
     const int worker = static_cast<int>(w);
-    drained_.clear();
-    inboxes_[w].drain(drained_);
     auto& schedule = schedules_[w];
-    for (auto& intent : drained_)
-      if (intent.keys && !intent.keys->empty()) schedule.push(std::move(intent));
     const clock_type horizon = clocks[w] >= CLOCK_MAX / 2 ? CLOCK_MAX : clocks[w] + windows[w];
     while (!schedule.empty() && schedule.top().start <= horizon) {
       const future_intent intent = schedule.top();
@@ -52,6 +55,7 @@ void intent_table::register_due(const std::vector<clock_type>& clocks,
       expiries_[w].push({intent.end, intent.keys});
     }
   }
+  return clocks;
 }
 
 bool intent_table::has_intent(key_type key, const std::vector<clock_type>& clocks) {

@@ -29,10 +29,17 @@ class intent_table {
   /// Any worker thread: queue an intent of worker `worker` over keys of this channel.
   void submit(int worker, future_intent intent) { inboxes_[static_cast<std::size_t>(worker)].push(std::move(intent)); }
 
-  /// Sync thread, once per round: registers the intents whose start is within the worker's
-  /// window (clocks: every worker's clock, WORKER_FINISHED when done). Calls
-  /// on_registered(key) for every key of this channel that got an intent now.
-  void register_due(const std::vector<clock_type>& clocks, const std::function<void(key_type)>& on_registered);
+  /// Sync thread, once per round: takes the intents submitted so far, then reads every
+  /// worker's clock (read_clocks: WORKER_FINISHED for a worker that is done or not yet made)
+  /// and registers the intents whose start is within the worker's window. Calls
+  /// on_registered(key) for every key of this channel that got an intent now; returns the
+  /// clocks it read.
+  ///
+  /// Intents first, clocks second: a worker whose intent was taken exists when its clock is
+  /// read. Read the other way round, a worker made in between reads as finished, and its
+  /// first intents would be dropped as ended.
+  std::vector<clock_type> register_due(const std::function<std::vector<clock_type>()>& read_clocks,
+                                       const std::function<void(key_type)>& on_registered);
 
   /// Whether any worker still intends `key` (expired entries are dropped on the way).
   bool has_intent(key_type key, const std::vector<clock_type>& clocks);

@@ -95,8 +95,7 @@ std::vector<sync_request<T>> replica_side<T>::build_round(bool flush) {
   std::erase_if(state_.arrived, [now = channel_state<T>::clock::now()](const auto& arrival) {
     return now - arrival.second >= std::chrono::microseconds(500);  // owner_side::dwell, long past
   });
-  state_.clocks = ctx_.worker_clocks();
-  state_.intents.register_due(state_.clocks, [&](key_type k) {
+  state_.clocks = state_.intents.register_due(ctx_.worker_clocks, [&](key_type k) {
     if (states.role(k) == key_role::absent) state_.wanted.insert(k);  // intended here, held elsewhere
   });
   ask_for_wanted_keys();
