@@ -3,7 +3,8 @@
 // The host keeps the authoritative slot_index (routing needs it without a device round trip);
 // every insert batch is mirrored into the device index on the store's admin stream, without
 // waiting for the device, and gapm's own streams never wait for a user's stream (a user's
-// stream may hold work that waits for other nodes, an NCCL collective say):
+// stream may hold work that waits for other nodes, an NCCL collective say). The streams that
+// ran row kernels, and the admin stream's last change, are kept by stream_uses:
 //  - Slots retire through events. An erased key's slot is kept (and its index entry left as
 //    it is) until every stream that ran a row kernel has passed the last one it had enqueued
 //    then — the event recorded after that kernel is handed to the retired slots — so a kernel
@@ -18,7 +19,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_set>
@@ -28,6 +28,7 @@
 #include <gapm/errors.hpp>
 
 #include "cuda/device_buffer.hpp"
+#include "cuda/stream_uses.hpp"
 #include "host/common/expects.hpp"
 #include "host/common/memory_plan.hpp"
 #include "host/store/pinned_bounce.hpp"
@@ -48,11 +49,11 @@ class device_store final : public store_backend<T> {
       : store_backend<T>{first_key, num_keys, row_length, capacity, home},
         rt_{platform.runtime},
         kernels_{platform.rows<T>()},
-        device_{device} {
+        device_{device},
+        uses_{rt_} {
     device_scope on{rt_, device_};
     try {
       admin_ = rt_.create_stream();
-      admin_done_ = rt_.create_event();
       device_index_ = device_buffer<std::int32_t>(rt_, num_keys, admin_);
       values_ = device_buffer<T>(rt_, capacity * row_length, admin_);
       if (with_sync_state) sync_ = device_buffer<T>(rt_, capacity * row_length, admin_);
@@ -94,16 +95,7 @@ class device_store final : public store_backend<T> {
       retired_keys_.insert(keys[i]);
     }
     if (batch.keys.empty()) return;
-    {
-      // The batch takes each stream's event of its last kernel, if that has not run yet; every
-      // stream starts anew with its next kernel (so streams of threads long gone are forgotten).
-      std::lock_guard guard{uses_mutex_};
-      for (auto& [key, use] : uses_) {
-        if (rt_.done(use.last_work)) rt_.destroy_event(use.last_work);
-        else batch.events.push_back(use.last_work);
-      }
-      uses_.clear();
-    }
+    batch.events = uses_.take_unfinished();
     retired_.push_back(std::move(batch));
     take_back_retired();
   }
@@ -169,31 +161,14 @@ class device_store final : public store_backend<T> {
   void order_after_queued_work(stream_view stream) override {
     device_scope on{rt_, device_};
     const device_stream s = stream.handle();
-    const stream_key mine = key_of(s);
     std::shared_lock structure{structure_mutex_};  // retired batches hold queued work too
-    std::lock_guard guard{uses_mutex_};
-    for (const auto& [key, use] : uses_)
-      if (key != mine) rt_.wait(s, use.last_work);
+    uses_.order_after_others(s);
     for (const auto& batch : retired_)
       for (device_event e : batch.events)
         if (!rt_.done(e)) rt_.wait(s, e);
   }
 
  private:
-  // What the store knows of a stream that ran row kernels: an event recorded after its last
-  // kernel.
-  struct stream_use {
-    device_event last_work = nullptr;
-  };
-  // A stream by handle; a thread's default stream (null, or the per-thread handle) by the
-  // thread, numbered once per thread (thread ids are reused, default streams' work is not).
-  using stream_key = std::pair<device_stream, std::uint64_t>;
-  stream_key key_of(device_stream s) const {
-    static std::atomic<std::uint64_t> threads{0};
-    thread_local const std::uint64_t this_thread = ++threads;
-    return rt_.is_thread_default(s) ? stream_key{nullptr, this_thread} : stream_key{s, 0};
-  }
-
   // Erased keys whose slots queued kernels may still read: back to the free slots once every
   // event has completed.
   struct retired {
@@ -246,9 +221,9 @@ class device_store final : public store_backend<T> {
       }
       {
         std::shared_lock structure{structure_mutex_};
-        begin_use(s);
+        uses_.before_kernel(s);
         launch(rows_view(), dkeys, drows, s);
-        end_use(s);
+        uses_.after_kernel(s);
       }
       if (rows_on_host && dir == direction::out) rt_.copy(host_rows.data(), drows, values * sizeof(Row), s);
       if (staged_keys.data() != nullptr || rows_on_host) rt_.synchronize(s);
@@ -257,20 +232,6 @@ class device_store final : public store_backend<T> {
       throw;
     }
     if (rows_on_host && dir == direction::out) host_rows.land();
-  }
-
-  // Before a kernel: the stream waits for the admin stream's last change unless it is done.
-  void begin_use(device_stream s) {
-    std::lock_guard guard{uses_mutex_};
-    stream_use& use = uses_[key_of(s)];
-    if (use.last_work == nullptr) use.last_work = rt_.create_event();
-    if (!rt_.done(admin_done_)) rt_.wait(s, admin_done_);
-  }
-
-  // After a kernel: structure changes will wait for it.
-  void end_use(device_stream s) {
-    std::lock_guard guard{uses_mutex_};
-    rt_.record(uses_[key_of(s)].last_work, s);
   }
 
   // Under the exclusive lock: mirrors (key, slot) pairs into the device index (slot -1 removes
@@ -296,8 +257,7 @@ class device_store final : public store_backend<T> {
       if (sync_.data() != nullptr) kernels_.zero(sync_.data(), this->row_length_, dslots.data(), n, admin_);
     }
     kernels_.update_index(device_index_.data(), this->index_.first_key(), dkeys.data(), dslots.data(), n, admin_);
-    std::lock_guard guard{uses_mutex_};
-    rt_.record(admin_done_, admin_);
+    uses_.changed(admin_);
   }
 
   // Under the exclusive lock: the slots of retired batches whose queued kernels have all run
@@ -323,7 +283,7 @@ class device_store final : public store_backend<T> {
   void release() noexcept {
     try {
       if (admin_ != nullptr) {
-        for (auto& [key, use] : uses_) rt_.wait(admin_, use.last_work);
+        uses_.make_wait_for_all(admin_);
         for (auto& batch : retired_)
           for (device_event e : batch.events) rt_.wait(admin_, e);
         device_index_ = {};
@@ -333,12 +293,10 @@ class device_store final : public store_backend<T> {
       }
     } catch (...) {  // a broken runtime: free what can be freed
     }
-    for (auto& [stream, use] : uses_) rt_.destroy_event(use.last_work);
-    uses_.clear();
+    uses_.destroy();
     for (auto& batch : retired_)
       for (device_event e : batch.events) rt_.destroy_event(e);
     retired_.clear();
-    if (admin_done_ != nullptr) rt_.destroy_event(std::exchange(admin_done_, nullptr));
     if (admin_ != nullptr) rt_.destroy_stream(std::exchange(admin_, nullptr));
   }
 
@@ -346,10 +304,8 @@ class device_store final : public store_backend<T> {
   row_launcher<T>& kernels_;
   const int device_;
   device_stream admin_ = nullptr;  // structure changes
-  device_event admin_done_ = nullptr;  // recorded after each structure change
   mutable std::shared_mutex structure_mutex_;  // shared: enqueueing kernels; exclusive: structure changes
-  std::mutex uses_mutex_;
-  std::map<stream_key, stream_use> uses_;
+  stream_uses uses_;
   std::vector<retired> retired_;                // erased, not yet free (exclusive lock)
   std::unordered_set<key_type> retired_keys_;   // their keys
   device_buffer<std::int32_t> device_index_;  // mirror of the host slot_index
