@@ -110,6 +110,25 @@ TEST(IntentTable, AnIntentOfAWorkerMadeDuringARoundIsNotTakenForEnded) {
   EXPECT_TRUE(table.has_intent(9, {0}));
 }
 
+// What keeps a sync channel from idling: intents submitted, scheduled (not due yet) or registered.
+TEST(IntentTable, SaysWhetherIntentsAreSubmittedScheduledOrRegistered) {
+  intent_table table(1, action_timer(1, 0.1, 0.9, true));  // a window of a few clocks
+  EXPECT_FALSE(table.has_submitted());
+  EXPECT_FALSE(table.holds_any());
+  table.submit(0, intent({3}, 100, 110));
+  EXPECT_TRUE(table.has_submitted());
+  EXPECT_FALSE(table.holds_any());
+  register_at(table, {0}, [](key_type) {});
+  EXPECT_FALSE(table.has_submitted());
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_TRUE(table.holds_any()) << "scheduled for clock 100";
+  register_at(table, {99}, [](key_type) {});
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_TRUE(table.holds_any());
+  register_at(table, {110}, [](key_type) {});
+  EXPECT_FALSE(table.holds_any()) << "ended";
+}
+
 TEST(IntentTable, AnExtendedIntentOutlivesTheShorterOne) {
   auto table = eager_table(1);
   table.submit(0, intent({5}, 0, 10));

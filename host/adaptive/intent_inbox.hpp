@@ -54,6 +54,10 @@ class intent_inbox {
     std::lock_guard guard{mutex_};
     items_.push_back(std::move(intent));
   }
+  [[nodiscard]] bool empty() {
+    std::lock_guard guard{mutex_};
+    return items_.empty();
+  }
   /// Moves everything queued so far into `out`.
   void drain(std::vector<future_intent>& out) {
     std::lock_guard guard{mutex_};

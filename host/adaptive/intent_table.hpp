@@ -7,6 +7,7 @@
 // the key's role here), and the map gives memory back when it has become sparse.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -43,6 +44,15 @@ class intent_table {
 
   /// Whether any worker still intends `key` (expired entries are dropped on the way).
   bool has_intent(key_type key, const std::vector<clock_type>& clocks);
+
+  /// Whether intents are registered or scheduled (taken, not due yet): rounds have work ahead.
+  [[nodiscard]] bool holds_any() const noexcept {
+    return intents_.size() > 0 || std::any_of(schedules_.begin(), schedules_.end(), [](const auto& s) { return !s.empty(); });
+  }
+  /// Whether a worker submitted an intent that no round has taken yet.
+  [[nodiscard]] bool has_submitted() {
+    return std::any_of(inboxes_.begin(), inboxes_.end(), [](intent_inbox& inbox) { return !inbox.empty(); });
+  }
 
   /// (key, worker) entries held (intents that ended are gone after the next register_due).
   [[nodiscard]] std::size_t size() const noexcept { return intents_.size(); }

@@ -79,6 +79,7 @@ void sync_channel<T>::wake() noexcept {
   {
     std::lock_guard guard{mutex_};
     next_round_ = std::min(next_round_, steady::now() + interval_);
+    woken_ = true;
   }
   wake_.notify_one();
 }
@@ -143,13 +144,15 @@ void sync_channel<T>::run() {
     {
       std::lock_guard guard{mutex_};
       due = !round_open_ && !paused_.load(std::memory_order_acquire) && steady::now() >= next_round_;
+      if (due) woken_ = false;  // this round serves every wake so far
     }
     if (!due) continue;
     if (!ctx_.net.guarded("a sync round", -1, [&] { start_round(); })) return;
     // An idle channel (nothing asked, no replica, no intent) looks again later; new intents and
-    // wait_sync() wake it at once.
+    // wait_sync() wake it at once, also while this round ran (a wake then must not be undone).
     std::lock_guard guard{mutex_};
-    next_round_ = steady::now() + (idle_ ? std::max<std::chrono::nanoseconds>(interval_, idle_interval) : interval_);
+    const bool idle = idle_ && !woken_;
+    next_round_ = steady::now() + (idle ? std::max<std::chrono::nanoseconds>(interval_, idle_interval) : interval_);
   }
 }
 
@@ -188,7 +191,12 @@ void sync_channel<T>::start_round() {
         ctx_.counters.plane_delta_bytes.fetch_add(bytes, std::memory_order_relaxed);
     }
   }
-  idle_ = acks_expected_ == 0 && state_.replicas.empty() && state_.intents.size() == 0;
+  // Idle: nothing asked, no replica, no intent registered or scheduled (a scheduled one must
+  // be registered in time, as the worker's clock nears it, not up to idle_interval late).
+  idle_ = acks_expected_ == 0 && state_.replicas.empty() && !state_.intents.holds_any();
+  // submit() queues, then reads idle_: one submitted while this round ran found the channel
+  // busy and woke nothing, so look again now that idle_ says idle.
+  if (idle_ && state_.intents.has_submitted()) idle_ = false;
   complete_round_if_done();
 }
 

@@ -90,6 +90,7 @@ class sync_channel {
   std::vector<bool> asked_;  // by peer: whether the last round's message to it had entries
   std::atomic<bool> idle_{false};
   std::chrono::steady_clock::time_point next_round_;  // guarded by mutex_ (wake() moves it)
+  bool woken_ = false;  // guarded by mutex_: wake() was called since the last round started
   std::chrono::nanoseconds interval_;
   std::vector<bool> acked_;  // by peer: who acknowledged the open round
   std::chrono::steady_clock::time_point round_started_;
