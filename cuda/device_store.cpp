@@ -58,6 +58,7 @@ class device_store final : public store_backend<T> {
       values_ = device_buffer<T>(rt_, capacity * row_length, admin_);
       if (with_sync_state) sync_ = device_buffer<T>(rt_, capacity * row_length, admin_);
       rt_.fill(device_index_.data(), 0xff, device_index_.bytes(), admin_);  // -1: no key has a slot yet
+      uses_.changed(admin_);  // makes its event now: a change must not fail for want of one
       rt_.synchronize(admin_);
     } catch (...) {
       release();

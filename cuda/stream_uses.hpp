@@ -53,7 +53,7 @@ class stream_uses {
   device_runtime& rt_;
   std::mutex mutex_;
   std::map<stream_key, device_event> last_kernel_;
-  device_event last_change_ = nullptr;  // made with the first change
+  device_event last_change_ = nullptr;  // made with the first change (the store makes one at once)
 };
 
 }  // namespace gapm::detail

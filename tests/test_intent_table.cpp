@@ -110,23 +110,47 @@ TEST(IntentTable, AnIntentOfAWorkerMadeDuringARoundIsNotTakenForEnded) {
   EXPECT_TRUE(table.has_intent(9, {0}));
 }
 
-// What keeps a sync channel from idling: intents submitted, scheduled (not due yet) or registered.
-TEST(IntentTable, SaysWhetherIntentsAreSubmittedScheduledOrRegistered) {
-  intent_table table(1, action_timer(1, 0.1, 0.9, true));  // a window of a few clocks
-  EXPECT_FALSE(table.has_submitted());
-  EXPECT_FALSE(table.holds_any());
-  table.submit(0, intent({3}, 100, 110));
+// What keeps a sync channel from idling: intents registered, or scheduled ones due within
+// about a window more (not those far ahead: a worker may stay on one clock for long).
+TEST(IntentTable, IsActiveWithRegisteredIntentsOrScheduledOnesDueSoon) {
+  intent_table table(1, action_timer(1, 0.1, 0.9, true));  // a window of 4 clocks at first
+  EXPECT_FALSE(table.active());
+  table.submit(0, intent({3}, 1000, 1010));
   EXPECT_TRUE(table.has_submitted());
-  EXPECT_FALSE(table.holds_any());
   register_at(table, {0}, [](key_type) {});
   EXPECT_FALSE(table.has_submitted());
   EXPECT_EQ(table.size(), 0u);
-  EXPECT_TRUE(table.holds_any()) << "scheduled for clock 100";
-  register_at(table, {99}, [](key_type) {});
+  EXPECT_FALSE(table.active()) << "due in 1000 clocks";
+  table.submit(0, intent({4}, 8, 20));
+  register_at(table, {0}, [](key_type) {});
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_TRUE(table.active()) << "due in 8 clocks, two windows";
+  register_at(table, {8}, [](key_type) {});
   EXPECT_EQ(table.size(), 1u);
-  EXPECT_TRUE(table.holds_any());
-  register_at(table, {110}, [](key_type) {});
-  EXPECT_FALSE(table.holds_any()) << "ended";
+  EXPECT_TRUE(table.active());
+  register_at(table, {5000}, [](key_type) {});  // key 4's intent ended, key 3's before it was due
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_FALSE(table.active());
+}
+
+// Worker ids are reusable: a new worker of an id starts at clock 0 and must inherit neither the
+// intents of the worker before it (registered or scheduled) nor its pace.
+TEST(IntentTable, ANewWorkerOfAnIdInheritsNothingFromTheOneBefore) {
+  intent_table table(1, action_timer(1, 0.1, 0.9, true));
+  table.submit(0, intent({5}, 0, gapm::CLOCK_MAX));
+  table.submit(0, intent({7}, 5000, 6000));
+  register_at(table, {1000}, [](key_type) {});
+  ASSERT_TRUE(table.has_intent(5, {1000}));
+  table.worker_left(0);
+  table.submit(0, intent({6}, 2, 10));  // the new worker's, before any round saw the old one go
+  std::vector<key_type> registered;
+  register_at(table, {0}, [&](key_type k) { registered.push_back(k); });
+  EXPECT_EQ(registered, std::vector<key_type>{6}) << "at the initial pace, due at clock 2";
+  EXPECT_FALSE(table.has_intent(5, {0}));
+  register_at(table, {5000}, [&](key_type k) { registered.push_back(k); });
+  EXPECT_EQ(registered, std::vector<key_type>{6}) << "key 7 was the old worker's";
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_FALSE(table.active());
 }
 
 TEST(IntentTable, AnExtendedIntentOutlivesTheShorterOne) {

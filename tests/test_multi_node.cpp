@@ -111,6 +111,10 @@ TEST(MultiNode, ExpiredIntentsFreeTheirMemoryWhateverTheKeysRole) {
   expect_all_pass(run_cluster(scenarios, {"intent_memory"}, 2), "intent_memory");
 }
 
+TEST(MultiNode, AWorkerThatGoesLeavesNoIntentToTheNextWorkerOfItsId) {
+  expect_all_pass(run_cluster(scenarios, {"reused_worker_id"}, 2), "reused_worker_id");
+}
+
 class ReadYourWrites : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReadYourWrites, AfterWaitSyncAWorkerReadsAllItsOwnWrites) {

@@ -28,6 +28,12 @@ class action_timer {
   const std::vector<clock_type>& update(const std::vector<clock_type>& clocks);
 
   [[nodiscard]] double estimate(std::size_t worker) const { return estimates_.at(worker); }
+  /// A new worker took `worker`'s id: its clock starts anew, at the initial pace.
+  void restart(std::size_t worker) noexcept {
+    if (worker >= estimates_.size()) return;
+    estimates_[worker] = initial_;
+    last_clocks_[worker] = 0;
+  }
 
  private:
   double initial_, smoothing_, quantile_;

@@ -27,6 +27,9 @@ struct future_intent {
   clock_type start = 0;
   clock_type end = 0;
   intent_keys keys;  // one channel's keys, any order, repeats allowed
+  /// Not an intent but a mark: the worker that submitted everything before it is gone (its
+  /// id may be taken by a new worker, whose intents follow).
+  bool worker_left = false;
   friend bool operator>(const future_intent& a, const future_intent& b) { return a.start > b.start; }
 };
 

@@ -26,17 +26,30 @@ void intent_table::expire(const std::vector<clock_type>& clocks) {
   intents_.shrink_if_sparse();
 }
 
+void intent_table::forget_worker(std::size_t worker) {
+  auto& queue = expiries_[worker];
+  for (; !queue.empty(); queue.pop()) {
+    for (key_type k : *queue.top().keys) intents_.erase(k, static_cast<int>(worker));
+    expiry_bytes_ -= queue.top().keys->capacity() * sizeof(key_type);
+  }
+  schedules_[worker] = {};
+  timer_.restart(worker);
+}
+
 std::vector<clock_type> intent_table::register_due(const std::function<std::vector<clock_type>()>& read_clocks,
                                                    const std::function<void(key_type)>& on_registered) {
   for (std::size_t w = 0; w < inboxes_.size(); ++w) {
     drained_.clear();
     inboxes_[w].drain(drained_);
-    for (auto& intent : drained_)
-      if (intent.keys && !intent.keys->empty()) schedules_[w].push(std::move(intent));
+    for (auto& intent : drained_) {
+      if (intent.worker_left) forget_worker(w);  // what follows is a new worker's
+      else if (intent.keys && !intent.keys->empty()) schedules_[w].push(std::move(intent));
+    }
   }
   std::vector<clock_type> clocks = read_clocks();
   expire(clocks);
   const auto& windows = timer_.update(clocks);
+  due_soon_ = false;
   for (std::size_t w = 0; w < inboxes_.size(); ++w) {
     const int worker = static_cast<int>(w);
     auto& schedule = schedules_[w];
@@ -54,6 +67,7 @@ std::vector<clock_type> intent_table::register_due(const std::function<std::vect
       expiry_bytes_ += keys.capacity() * sizeof(key_type);
       expiries_[w].push({intent.end, intent.keys});
     }
+    if (!schedule.empty() && clocks[w] < CLOCK_MAX / 2 && schedule.top().start - windows[w] <= horizon) due_soon_ = true;
   }
   return clocks;
 }

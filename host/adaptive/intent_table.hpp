@@ -29,6 +29,9 @@ class intent_table {
 
   /// Any worker thread: queue an intent of worker `worker` over keys of this channel.
   void submit(int worker, future_intent intent) { inboxes_[static_cast<std::size_t>(worker)].push(std::move(intent)); }
+  /// Worker `worker` is gone (call before its id can be taken again): the next round forgets
+  /// every intent it submitted and its pace, so a new worker of that id inherits neither.
+  void worker_left(int worker) { submit(worker, future_intent{.start = 0, .end = 0, .keys = nullptr, .worker_left = true}); }
 
   /// Sync thread, once per round: takes the intents submitted so far, then reads every
   /// worker's clock (read_clocks: WORKER_FINISHED for a worker that is done or not yet made)
@@ -45,10 +48,9 @@ class intent_table {
   /// Whether any worker still intends `key` (expired entries are dropped on the way).
   bool has_intent(key_type key, const std::vector<clock_type>& clocks);
 
-  /// Whether intents are registered or scheduled (taken, not due yet): rounds have work ahead.
-  [[nodiscard]] bool holds_any() const noexcept {
-    return intents_.size() > 0 || std::any_of(schedules_.begin(), schedules_.end(), [](const auto& s) { return !s.empty(); });
-  }
+  /// Whether rounds have work ahead: intents registered, or scheduled ones due within about
+  /// one more window (as of the last register_due), to be registered in time.
+  [[nodiscard]] bool active() const noexcept { return intents_.size() > 0 || due_soon_; }
   /// Whether a worker submitted an intent that no round has taken yet.
   [[nodiscard]] bool has_submitted() {
     return std::any_of(inboxes_.begin(), inboxes_.end(), [](intent_inbox& inbox) { return !inbox.empty(); });
@@ -70,6 +72,8 @@ class intent_table {
 
   // Forgets every intent whose end its worker's clock has reached.
   void expire(const std::vector<clock_type>& clocks);
+  // Forgets every intent of `worker`, registered or scheduled.
+  void forget_worker(std::size_t worker);
 
   action_timer timer_;
   std::vector<intent_inbox> inboxes_;  // by worker
@@ -77,6 +81,7 @@ class intent_table {
   intent_map intents_;
   std::vector<expiry_queue> expiries_;  // by worker
   std::size_t expiry_bytes_ = 0;
+  bool due_soon_ = false;  // a scheduled intent starts within two windows of its worker's clock
   std::vector<future_intent> drained_;
 };
 

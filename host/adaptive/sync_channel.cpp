@@ -99,7 +99,10 @@ void sync_channel<T>::wait_for_round(std::uint64_t target) {
 
 template <class T>
 void sync_channel<T>::resume() noexcept {
-  paused_.store(false, std::memory_order_release);
+  {
+    std::lock_guard guard{mutex_};  // the thread checks it under the mutex before it waits
+    paused_.store(false, std::memory_order_release);
+  }
   wake_.notify_one();
 }
 
@@ -127,8 +130,16 @@ void sync_channel<T>::run() {
   while (true) {
     {
       std::unique_lock lock{mutex_};
-      const auto until = round_open_ ? steady::now() + std::chrono::milliseconds(1) : next_round_;
-      wake_.wait_until(lock, until, [&] { return stop_ || !inbox_.empty(); });
+      // An open round looks at its deadline every millisecond; a paused channel has no round
+      // due (its next_round_ may be long past) and waits for resume(); else the next round is.
+      const bool paused = paused_.load(std::memory_order_acquire);
+      const auto until = round_open_ ? steady::now() + std::chrono::milliseconds(1)
+                         : paused    ? steady::now() + idle_interval
+                                     : next_round_;
+      wake_.wait_until(lock, until, [&] {
+        const bool round_moved_up = !round_open_ && !paused && next_round_ < until;  // wake()
+        return stop_ || !inbox_.empty() || round_moved_up || paused != paused_.load(std::memory_order_acquire);
+      });
       if (stop_) return;
       batch.assign(std::make_move_iterator(inbox_.begin()), std::make_move_iterator(inbox_.end()));
       inbox_.clear();
@@ -191,9 +202,9 @@ void sync_channel<T>::start_round() {
         ctx_.counters.plane_delta_bytes.fetch_add(bytes, std::memory_order_relaxed);
     }
   }
-  // Idle: nothing asked, no replica, no intent registered or scheduled (a scheduled one must
-  // be registered in time, as the worker's clock nears it, not up to idle_interval late).
-  idle_ = acks_expected_ == 0 && state_.replicas.empty() && !state_.intents.holds_any();
+  // Idle: nothing asked, no replica, no intent registered or soon due (one due soon must be
+  // registered in time, as the worker's clock nears it, not up to idle_interval late).
+  idle_ = acks_expected_ == 0 && state_.replicas.empty() && !state_.intents.active();
   // submit() queues, then reads idle_: one submitted while this round ran found the channel
   // busy and woke nothing, so look again now that idle_ says idle.
   if (idle_ && state_.intents.has_submitted()) idle_ = false;

@@ -43,6 +43,8 @@ class sync_channel {
     state_.intents.submit(worker, std::move(intent));
     if (idle_.load(std::memory_order_relaxed)) wake();
   }
+  /// Worker `worker` is gone (before its id may be taken again): intent_table::worker_left.
+  void worker_left(int worker) { state_.intents.worker_left(worker); }
   /// A sync request or response for this channel (receive thread, or this node itself).
   void enqueue(wire::message&& message);
 

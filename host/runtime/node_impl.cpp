@@ -57,6 +57,18 @@ worker_state& node_impl<T>::register_worker(int id) {
 }
 
 template <class T>
+void node_impl<T>::deregister_worker(worker_state& worker) noexcept {
+  // Every channel hears that the worker is gone before its id is free again, so a new worker
+  // of that id inherits none of its intents.
+  parts_.workers.remove(worker, [this](int id) {
+    try {
+      for (auto& channel : parts_.channels) channel->worker_left(id);
+    } catch (...) {  // out of memory: its intents then end when the id's new worker finishes
+    }
+  });
+}
+
+template <class T>
 void node_impl<T>::advance_clock(worker_state& worker) {
   check_usable(worker, "advance_clock");
   worker.advance_clock();

@@ -38,7 +38,7 @@ class node_impl {
   [[nodiscard]] std::string store_name() const { return std::string(parts_.rows.name()); }
 
   worker_state& register_worker(int id);
-  void deregister_worker(worker_state& worker) noexcept { parts_.workers.remove(worker); }
+  void deregister_worker(worker_state& worker) noexcept;
   void check_usable(const worker_state& worker, const char* operation) const {
     parts_.check_usable(worker, operation);
   }

@@ -25,10 +25,11 @@ worker_state& worker_registry::add(int id) {
   return *slot;
 }
 
-void worker_registry::remove(worker_state& worker) noexcept {
+void worker_registry::remove(worker_state& worker, const std::function<void(int)>& before_free) noexcept {
   std::lock_guard guard{mutex_};
   auto& slot = workers_[static_cast<std::size_t>(worker.id())];
   if (slot.get() != &worker) return;
+  if (before_free) before_free(worker.id());
   auto& c = worker.counters();
   for (auto [from, to] : {std::pair{&c.pulls_local, &retired_.pulls_local},
                           std::pair{&c.pulls_remote, &retired_.pulls_remote},

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -23,7 +24,8 @@ class worker_registry {
   /// Registers worker `id`; throws logic_error for an id out of range or already taken.
   worker_state& add(int id);
   /// Deregisters `worker` (its counters are kept); does nothing for a worker not registered.
-  void remove(worker_state& worker) noexcept;
+  /// before_free(id) runs first, while nobody can take the id yet.
+  void remove(worker_state& worker, const std::function<void(int)>& before_free = {}) noexcept;
 
   /// Runs fn(worker) with the registry locked, for the worker with id `id` if it exists: a
   /// worker found this way cannot be removed while fn runs.

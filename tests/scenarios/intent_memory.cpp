@@ -1,8 +1,9 @@
-// Scenario of intent memory: a long run with a moving working set keeps the registered
+// Scenarios of intent lifetime: a long run with a moving working set keeps the registered
 // intents bounded, whatever the keys' roles (most keys here move to the one node that
-// intends them and become main copies there).
+// intends them and become main copies there); a worker that goes leaves no intent behind.
 #include "scenario.hpp"
 
+#include <optional>
 #include <random>
 
 namespace {
@@ -51,6 +52,37 @@ GAPM_SCENARIO(intent_memory) {
   expect_true(end.relocations > 0, "keys moved to the node that intends them");
   quiesce(w);
   w.finalize();
+  node.shutdown();
+  return exit_code();
+}
+
+// Worker ids are reusable: a worker that goes without finalize() leaves no intent to the next
+// worker of its id. Node 0 intends key 2 (homed there) for good; node 1's first worker intends
+// it too (a replica there), then goes; node 1's next worker of id 0 intends nothing, so the
+// replica is dropped.
+GAPM_SCENARIO(reused_worker_id) {
+  gapm::Options o;
+  o.tables = {{8, 1}};
+  gapm::Node<std::int64_t> node(gapm::Options::from_env(o));
+  if (node.world_size() != 2) throw gapm::logic_error("the reused_worker_id scenario needs exactly 2 nodes");
+  const key_type key = 2;
+  std::optional<gapm::Worker<std::int64_t>> w(std::in_place, node, 0);
+  if (node.rank() == 0) w->intent(&key, 1, 0, gapm::CLOCK_MAX);
+  quiesce(*w);
+  if (node.rank() == 1) w->intent(&key, 1, 0, gapm::CLOCK_MAX);
+  quiesce(*w);
+  expect_true(is_local(node, *w, key), "key 2 is local on node " + std::to_string(node.rank()));
+  if (node.rank() == 1) {  // gone without finalize(); its id is taken again at once
+    w.reset();
+    w.emplace(node, 0);
+  }
+  quiesce(*w);
+  quiesce(*w);
+  if (node.rank() == 1) {
+    expect_equal<std::uint64_t>(node.stats().replicas_dropped, 1, "replicas dropped on node 1");
+    expect_true(!is_local(node, *w, key), "key 2 is no longer local on node 1");
+  }
+  w->finalize();
   node.shutdown();
   return exit_code();
 }
