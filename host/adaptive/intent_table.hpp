@@ -48,8 +48,9 @@ class intent_table {
   /// Whether any worker still intends `key` (expired entries are dropped on the way).
   bool has_intent(key_type key, const std::vector<clock_type>& clocks);
 
-  /// Whether rounds have work ahead: intents registered, or scheduled ones due within about
-  /// one more window (as of the last register_due), to be registered in time.
+  /// Whether rounds have work ahead: intents registered, or scheduled ones that start within
+  /// two windows of their worker's clock (as of the last register_due), so that they are
+  /// registered in time.
   [[nodiscard]] bool active() const noexcept { return intents_.size() > 0 || due_soon_; }
   /// Whether a worker submitted an intent that no round has taken yet.
   [[nodiscard]] bool has_submitted() {
