@@ -110,27 +110,30 @@ TEST(IntentTable, AnIntentOfAWorkerMadeDuringARoundIsNotTakenForEnded) {
   EXPECT_TRUE(table.has_intent(9, {0}));
 }
 
-// What keeps a sync channel from idling: intents registered, or scheduled ones due within
-// about a window more (not those far ahead: a worker may stay on one clock for long).
-TEST(IntentTable, IsActiveWithRegisteredIntentsOrScheduledOnesDueSoon) {
-  intent_table table(1, action_timer(1, 0.1, 0.9, true));  // a window of 4 clocks at first
-  EXPECT_FALSE(table.active());
+// What keeps a sync channel from idling: intents registered, or a scheduled one that becomes
+// due within the rounds the channel would pause for (not one far ahead: a worker may stay on
+// one clock for long). At 1 clock per round the window is 4 clocks.
+TEST(IntentTable, IsActiveWithRegisteredIntentsOrScheduledOnesDueWithinTheRoundsAsked) {
+  intent_table table(1, action_timer(1, 0.1, 0.9, true));
+  EXPECT_FALSE(table.active(1e9));
   table.submit(0, intent({3}, 1000, 1010));
   EXPECT_TRUE(table.has_submitted());
   register_at(table, {0}, [](key_type) {});
   EXPECT_FALSE(table.has_submitted());
   EXPECT_EQ(table.size(), 0u);
-  EXPECT_FALSE(table.active()) << "due in 1000 clocks";
+  EXPECT_FALSE(table.active(21)) << "due in 996 rounds";
+  EXPECT_TRUE(table.active(996));
   table.submit(0, intent({4}, 8, 20));
   register_at(table, {0}, [](key_type) {});
   EXPECT_EQ(table.size(), 0u);
-  EXPECT_TRUE(table.active()) << "due in 8 clocks, two windows";
+  EXPECT_FALSE(table.active(2)) << "due in 4 rounds";
+  EXPECT_TRUE(table.active(21));
   register_at(table, {8}, [](key_type) {});
   EXPECT_EQ(table.size(), 1u);
-  EXPECT_TRUE(table.active());
+  EXPECT_TRUE(table.active(0));
   register_at(table, {5000}, [](key_type) {});  // key 4's intent ended, key 3's before it was due
   EXPECT_EQ(table.size(), 0u);
-  EXPECT_FALSE(table.active());
+  EXPECT_FALSE(table.active(1e9));
 }
 
 // Worker ids are reusable: a new worker of an id starts at clock 0 and must inherit neither the
@@ -150,7 +153,7 @@ TEST(IntentTable, ANewWorkerOfAnIdInheritsNothingFromTheOneBefore) {
   register_at(table, {5000}, [&](key_type k) { registered.push_back(k); });
   EXPECT_EQ(registered, std::vector<key_type>{6}) << "key 7 was the old worker's";
   EXPECT_EQ(table.size(), 0u);
-  EXPECT_FALSE(table.active());
+  EXPECT_FALSE(table.active(1e9));
 }
 
 TEST(IntentTable, AnExtendedIntentOutlivesTheShorterOne) {

@@ -1,6 +1,7 @@
 #include "host/adaptive/intent_table.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace gapm::detail {
 
@@ -49,7 +50,7 @@ std::vector<clock_type> intent_table::register_due(const std::function<std::vect
   std::vector<clock_type> clocks = read_clocks();
   expire(clocks);
   const auto& windows = timer_.update(clocks);
-  due_soon_ = false;
+  rounds_to_due_ = std::numeric_limits<double>::infinity();
   for (std::size_t w = 0; w < inboxes_.size(); ++w) {
     const int worker = static_cast<int>(w);
     auto& schedule = schedules_[w];
@@ -67,7 +68,10 @@ std::vector<clock_type> intent_table::register_due(const std::function<std::vect
       expiry_bytes_ += keys.capacity() * sizeof(key_type);
       expiries_[w].push({intent.end, intent.keys});
     }
-    if (!schedule.empty() && clocks[w] < CLOCK_MAX / 2 && schedule.top().start - windows[w] <= horizon) due_soon_ = true;
+    if (!schedule.empty() && clocks[w] < CLOCK_MAX / 2) {  // clocks to go, over clocks per round
+      const double pace = std::max(timer_.estimate(w), 1e-9);
+      rounds_to_due_ = std::min(rounds_to_due_, static_cast<double>(schedule.top().start - horizon) / pace);
+    }
   }
   return clocks;
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <queue>
 #include <vector>
 
@@ -48,10 +49,10 @@ class intent_table {
   /// Whether any worker still intends `key` (expired entries are dropped on the way).
   bool has_intent(key_type key, const std::vector<clock_type>& clocks);
 
-  /// Whether rounds have work ahead: intents registered, or scheduled ones that start within
-  /// two windows of their worker's clock (as of the last register_due), so that they are
-  /// registered in time.
-  [[nodiscard]] bool active() const noexcept { return intents_.size() > 0 || due_soon_; }
+  /// Whether rounds have work ahead: intents registered, or a scheduled one that becomes due
+  /// within `rounds` more rounds at its worker's pace (as of the last register_due). A channel
+  /// about to pause for the span of k rounds asks with k, so the intent is registered in time.
+  [[nodiscard]] bool active(double rounds) const noexcept { return intents_.size() > 0 || rounds_to_due_ <= rounds; }
   /// Whether a worker submitted an intent that no round has taken yet.
   [[nodiscard]] bool has_submitted() {
     return std::any_of(inboxes_.begin(), inboxes_.end(), [](intent_inbox& inbox) { return !inbox.empty(); });
@@ -82,7 +83,7 @@ class intent_table {
   intent_map intents_;
   std::vector<expiry_queue> expiries_;  // by worker
   std::size_t expiry_bytes_ = 0;
-  bool due_soon_ = false;  // a scheduled intent starts within two windows of its worker's clock
+  double rounds_to_due_ = std::numeric_limits<double>::infinity();  // until the first scheduled intent is due
   std::vector<future_intent> drained_;
 };
 

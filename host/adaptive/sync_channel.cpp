@@ -1,5 +1,6 @@
 #include "host/adaptive/sync_channel.hpp"
 
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -202,9 +203,11 @@ void sync_channel<T>::start_round() {
         ctx_.counters.plane_delta_bytes.fetch_add(bytes, std::memory_order_relaxed);
     }
   }
-  // Idle: nothing asked, no replica, no intent registered or soon due (one due soon must be
-  // registered in time, as the worker's clock nears it, not up to idle_interval late).
-  idle_ = acks_expected_ == 0 && state_.replicas.empty() && !state_.intents.active();
+  // Idle: nothing asked, no replica, no intent registered or due within the rounds an idle
+  // pause spans (it must be registered in time, not up to idle_interval late).
+  const double pause_rounds = interval_.count() > 0 ? static_cast<double>(idle_interval / interval_) + 1
+                                                    : std::numeric_limits<double>::infinity();
+  idle_ = acks_expected_ == 0 && state_.replicas.empty() && !state_.intents.active(pause_rounds);
   // submit() queues, then reads idle_: one submitted while this round ran found the channel
   // busy and woke nothing, so look again now that idle_ says idle.
   if (idle_ && state_.intents.has_submitted()) idle_ = false;
