@@ -46,11 +46,6 @@ void stream_uses::order_after_others(device_stream stream) {
     if (key != mine) rt_.wait(stream, event);
 }
 
-void stream_uses::make_wait_for_all(device_stream admin) {
-  std::lock_guard guard{mutex_};
-  for (const auto& [key, event] : last_kernel_) rt_.wait(admin, event);
-}
-
 void stream_uses::destroy() noexcept {
   std::lock_guard guard{mutex_};
   for (auto& [key, event] : last_kernel_) rt_.destroy_event(event);

@@ -39,10 +39,9 @@ class stream_uses {
   /// The events of last kernels that have not run yet, handed over to the caller (who destroys
   /// them); every stream starts anew with its next kernel.
   [[nodiscard]] std::vector<device_event> take_unfinished();
-  /// Work enqueued on `stream` from now on runs after every other stream's last kernel.
+  /// Work enqueued on `stream` from now on runs after every other stream's last kernel (every
+  /// stream's, for one that runs no row kernels: the store's admin stream at its end).
   void order_after_others(device_stream stream);
-  /// The store's end: `admin` waits for every stream's last kernel.
-  void make_wait_for_all(device_stream admin);
   /// Destroys the events (once no enqueued work records or waits for them). Idempotent.
   void destroy() noexcept;
 

@@ -29,6 +29,11 @@ std::chrono::nanoseconds round_interval(double max_per_sec) {
                          : std::chrono::nanoseconds{0};
 }
 
+// How many rounds at `interval` an idle pause spans (unpaced rounds: any number).
+double rounds_in_a_pause(std::chrono::nanoseconds interval) {
+  return interval.count() > 0 ? static_cast<double>(idle_interval / interval) + 1 : std::numeric_limits<double>::infinity();
+}
+
 }  // namespace
 
 template <class T>
@@ -39,6 +44,7 @@ sync_channel<T>::sync_channel(sync_context<T>& context, int channel)
       asked_(static_cast<std::size_t>(context.world_size), false),
       next_round_{steady::now()},
       interval_{round_interval(context.options.sync_max_per_sec)},
+      pause_rounds_{rounds_in_a_pause(interval_)},
       acked_(static_cast<std::size_t>(context.world_size)),
       round_timeout_{saturated_seconds(context.options.sync_round_timeout_s)} {}
 
@@ -205,9 +211,7 @@ void sync_channel<T>::start_round() {
   }
   // Idle: nothing asked, no replica, no intent registered or due within the rounds an idle
   // pause spans (it must be registered in time, not up to idle_interval late).
-  const double pause_rounds = interval_.count() > 0 ? static_cast<double>(idle_interval / interval_) + 1
-                                                    : std::numeric_limits<double>::infinity();
-  idle_ = acks_expected_ == 0 && state_.replicas.empty() && !state_.intents.active(pause_rounds);
+  idle_ = acks_expected_ == 0 && state_.replicas.empty() && !state_.intents.active(pause_rounds_);
   // submit() queues, then reads idle_: one submitted while this round ran found the channel
   // busy and woke nothing, so look again now that idle_ says idle.
   if (idle_ && state_.intents.has_submitted()) idle_ = false;

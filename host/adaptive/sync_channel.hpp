@@ -94,6 +94,7 @@ class sync_channel {
   std::chrono::steady_clock::time_point next_round_;  // guarded by mutex_ (wake() moves it)
   bool woken_ = false;  // guarded by mutex_: wake() was called since the last round started
   std::chrono::nanoseconds interval_;
+  double pause_rounds_;  // rounds an idle pause spans at that pace
   std::vector<bool> acked_;  // by peer: who acknowledged the open round
   std::chrono::steady_clock::time_point round_started_;
   std::chrono::nanoseconds round_timeout_;
